@@ -1,0 +1,51 @@
+//! What the domain services can fail with. No HTTP here: the server maps each kind to a status.
+
+use crate::store::StoreError;
+
+/// A failure of a domain service, as a caller should see it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// Unknown email or wrong password; deliberately the same error for both.
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    /// Sign-up with an email that already has an account.
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    /// A field of the request is not acceptable.
+    #[error("{field}: {reason}")]
+    InvalidInput {
+        /// The field that was rejected.
+        field: &'static str,
+        /// Why, in words a client developer can act on.
+        reason: String,
+    },
+    /// A token is malformed, unknown, forged or otherwise unusable.
+    #[error("the token is invalid")]
+    InvalidToken,
+    /// A token was valid once but has expired.
+    #[error("the token has expired")]
+    TokenExpired,
+    /// A rotated refresh token was presented again outside the grace window; the session has
+    /// been revoked.
+    #[error("refresh token reuse detected; the session has been revoked")]
+    RefreshTokenReused,
+    /// The token belongs to a session that has been revoked.
+    #[error("the session has been revoked")]
+    SessionRevoked,
+    /// The thing asked for does not exist (or is not the caller's to see).
+    #[error("not found")]
+    NotFound,
+    /// Too much work is queued (password hashing); try again shortly.
+    #[error("the server is busy; retry shortly")]
+    Overloaded,
+    /// An internal failure; the detail is for the logs, never for the client.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for AuthError {
+    fn from(error: StoreError) -> Self {
+        AuthError::Internal(error.to_string())
+    }
+}

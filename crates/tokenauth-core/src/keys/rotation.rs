@@ -1,0 +1,292 @@
+//! The key rotation schedule, applied by [`KeyManager::maintain`] on every instance. Each step is
+//! a conditional write (the store allows one `next` and one `active` key), so when several
+//! instances maintain at once exactly one of them wins each step and the others reload.
+//!
+//! Life of a key: generated as `next` and published at once; becomes `active` at `activate_at`,
+//! at least [`AuthSettings::key_publish_lead`] later, so every JWKS cache has seen it before it
+//! signs; `retired` when its successor activates, still published for
+//! [`AuthSettings::key_retire_hold`] (the longest a token it signed can live); then deleted.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use aws_lc_rs::rand;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use tokenauth_jwt::{Algorithm, SigningKey};
+
+use crate::clock::{Clock, Timestamp};
+use crate::keys::keyring::{Keyring, KeyringError};
+use crate::keys::record::{KeyState, SigningKeyRecord};
+use crate::master_key::MasterKey;
+use crate::settings::AuthSettings;
+use crate::store::{KeyStore, StoreError};
+
+/// Why key maintenance failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyRotationError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Stored keys cannot be used.
+    #[error(transparent)]
+    Keyring(#[from] KeyringError),
+    /// A key could not be generated or sealed.
+    #[error("key generation failed: {0}")]
+    Generate(String),
+}
+
+/// How a forced rotation treats caches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotationMode {
+    /// Publish a new key now and let it sign after the publish lead (the safe default).
+    Scheduled,
+    /// Make a new key sign at once (e.g. the active key leaked). Verifiers whose JWKS cache is
+    /// older than the new key refetch on the unknown kid.
+    Immediate,
+}
+
+/// Owns the live [`Keyring`] and keeps the stored keys on schedule.
+pub struct KeyManager {
+    store: Arc<dyn KeyStore>,
+    master: Arc<MasterKey>,
+    settings: AuthSettings,
+    clock: Arc<dyn Clock>,
+    keyring: ArcSwap<Keyring>,
+}
+
+impl KeyManager {
+    /// Brings the stored keys on schedule (creating the first key on a fresh database) and loads
+    /// them.
+    ///
+    /// # Errors
+    /// Store failures, undecryptable keys (a wrong master key), or key generation failures.
+    pub async fn start(
+        store: Arc<dyn KeyStore>,
+        master: Arc<MasterKey>,
+        settings: AuthSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, KeyRotationError> {
+        let now = clock.now();
+        let records = apply_schedule(store.as_ref(), &master, &settings, now).await?;
+        let keyring = Keyring::from_records(&records, &master, now)?;
+        Ok(Self {
+            store,
+            master,
+            settings,
+            clock,
+            keyring: ArcSwap::from_pointee(keyring),
+        })
+    }
+
+    /// The current keyring (cheap: an atomic pointer load).
+    pub fn keyring(&self) -> Arc<Keyring> {
+        self.keyring.load_full()
+    }
+
+    /// Applies the schedule once and reloads the keyring if the stored keys changed. Returns
+    /// whether the keyring changed.
+    ///
+    /// # Errors
+    /// As [`KeyManager::start`]; the previous keyring stays in use on error.
+    pub async fn maintain(&self) -> Result<bool, KeyRotationError> {
+        let now = self.clock.now();
+        let records =
+            apply_schedule(self.store.as_ref(), &self.master, &self.settings, now).await?;
+        if self.keyring.load().matches(&records, now) {
+            return Ok(false);
+        }
+        let keyring = Keyring::from_records(&records, &self.master, now)?;
+        self.keyring.store(Arc::new(keyring));
+        Ok(true)
+    }
+
+    /// How often [`KeyManager::maintain`] should run so that no step is late by more than a
+    /// fraction of the publish lead.
+    pub fn maintenance_period(&self) -> Duration {
+        let base = self
+            .settings
+            .key_publish_lead()
+            .min(self.settings.key_rotation_interval)
+            .min(self.settings.key_retire_hold())
+            / 4;
+        base.clamp(Duration::from_millis(50), Duration::from_secs(30))
+    }
+}
+
+/// Forces a rotation: adds a `next` key (unless one exists) that activates after the publish
+/// lead, or at once with [`RotationMode::Immediate`]. Returns the new or pending key's kid.
+///
+/// # Errors
+/// Store or key generation failures.
+pub async fn force_rotation(
+    store: &dyn KeyStore,
+    master: &MasterKey,
+    settings: &AuthSettings,
+    now: Timestamp,
+    mode: RotationMode,
+) -> Result<String, KeyRotationError> {
+    let records = store.list_signing_keys().await?;
+    let activate_at = match mode {
+        RotationMode::Scheduled => now.plus(settings.key_publish_lead()),
+        RotationMode::Immediate => now,
+    };
+    let next = match records.iter().find(|r| r.state == KeyState::Next) {
+        Some(next) => next.kid.clone(),
+        None => {
+            let record = generate_record(
+                master,
+                settings.signing_alg,
+                KeyState::Next,
+                now,
+                activate_at,
+            )?;
+            store.insert_signing_key(&record).await?;
+            record.kid
+        }
+    };
+    if mode == RotationMode::Immediate {
+        store
+            .promote_signing_key(&next, now, now.plus(settings.key_retire_hold()))
+            .await?;
+    }
+    Ok(next)
+}
+
+impl KeyManager {
+    /// Forces a rotation on this instance and reloads; see [`force_rotation`].
+    ///
+    /// # Errors
+    /// As [`force_rotation`].
+    pub async fn rotate(&self, mode: RotationMode) -> Result<String, KeyRotationError> {
+        let kid = force_rotation(
+            self.store.as_ref(),
+            &self.master,
+            &self.settings,
+            self.clock.now(),
+            mode,
+        )
+        .await?;
+        self.maintain().await?;
+        Ok(kid)
+    }
+}
+
+/// One pass of the schedule; returns the keys as they stand afterwards.
+async fn apply_schedule(
+    store: &dyn KeyStore,
+    master: &MasterKey,
+    settings: &AuthSettings,
+    now: Timestamp,
+) -> Result<Vec<SigningKeyRecord>, KeyRotationError> {
+    let mut records = store.list_signing_keys().await?;
+    let mut changed = false;
+    let active = records
+        .iter()
+        .find(|r| r.state == KeyState::Active)
+        .cloned();
+    let next = records.iter().find(|r| r.state == KeyState::Next).cloned();
+    match (active, next) {
+        (None, None) => {
+            // A fresh database: nothing has been published, so the first key signs at once.
+            let record = generate_record(master, settings.signing_alg, KeyState::Active, now, now)?;
+            changed |= insert_unless_raced(store, &record).await?;
+        }
+        (None, Some(next)) => {
+            // Only after an interrupted first start; promote without waiting.
+            changed |= store
+                .promote_signing_key(&next.kid, now, now.plus(settings.key_retire_hold()))
+                .await?;
+        }
+        (Some(active), None) => {
+            let activated = active.activated_at.unwrap_or(active.created_at);
+            let due = activated.plus(settings.key_rotation_interval);
+            let lead = settings.key_publish_lead();
+            let alg_changed = active.alg != settings.signing_alg;
+            if alg_changed || now >= due.minus(lead) {
+                let activate_at = if alg_changed {
+                    now.plus(lead)
+                } else {
+                    due.max(now.plus(lead))
+                };
+                let record = generate_record(
+                    master,
+                    settings.signing_alg,
+                    KeyState::Next,
+                    now,
+                    activate_at,
+                )?;
+                changed |= insert_unless_raced(store, &record).await?;
+            }
+        }
+        (Some(_), Some(next)) => {
+            if now >= next.activate_at {
+                changed |= store
+                    .promote_signing_key(&next.kid, now, now.plus(settings.key_retire_hold()))
+                    .await?;
+            }
+        }
+    }
+    if store.delete_expired_signing_keys(now).await? > 0 {
+        changed = true;
+    }
+    if changed {
+        records = store.list_signing_keys().await?;
+    }
+    Ok(records)
+}
+
+/// Inserts a key; another instance having inserted one first is not an error.
+async fn insert_unless_raced(
+    store: &dyn KeyStore,
+    record: &SigningKeyRecord,
+) -> Result<bool, KeyRotationError> {
+    match store.insert_signing_key(record).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::Conflict(_)) => Ok(true),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Generates a key and seals its private material under the master key.
+fn generate_record(
+    master: &MasterKey,
+    alg: Algorithm,
+    state: KeyState,
+    now: Timestamp,
+    activate_at: Timestamp,
+) -> Result<SigningKeyRecord, KeyRotationError> {
+    let kid = new_kid()?;
+    let (key, material) = SigningKey::generate(alg, kid.clone())
+        .map_err(|e| KeyRotationError::Generate(e.to_string()))?;
+    let sealed_material = master
+        .seal(&kid, &material)
+        .map_err(|e| KeyRotationError::Generate(e.to_string()))?;
+    let public_jwk = key
+        .public_jwk()
+        .map(|jwk| serde_json::to_string(&jwk))
+        .transpose()
+        .map_err(|e| KeyRotationError::Generate(e.to_string()))?;
+    Ok(SigningKeyRecord {
+        kid,
+        alg,
+        state,
+        sealed_material,
+        public_jwk,
+        created_at: now,
+        activate_at,
+        activated_at: (state == KeyState::Active).then_some(now),
+        retired_at: None,
+        publish_until: None,
+    })
+}
+
+/// A random key id: 96 bits, base64url.
+fn new_kid() -> Result<String, KeyRotationError> {
+    let mut bytes = [0u8; 12];
+    rand::fill(&mut bytes)
+        .map_err(|_| KeyRotationError::Generate("random source failed".into()))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}

@@ -1,0 +1,198 @@
+//! Sign-up, login and refresh: the three ways to obtain tokens.
+
+use crate::clock::Timestamp;
+use crate::error::AuthError;
+use crate::ids::{SessionId, UserId};
+use crate::refresh_token::RefreshToken;
+use crate::service::{AuthService, IssuedTokens};
+use crate::session::{NewSession, RevokeReason, RotationOutcome, RotationRequest};
+use crate::store::StoreError;
+use crate::user::{Email, Password, User};
+
+/// Longest `User-Agent` kept with a session.
+const MAX_USER_AGENT_LEN: usize = 256;
+
+/// What is known of the client at login, shown later in the session list.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    /// `User-Agent` header.
+    pub user_agent: Option<String>,
+    /// Client address.
+    pub ip: Option<String>,
+}
+
+impl AuthService {
+    /// Creates a user and their first session.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidInput`] for a bad email or password, [`AuthError::EmailTaken`],
+    /// [`AuthError::Overloaded`] when the hasher's queue is full.
+    pub async fn signup(
+        &self,
+        email: &str,
+        password: String,
+        client: ClientInfo,
+    ) -> Result<(User, IssuedTokens), AuthError> {
+        let email = Email::parse(email)?;
+        let password = Password::new(password)?;
+        let password_hash = self.hasher.hash(password).await?;
+        let now = self.clock.now();
+        let user = User {
+            id: UserId::generate(),
+            email,
+            password_hash,
+            roles: Vec::new(),
+            created_at: now,
+            disabled_at: None,
+        };
+        let (session, refresh_token) = self.new_session(user.id, client, now)?;
+        match self.store.insert_user_with_session(&user, &session).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => return Err(AuthError::EmailTaken),
+            Err(other) => return Err(other.into()),
+        }
+        let tokens = self.issue(
+            user.id,
+            session.id,
+            Vec::new(),
+            refresh_token,
+            session.expires_at,
+            now,
+        )?;
+        Ok((user, tokens))
+    }
+
+    /// Checks credentials and opens a session. Unknown email and wrong password fail alike and
+    /// take the same time (a dummy hash is verified for unknown users). A hash made with weaker
+    /// parameters than the configured ones is replaced.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidCredentials`], [`AuthError::InvalidInput`] for a malformed email,
+    /// [`AuthError::Overloaded`].
+    pub async fn login(
+        &self,
+        email: &str,
+        password: String,
+        client: ClientInfo,
+    ) -> Result<(User, IssuedTokens), AuthError> {
+        let email = Email::parse(email)?;
+        let password = Password::presented(password)?;
+        let user = self.store.find_user_by_email(&email).await?;
+        let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
+        // Kept for a possible rehash; the verification consumes the original.
+        let spare = user.as_ref().map(|_| password.duplicate());
+        let verification = self.hasher.verify(password, stored_hash).await?;
+        let user = match user {
+            Some(user) if verification.matched && user.disabled_at.is_none() => user,
+            _ => return Err(AuthError::InvalidCredentials),
+        };
+        if verification.needs_rehash
+            && let Some(password) = spare
+        {
+            self.upgrade_hash(user.id, password).await;
+        }
+        let now = self.clock.now();
+        let (session, refresh_token) = self.new_session(user.id, client, now)?;
+        self.store.insert_session(&session).await?;
+        let tokens = self.issue(
+            user.id,
+            session.id,
+            user.roles.clone(),
+            refresh_token,
+            session.expires_at,
+            now,
+        )?;
+        Ok((user, tokens))
+    }
+
+    /// Rotates a refresh token: the presented token stops working and its successor is returned
+    /// with a new access token. A retry of the immediately previous token within the grace window
+    /// gets the same successor; any other reuse revokes the session.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidToken`] (malformed or unknown), [`AuthError::TokenExpired`],
+    /// [`AuthError::SessionRevoked`], [`AuthError::RefreshTokenReused`].
+    pub async fn refresh(&self, presented: &str) -> Result<IssuedTokens, AuthError> {
+        let presented = RefreshToken::parse(presented)?;
+        let successor = self.rotation_secret.successor(&presented);
+        let now = self.clock.now();
+        let request = RotationRequest {
+            presented: presented.hash(),
+            successor: successor.hash(),
+            now,
+            grace_cutoff: now.minus(self.settings.refresh_reuse_grace),
+            successor_expires_at: now.plus(self.settings.refresh_token_ttl),
+        };
+        match self.store.rotate_refresh_token(&request).await? {
+            RotationOutcome::Rotated(owner) | RotationOutcome::Replayed(owner) => self.issue(
+                owner.user_id,
+                owner.session_id,
+                owner.roles,
+                successor,
+                owner.expires_at,
+                now,
+            ),
+            RotationOutcome::Reused {
+                session_id,
+                user_id,
+            } => {
+                self.remember_revoked(session_id, now);
+                tracing::warn!(
+                    session = %session_id,
+                    user = %user_id,
+                    reason = %RevokeReason::RefreshTokenReused,
+                    "refresh token reuse detected; session revoked"
+                );
+                Err(AuthError::RefreshTokenReused)
+            }
+            RotationOutcome::Expired => Err(AuthError::TokenExpired),
+            RotationOutcome::Revoked => Err(AuthError::SessionRevoked),
+            RotationOutcome::Unknown => Err(AuthError::InvalidToken),
+        }
+    }
+
+    fn new_session(
+        &self,
+        user_id: UserId,
+        client: ClientInfo,
+        now: Timestamp,
+    ) -> Result<(NewSession, RefreshToken), AuthError> {
+        let refresh_token = RefreshToken::generate()?;
+        let session = NewSession {
+            id: SessionId::generate(),
+            user_id,
+            refresh_token_hash: refresh_token.hash(),
+            created_at: now,
+            expires_at: now.plus(self.settings.refresh_token_ttl),
+            user_agent: client.user_agent.map(|ua| truncate(ua, MAX_USER_AGENT_LEN)),
+            ip: client.ip,
+        };
+        Ok((session, refresh_token))
+    }
+
+    /// Replaces a weak stored hash; a failure is logged, not fatal to the login.
+    async fn upgrade_hash(&self, user: UserId, password: Password) {
+        let result = match self.hasher.hash(password).await {
+            Ok(hash) => self
+                .store
+                .set_password_hash(user, &hash, self.clock.now())
+                .await
+                .map_err(AuthError::from),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = result {
+            tracing::warn!(user = %user, %error, "could not upgrade password hash");
+        }
+    }
+}
+
+fn truncate(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    text
+}

@@ -1,0 +1,84 @@
+//! The domain services: what the HTTP handlers (and the CLI) call. Each takes validated domain
+//! values, talks to the store through its traits and returns domain results or [`AuthError`].
+
+mod access;
+mod credentials;
+mod revoked;
+mod sessions;
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::keys::KeyManager;
+use crate::master_key::MasterKey;
+use crate::password::PasswordHasher;
+use crate::refresh_token::RotationSecret;
+use crate::settings::AuthSettings;
+use crate::store::Store;
+
+pub use access::{ACCESS_TOKEN_TYP, AuthenticatedCaller, IssuedTokens};
+pub use credentials::ClientInfo;
+pub use revoked::RevokedSessions;
+
+/// Sign-up, login, refresh, session management and access-token checks, over one store.
+pub struct AuthService {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    settings: AuthSettings,
+    hasher: PasswordHasher,
+    keys: Arc<KeyManager>,
+    rotation_secret: RotationSecret,
+    revoked: RevokedSessions,
+}
+
+impl AuthService {
+    /// Assembles the service. Loads the sessions revoked recently enough that their access tokens
+    /// may still be alive, so a restart does not forget a logout.
+    ///
+    /// # Errors
+    /// [`crate::AuthError::Internal`] if the store cannot be read.
+    pub async fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        settings: AuthSettings,
+        hasher: PasswordHasher,
+        keys: Arc<KeyManager>,
+        master: &MasterKey,
+    ) -> Result<Self, crate::AuthError> {
+        let revoked = RevokedSessions::default();
+        let hold = settings.key_retire_hold();
+        let since = clock.now().minus(hold);
+        for (session, revoked_at) in store.sessions_revoked_since(since).await? {
+            revoked.insert(session, revoked_at.plus(hold));
+        }
+        Ok(Self {
+            store,
+            clock,
+            settings,
+            hasher,
+            keys,
+            rotation_secret: master.rotation_secret(),
+            revoked,
+        })
+    }
+
+    /// The settings the service runs with.
+    pub fn settings(&self) -> &AuthSettings {
+        &self.settings
+    }
+
+    /// The signing keys.
+    pub fn keys(&self) -> &Arc<KeyManager> {
+        &self.keys
+    }
+
+    /// The password hasher (for queue metrics).
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+
+    /// The clock the service reads.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+}

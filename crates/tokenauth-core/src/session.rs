@@ -1,0 +1,149 @@
+//! Sessions: one per login, each one refresh-token family.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::clock::Timestamp;
+use crate::ids::{SessionId, UserId};
+use crate::refresh_token::RefreshTokenHash;
+
+/// A session to be created, with the hash of its first refresh token (generation 0).
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// Identifier; the `sid` claim.
+    pub id: SessionId,
+    /// Owner.
+    pub user_id: UserId,
+    /// Hash of the first refresh token.
+    pub refresh_token_hash: RefreshTokenHash,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// When the first refresh token expires.
+    pub expires_at: Timestamp,
+    /// The client's `User-Agent`, cut to a sane length, for the session list.
+    pub user_agent: Option<String>,
+    /// The client's address, for the session list.
+    pub ip: Option<String>,
+}
+
+/// A session as listed to its owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Identifier.
+    pub id: SessionId,
+    /// Owner.
+    pub user_id: UserId,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last login or refresh.
+    pub last_used_at: Timestamp,
+    /// When the current refresh token expires.
+    pub expires_at: Timestamp,
+    /// Number of rotations so far.
+    pub generation: i64,
+    /// `User-Agent` seen at creation.
+    pub user_agent: Option<String>,
+    /// Client address seen at creation.
+    pub ip: Option<String>,
+}
+
+/// Why a session was revoked; stored with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RevokeReason {
+    /// The user logged out of this session.
+    Logout,
+    /// The user revoked this session from their session list.
+    RevokedByUser,
+    /// The user logged out everywhere.
+    RevokeAll,
+    /// A rotated refresh token of the family was reused: presumed theft.
+    RefreshTokenReused,
+}
+
+impl RevokeReason {
+    /// The stored spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RevokeReason::Logout => "logout",
+            RevokeReason::RevokedByUser => "revoked_by_user",
+            RevokeReason::RevokeAll => "revoke_all",
+            RevokeReason::RefreshTokenReused => "refresh_token_reused",
+        }
+    }
+}
+
+impl fmt::Display for RevokeReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RevokeReason {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "logout" => RevokeReason::Logout,
+            "revoked_by_user" => RevokeReason::RevokedByUser,
+            "revoke_all" => RevokeReason::RevokeAll,
+            "refresh_token_reused" => RevokeReason::RefreshTokenReused,
+            other => return Err(format!("unknown revoke reason {other:?}")),
+        })
+    }
+}
+
+/// One refresh-token rotation, to be carried out atomically by the store.
+#[derive(Debug, Clone)]
+pub struct RotationRequest {
+    /// Hash of the token the client presented.
+    pub presented: RefreshTokenHash,
+    /// Hash of its successor (derived deterministically from the presented token).
+    pub successor: RefreshTokenHash,
+    /// The time of the request.
+    pub now: Timestamp,
+    /// A rotation at or after this time makes the previous token a benign retry; before it,
+    /// reuse of the previous token is theft (`now - refresh_reuse_grace`).
+    pub grace_cutoff: Timestamp,
+    /// Expiry of the successor.
+    pub successor_expires_at: Timestamp,
+}
+
+/// The owner of a session, as needed to mint its access token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionOwner {
+    /// The session.
+    pub session_id: SessionId,
+    /// Its user.
+    pub user_id: UserId,
+    /// The user's roles now.
+    pub roles: Vec<String>,
+    /// When the session's live refresh token expires.
+    pub expires_at: Timestamp,
+}
+
+/// What a rotation did. The store decides and acts in one transaction; see
+/// `shared/refresh-rotation.md` for the invariants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotationOutcome {
+    /// The presented token was the live one; its successor is now live and it is not.
+    Rotated(SessionOwner),
+    /// The presented token is the immediately previous one, rotated within the grace window,
+    /// and the live token is exactly its successor: answer with that same successor. Nothing
+    /// was changed.
+    Replayed(SessionOwner),
+    /// An older token of the family, or the previous one after the grace window: the family
+    /// has now been revoked.
+    Reused {
+        /// The session that was revoked.
+        session_id: SessionId,
+        /// Its user.
+        user_id: UserId,
+    },
+    /// The token belongs to a session that has expired.
+    Expired,
+    /// The token belongs to a session that was revoked earlier.
+    Revoked,
+    /// No session has ever had this token.
+    Unknown,
+}

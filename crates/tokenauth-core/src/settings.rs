@@ -1,0 +1,59 @@
+//! The part of the configuration the domain acts on; built by the server from its typed config.
+
+use std::time::Duration;
+
+use tokenauth_jwt::Algorithm;
+
+/// Lifetimes, names and algorithms that govern tokens and keys.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// `iss` of every token, and the issuer in discovery metadata.
+    pub issuer: String,
+    /// `aud` of every access token.
+    pub audience: String,
+    /// Lifetime of an access token.
+    pub access_token_ttl: Duration,
+    /// Lifetime of a refresh token; every rotation starts a new one (sliding expiry).
+    pub refresh_token_ttl: Duration,
+    /// How long after a rotation the immediately previous refresh token is still a benign retry.
+    pub refresh_reuse_grace: Duration,
+    /// Tolerated clock difference when checking `exp` and `nbf`.
+    pub clock_leeway: Duration,
+    /// Algorithm of newly generated signing keys.
+    pub signing_alg: Algorithm,
+    /// How long a signing key signs before the next one takes over.
+    pub key_rotation_interval: Duration,
+    /// `Cache-Control: max-age` of the JWKS document. A new key is published at least two of
+    /// these before it signs, so every cache has seen it first.
+    pub jwks_max_age: Duration,
+}
+
+impl AuthSettings {
+    /// How long before use a new key must be published: two JWKS cache lifetimes.
+    pub fn key_publish_lead(&self) -> Duration {
+        self.jwks_max_age.saturating_mul(2)
+    }
+
+    /// How long a retired key must stay published: until the last token it signed has expired,
+    /// plus the clock leeway verifiers allow.
+    pub fn key_retire_hold(&self) -> Duration {
+        self.access_token_ttl.saturating_add(self.clock_leeway)
+    }
+}
+
+impl Default for AuthSettings {
+    /// The defaults of the external contract.
+    fn default() -> Self {
+        Self {
+            issuer: "http://127.0.0.1:8080".to_owned(),
+            audience: "http://127.0.0.1:8080".to_owned(),
+            access_token_ttl: Duration::from_secs(15 * 60),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            refresh_reuse_grace: Duration::from_secs(10),
+            clock_leeway: Duration::from_secs(10),
+            signing_alg: Algorithm::ES256,
+            key_rotation_interval: Duration::from_secs(7 * 24 * 3600),
+            jwks_max_age: Duration::from_secs(300),
+        }
+    }
+}

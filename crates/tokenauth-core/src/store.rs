@@ -1,0 +1,135 @@
+//! The storage traits, one per capability. Each backend implements all of them; the same
+//! conformance suite runs against every backend. Every method is one transaction: it either
+//! happens whole or changes nothing.
+
+use async_trait::async_trait;
+
+use crate::clock::Timestamp;
+use crate::ids::{SessionId, UserId};
+use crate::keys::SigningKeyRecord;
+use crate::session::{NewSession, RevokeReason, RotationOutcome, RotationRequest, Session};
+use crate::user::{Email, User};
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A uniqueness rule would be broken (an email already taken, a second active key).
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// The database cannot be reached or failed; the operation changed nothing.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be read back as the domain expects.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+}
+
+/// Users.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Creates a user together with their first session, atomically.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] if the email is taken; nothing is written then.
+    async fn insert_user_with_session(
+        &self,
+        user: &User,
+        session: &NewSession,
+    ) -> Result<(), StoreError>;
+
+    /// The user with this (normalised) email.
+    async fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError>;
+
+    /// The user with this id.
+    async fn find_user(&self, id: UserId) -> Result<Option<User>, StoreError>;
+
+    /// Replaces the stored password hash (after a login found the old parameters weak).
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Adds `role` to the user's roles (no-op if present). False when there is no such user.
+    async fn add_role(&self, email: &Email, role: &str, now: Timestamp)
+    -> Result<bool, StoreError>;
+}
+
+/// Sessions and their refresh-token families.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Creates a session whose first refresh token has the given hash.
+    async fn insert_session(&self, session: &NewSession) -> Result<(), StoreError>;
+
+    /// Rotates a refresh token as one compare-and-swap, deciding in the same transaction between
+    /// rotation, idempotent replay, theft (which revokes the family), expiry, revocation and
+    /// unknown. A failure changes nothing and counts as no reuse.
+    async fn rotate_refresh_token(
+        &self,
+        request: &RotationRequest,
+    ) -> Result<RotationOutcome, StoreError>;
+
+    /// The user's sessions that are neither revoked nor expired at `now`, newest first.
+    async fn list_active_sessions(
+        &self,
+        user: UserId,
+        now: Timestamp,
+    ) -> Result<Vec<Session>, StoreError>;
+
+    /// Revokes one of the user's live sessions. False when the user has no such live session.
+    async fn revoke_session(
+        &self,
+        user: UserId,
+        session: SessionId,
+        reason: RevokeReason,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Revokes every live session of the user; returns the ids revoked.
+    async fn revoke_all_sessions(
+        &self,
+        user: UserId,
+        reason: RevokeReason,
+        now: Timestamp,
+    ) -> Result<Vec<SessionId>, StoreError>;
+
+    /// Sessions revoked at or after `since`, with the time of revocation: what a fresh process
+    /// must know to reject access tokens that are still unexpired.
+    async fn sessions_revoked_since(
+        &self,
+        since: Timestamp,
+    ) -> Result<Vec<(SessionId, Timestamp)>, StoreError>;
+}
+
+/// Signing keys. At most one key is `next` and at most one `active` at any time; the store
+/// enforces it, so concurrent instances cannot both rotate.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// Every stored key, in creation order.
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
+
+    /// Stores a new key.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] if its state is `next` or `active` and such a key exists.
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
+
+    /// Makes the `next` key `next_kid` active and retires the active one, which stays published
+    /// until `retired_publish_until`. False (and no change) if `next_kid` is no longer `next`.
+    async fn promote_signing_key(
+        &self,
+        next_kid: &str,
+        now: Timestamp,
+        retired_publish_until: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes retired keys whose publication ended at or before `now`; returns how many.
+    async fn delete_expired_signing_keys(&self, now: Timestamp) -> Result<u64, StoreError>;
+}
+
+/// Everything the server needs from a backend.
+pub trait Store: UserStore + SessionStore + KeyStore {}
+
+impl<T: UserStore + SessionStore + KeyStore> Store for T {}

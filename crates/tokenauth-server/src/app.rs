@@ -1,0 +1,175 @@
+//! The assembled server: storage, keys, services, router and background tasks.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokenauth_core::keys::KeyManager;
+use tokenauth_core::password::{HashCost, PasswordHasher};
+use tokenauth_core::service::AuthService;
+use tokenauth_core::store::Store;
+use tokenauth_core::{Clock, SystemClock};
+use tokenauth_store::SqliteStore;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::bootstrap::{MASTER_KEY_ENV, ensure_data_dir, load_master_key};
+use crate::config::{Config, DatabaseUrl};
+use crate::routes;
+use crate::state::AppState;
+
+/// A server ready to run: listener bound, database open, keys loaded.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    config: Config,
+}
+
+/// What a test (or an embedding program) may tune beyond the configuration.
+pub struct BuildOptions {
+    /// The clock the services read.
+    pub clock: Arc<dyn Clock>,
+    /// Argon2 cost; tests may lower it.
+    pub hash_cost: HashCost,
+    /// The master key, as `TOKENAUTH_MASTER_KEY` would give it; `None` uses the key file.
+    pub master_key: Option<String>,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            hash_cost: HashCost::OWASP,
+            master_key: std::env::var(MASTER_KEY_ENV).ok(),
+        }
+    }
+}
+
+impl Application {
+    /// Opens storage, loads (or creates) keys, and binds the listener (port 0 picks a free one).
+    ///
+    /// # Errors
+    /// A [`crate::config::ConfigError`] (exit code 2) for unusable settings, or any startup failure.
+    pub async fn build(mut config: Config, options: BuildOptions) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        follow_bound_port(&mut config, listener.local_addr()?);
+        ensure_data_dir(&config.data_dir)?;
+        let master = Arc::new(load_master_key(&config.data_dir, options.master_key)?);
+        let DatabaseUrl::Sqlite(path) = &config.database;
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            ensure_data_dir(parent)?;
+        }
+        let store = Arc::new(
+            SqliteStore::open(path)
+                .with_context(|| format!("opening database {}", config.database))?,
+        );
+        let settings = config.auth_settings();
+        let keys = Arc::new(
+            KeyManager::start(store.clone(), master.clone(), settings.clone(), options.clock.clone())
+                .await
+                .context("loading signing keys (is TOKENAUTH_MASTER_KEY the one this database was created with?)")?,
+        );
+        let hasher = PasswordHasher::new(
+            options.hash_cost,
+            config.password_hash_concurrency,
+            config.password_hash_queue,
+        )?;
+        let dyn_store: Arc<dyn Store> = store.clone();
+        let auth =
+            AuthService::new(dyn_store, options.clock, settings, hasher, keys, &master).await?;
+        let state = AppState {
+            auth: Arc::new(auth),
+            store,
+            jwks_max_age_secs: config.jwks_max_age.as_secs(),
+        };
+        Ok(Self {
+            listener,
+            state,
+            config,
+        })
+    }
+
+    /// The address the server listens on.
+    ///
+    /// # Errors
+    /// If the socket cannot report it.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The shared state (services, store), e.g. for a test to run key maintenance now.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish, stops the
+    /// background tasks and closes the database cleanly.
+    ///
+    /// # Errors
+    /// If serving fails.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            state,
+            config,
+        } = self;
+        let background = spawn_maintenance(&state);
+        let app = routes::router(state.clone(), config.request_timeout)
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        background.abort();
+        let _ = background.await;
+        let store = state.store.clone();
+        drop(state);
+        tokio::task::spawn_blocking(move || store.close()).await?;
+        served.context("serving HTTP")
+    }
+}
+
+/// With `listen` on port 0 the issuer derived from it (and the audience derived from that) must
+/// name the port actually bound, or tokens would carry an address no one can reach.
+fn follow_bound_port(config: &mut Config, bound: SocketAddr) {
+    let derived = format!("http://{}", config.listen);
+    if config.listen.port() == 0 && config.issuer == derived {
+        let actual = format!("http://{bound}");
+        if config.audience == derived {
+            config.audience.clone_from(&actual);
+        }
+        config.issuer = actual;
+    }
+    config.listen = bound;
+}
+
+/// Key rotation and the purge of expired revocations, on the key manager's period.
+fn spawn_maintenance(state: &AppState) -> JoinHandle<()> {
+    let auth = state.auth.clone();
+    tokio::spawn(async move {
+        let period = auth
+            .keys()
+            .maintenance_period()
+            .max(Duration::from_millis(50));
+        let mut ticker = tokio::time::interval(period);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match auth.keys().maintain().await {
+                Ok(true) => tracing::info!(
+                    kid = auth.keys().keyring().signer().kid(),
+                    "signing keys changed"
+                ),
+                Ok(false) => {}
+                Err(error) => tracing::error!(%error, "key maintenance failed"),
+            }
+            auth.purge_revoked();
+        }
+    })
+}

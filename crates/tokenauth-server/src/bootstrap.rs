@@ -1,0 +1,102 @@
+//! What a start needs before anything else: the data directory and the master key.
+
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use tokenauth_core::master_key::{MASTER_KEY_LEN, MasterKey};
+use zeroize::Zeroizing;
+
+use crate::config::ConfigError;
+
+/// Name of the generated master key file inside the data directory.
+pub const MASTER_KEY_FILE: &str = "master.key";
+/// Environment variable that supplies the master key (base64 of 32 bytes) instead of the file.
+pub const MASTER_KEY_ENV: &str = "TOKENAUTH_MASTER_KEY";
+
+/// Creates the data directory (mode 0700) if it does not exist.
+///
+/// # Errors
+/// A [`ConfigError`] for `data_dir` if it cannot be created.
+pub fn ensure_data_dir(dir: &Path) -> Result<(), ConfigError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| ConfigError {
+            setting: "data_dir",
+            reason: format!("cannot create {}: {e}", dir.display()),
+        })
+}
+
+/// The master key: from `TOKENAUTH_MASTER_KEY` when set, else from `master.key` in the data
+/// directory, generated (mode 0600) on first start.
+///
+/// # Errors
+/// A [`ConfigError`] for `master_key` when the value is not base64 of 32 bytes or the file
+/// cannot be read or created.
+pub fn load_master_key(
+    data_dir: &Path,
+    from_env: Option<String>,
+) -> Result<MasterKey, ConfigError> {
+    let invalid = |reason: String| ConfigError {
+        setting: "master_key",
+        reason,
+    };
+    let encoded = match from_env {
+        Some(value) => Zeroizing::new(value),
+        None => read_or_create_key_file(&data_dir.join(MASTER_KEY_FILE)).map_err(invalid)?,
+    };
+    let bytes = Zeroizing::new(
+        STANDARD
+            .decode(encoded.trim())
+            .or_else(|_| URL_SAFE_NO_PAD.decode(encoded.trim()))
+            .map_err(|_| {
+                invalid("is not base64 (generate one with: openssl rand -base64 32)".into())
+            })?,
+    );
+    let key: &[u8; MASTER_KEY_LEN] = bytes.as_slice().try_into().map_err(|_| {
+        invalid(format!(
+            "must decode to {MASTER_KEY_LEN} bytes, not {}",
+            bytes.len()
+        ))
+    })?;
+    MasterKey::from_bytes(key).map_err(|e| invalid(e.to_string()))
+}
+
+fn read_or_create_key_file(path: &Path) -> Result<Zeroizing<String>, String> {
+    match fs::read_to_string(path) {
+        Ok(text) => {
+            let mode = fs::metadata(path)
+                .map(|m| m.permissions().mode() & 0o777)
+                .unwrap_or(0);
+            if mode & 0o077 != 0 {
+                tracing::warn!(path = %path.display(), mode = format!("{mode:o}"), "master key file is readable by others; chmod 600 it");
+            }
+            Ok(Zeroizing::new(text))
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = Zeroizing::new([0u8; MASTER_KEY_LEN]);
+            aws_lc_rs::rand::fill(key.as_mut()).map_err(|_| "random source failed".to_owned())?;
+            let encoded = Zeroizing::new(STANDARD.encode(key.as_ref()));
+            let mut file = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            file.write_all(encoded.as_bytes())
+                .and_then(|()| file.sync_all())
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            tracing::info!(path = %path.display(), "generated a new master key");
+            Ok(encoded)
+        }
+        Err(error) => Err(format!("cannot read {}: {error}", path.display())),
+    }
+}

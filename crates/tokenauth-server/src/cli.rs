@@ -1,0 +1,116 @@
+//! The command line: `tokenauth serve`, `tokenauth keys …`, `tokenauth user …`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Layer, RawValue};
+
+/// Token-based authentication for APIs: sign-up, login, JWT access tokens, rotating refresh
+/// tokens, JWKS.
+#[derive(Debug, Parser)]
+#[command(name = "tokenauth", version, about)]
+pub struct Cli {
+    /// TOML configuration file (also `TOKENAUTH_CONFIG`).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Settings; each also reads `TOKENAUTH_<NAME>` and the TOML key `<name>`.
+    #[command(flatten)]
+    pub settings: SettingFlags,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the auth server.
+    Serve,
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// `tokenauth keys …`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List signing keys and their states.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start a rotation: publish a new key now; it signs after two JWKS cache lifetimes.
+    Rotate {
+        /// Make the new key sign at once (e.g. the active key leaked).
+        #[arg(long)]
+        now: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `tokenauth user …`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Give a user a role (carried in the `roles` claim of their next tokens).
+    AddRole {
+        /// The user's email.
+        email: String,
+        /// The role.
+        role: String,
+    },
+}
+
+macro_rules! setting_flags {
+    ($($field:ident => $name:literal, $help:literal;)*) => {
+        /// One flag per setting; unset flags fall through to the environment, the file, the default.
+        #[derive(Debug, Default, Args)]
+        pub struct SettingFlags {
+            $(
+                #[doc = $help]
+                #[arg(long, global = true, value_name = "VALUE")]
+                pub $field: Option<String>,
+            )*
+        }
+
+        impl SettingFlags {
+            /// The flags that were given, as a configuration layer.
+            pub fn into_layer(self) -> Layer {
+                let mut layer = Layer::new();
+                $(
+                    if let Some(value) = self.$field {
+                        layer.insert($name, RawValue::Text(value));
+                    }
+                )*
+                layer
+            }
+        }
+    };
+}
+
+setting_flags! {
+    listen => "listen", "Address to listen on [default: 127.0.0.1:8080]";
+    database_url => "database_url", "sqlite://PATH [default: sqlite://<data_dir>/tokenauth.db]";
+    data_dir => "data_dir", "Directory for the database and master key [default: ./tokenauth-data]";
+    issuer => "issuer", "Token issuer URL [default: http://<listen>]";
+    audience => "audience", "Audience of access tokens [default: the issuer]";
+    access_token_ttl => "access_token_ttl", "Access token lifetime [default: 15m]";
+    refresh_token_ttl => "refresh_token_ttl", "Refresh token lifetime [default: 30d]";
+    refresh_reuse_grace => "refresh_reuse_grace", "Grace window for a retried refresh [default: 10s]";
+    signing_alg => "signing_alg", "ES256, EdDSA, RS256 or HS256 [default: ES256]";
+    key_rotation_interval => "key_rotation_interval", "Signing key rotation interval [default: 7d]";
+    clock_leeway => "clock_leeway", "Tolerated clock skew for exp/nbf [default: 10s]";
+    cors_allowed_origins => "cors_allowed_origins", "Comma-separated browser origins allowed to call the API";
+    cookie_mode => "cookie_mode", "Token cookies: off [default: off]";
+    jwks_max_age => "jwks_max_age", "Cache lifetime of the JWKS document [default: 5m]";
+    password_hash_concurrency => "password_hash_concurrency", "Password hashes run at once [default: cores]";
+    password_hash_queue => "password_hash_queue", "Password hashes that may wait before 503 [default: 64]";
+    request_timeout => "request_timeout", "Longest a request may take [default: 30s]";
+    log_format => "log_format", "text or json [default: text]";
+}

@@ -1,0 +1,424 @@
+//! The server's configuration: one typed struct, resolved from flags, the environment, an
+//! optional TOML file and the contract's defaults, in that order of precedence.
+
+mod duration;
+mod layers;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokenauth_core::AuthSettings;
+use tokenauth_jwt::Algorithm;
+
+pub use duration::{format_duration, parse_duration};
+pub use layers::{Layer, RawValue, SETTINGS, from_env, from_toml, from_toml_file, merge};
+
+/// A setting that cannot be used, and why. Printed as one line; the process exits with 2.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {setting}: {reason}")]
+pub struct ConfigError {
+    /// The setting's name (`config` for the file itself).
+    pub setting: &'static str,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// Where data is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// An embedded SQLite file.
+    Sqlite(PathBuf),
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable text.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Every setting of the server, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// The database.
+    pub database: DatabaseUrl,
+    /// Directory of the embedded database and the master key file.
+    pub data_dir: PathBuf,
+    /// Issuer (`iss`), without a trailing slash.
+    pub issuer: String,
+    /// Audience (`aud`) of access tokens.
+    pub audience: String,
+    /// Access token lifetime.
+    pub access_token_ttl: Duration,
+    /// Refresh token lifetime (sliding: each rotation starts a new one).
+    pub refresh_token_ttl: Duration,
+    /// Window in which a rotated refresh token is still a benign retry.
+    pub refresh_reuse_grace: Duration,
+    /// Algorithm of new signing keys.
+    pub signing_alg: Algorithm,
+    /// How long a key signs before the next takes over.
+    pub key_rotation_interval: Duration,
+    /// Tolerated clock difference for `exp`/`nbf`.
+    pub clock_leeway: Duration,
+    /// Origins allowed to call the API from a browser.
+    pub cors_allowed_origins: Vec<String>,
+    /// Whether tokens may travel in cookies (only `off` in this version).
+    pub cookie_mode: CookieMode,
+    /// `Cache-Control: max-age` of the JWKS document.
+    pub jwks_max_age: Duration,
+    /// Password hashes run at once.
+    pub password_hash_concurrency: usize,
+    /// Password hashes allowed to wait; beyond that, 503.
+    pub password_hash_queue: usize,
+    /// Longest a request may take before it is answered 503.
+    pub request_timeout: Duration,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+/// Cookie transport of tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CookieMode {
+    /// Tokens travel only in JSON bodies and the `Authorization` header.
+    Off,
+}
+
+impl Config {
+    /// Resolves the configuration from `flags` (highest precedence), the environment as seen
+    /// through `env`, and the TOML file named by the `--config` flag or `TOKENAUTH_CONFIG`.
+    ///
+    /// # Errors
+    /// The first setting that cannot be used.
+    pub fn resolve(
+        flags: Layer,
+        config_file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let env_file = env("TOKENAUTH_CONFIG").map(PathBuf::from);
+        let file = match config_file.map(Path::to_path_buf).or(env_file) {
+            Some(path) => from_toml_file(&path)?,
+            None => Layer::new(),
+        };
+        Self::from_layer(merge([file, from_env(env), flags]))
+    }
+
+    /// Parses and validates merged settings, filling in defaults.
+    ///
+    /// # Errors
+    /// The first setting that cannot be used.
+    pub fn from_layer(mut raw: Layer) -> Result<Self, ConfigError> {
+        let mut take = |name: &'static str| raw.remove(name);
+        let text =
+            |name: &'static str, value: Option<RawValue>| -> Result<Option<String>, ConfigError> {
+                match value {
+                    None => Ok(None),
+                    Some(RawValue::Text(text)) => Ok(Some(text.trim().to_owned())),
+                    Some(RawValue::List(_)) => {
+                        Err(invalid(name, "expected a single value, not a list"))
+                    }
+                }
+            };
+        let duration = |name: &'static str, value: Option<RawValue>, default: Duration| {
+            text(name, value)?.map_or(Ok(default), |t| {
+                parse_duration(&t).map_err(|e| invalid(name, e))
+            })
+        };
+        let count = |name: &'static str, value: Option<RawValue>, default: usize| {
+            text(name, value)?.map_or(Ok(default), |t| {
+                t.parse::<usize>()
+                    .map_err(|_| invalid(name, format!("{t:?} is not a whole number")))
+            })
+        };
+
+        let listen_text =
+            text("listen", take("listen"))?.unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen: SocketAddr = listen_text.parse().map_err(|_| {
+            invalid(
+                "listen",
+                format!("{listen_text:?} is not an address like 127.0.0.1:8080"),
+            )
+        })?;
+        let data_dir = PathBuf::from(
+            text("data_dir", take("data_dir"))?.unwrap_or_else(|| "./tokenauth-data".into()),
+        );
+        if data_dir.as_os_str().is_empty() {
+            return Err(invalid("data_dir", "must not be empty"));
+        }
+        let database = match text("database_url", take("database_url"))? {
+            None => DatabaseUrl::Sqlite(data_dir.join("tokenauth.db")),
+            Some(url) => parse_database_url(&url)?,
+        };
+        let issuer = match text("issuer", take("issuer"))? {
+            None => format!("http://{listen}"),
+            Some(issuer) => parse_issuer(&issuer)?,
+        };
+        let audience = text("audience", take("audience"))?.unwrap_or_else(|| issuer.clone());
+        if audience.is_empty() {
+            return Err(invalid("audience", "must not be empty"));
+        }
+        let defaults = AuthSettings::default();
+        let access_token_ttl = duration(
+            "access_token_ttl",
+            take("access_token_ttl"),
+            defaults.access_token_ttl,
+        )?;
+        let refresh_token_ttl = duration(
+            "refresh_token_ttl",
+            take("refresh_token_ttl"),
+            defaults.refresh_token_ttl,
+        )?;
+        let refresh_reuse_grace = duration(
+            "refresh_reuse_grace",
+            take("refresh_reuse_grace"),
+            defaults.refresh_reuse_grace,
+        )?;
+        let key_rotation_interval = duration(
+            "key_rotation_interval",
+            take("key_rotation_interval"),
+            defaults.key_rotation_interval,
+        )?;
+        let clock_leeway = duration("clock_leeway", take("clock_leeway"), defaults.clock_leeway)?;
+        let jwks_max_age = duration("jwks_max_age", take("jwks_max_age"), defaults.jwks_max_age)?;
+        let request_timeout = duration(
+            "request_timeout",
+            take("request_timeout"),
+            Duration::from_secs(30),
+        )?;
+        require_at_least("access_token_ttl", access_token_ttl, Duration::from_secs(1))?;
+        require_at_least(
+            "refresh_token_ttl",
+            refresh_token_ttl,
+            Duration::from_secs(1),
+        )?;
+        require_at_least(
+            "key_rotation_interval",
+            key_rotation_interval,
+            Duration::from_secs(1),
+        )?;
+        require_at_least(
+            "request_timeout",
+            request_timeout,
+            Duration::from_millis(100),
+        )?;
+        require_at_most(
+            "refresh_reuse_grace",
+            refresh_reuse_grace,
+            Duration::from_secs(300),
+        )?;
+        require_at_most("clock_leeway", clock_leeway, Duration::from_secs(300))?;
+        require_at_most("jwks_max_age", jwks_max_age, Duration::from_secs(86_400))?;
+        if refresh_token_ttl < access_token_ttl {
+            return Err(invalid(
+                "refresh_token_ttl",
+                "must not be shorter than access_token_ttl",
+            ));
+        }
+        let signing_alg = match text("signing_alg", take("signing_alg"))? {
+            None => defaults.signing_alg,
+            Some(alg) => alg.parse().map_err(|_| {
+                invalid(
+                    "signing_alg",
+                    format!("{alg:?} is not one of ES256, EdDSA, RS256, HS256"),
+                )
+            })?,
+        };
+        let cors_allowed_origins = take("cors_allowed_origins")
+            .map(RawValue::into_list)
+            .unwrap_or_default();
+        for origin in &cors_allowed_origins {
+            validate_origin(origin)?;
+        }
+        let cookie_mode = match text("cookie_mode", take("cookie_mode"))?.as_deref() {
+            None | Some("off") => CookieMode::Off,
+            Some(other) => {
+                return Err(invalid(
+                    "cookie_mode",
+                    format!("{other:?} is not supported by this version (only \"off\")"),
+                ));
+            }
+        };
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let password_hash_concurrency = count(
+            "password_hash_concurrency",
+            take("password_hash_concurrency"),
+            cores,
+        )?;
+        if password_hash_concurrency == 0 {
+            return Err(invalid("password_hash_concurrency", "must be at least 1"));
+        }
+        let password_hash_queue = count("password_hash_queue", take("password_hash_queue"), 64)?;
+        let log_format = match text("log_format", take("log_format"))?.as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(invalid(
+                    "log_format",
+                    format!("{other:?} is not text or json"),
+                ));
+            }
+        };
+        Ok(Self {
+            listen,
+            database,
+            data_dir,
+            issuer,
+            audience,
+            access_token_ttl,
+            refresh_token_ttl,
+            refresh_reuse_grace,
+            signing_alg,
+            key_rotation_interval,
+            clock_leeway,
+            cors_allowed_origins,
+            cookie_mode,
+            jwks_max_age,
+            password_hash_concurrency,
+            password_hash_queue,
+            request_timeout,
+            log_format,
+        })
+    }
+
+    /// The defaults of the contract, with no file, environment or flags.
+    pub fn defaults() -> Self {
+        match Self::from_layer(Layer::new()) {
+            Ok(config) => config,
+            // The defaults are constants that pass validation; a unit test proves it.
+            Err(error) => unreachable!("default configuration is invalid: {error}"),
+        }
+    }
+
+    /// The settings the domain services need.
+    pub fn auth_settings(&self) -> AuthSettings {
+        AuthSettings {
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
+            access_token_ttl: self.access_token_ttl,
+            refresh_token_ttl: self.refresh_token_ttl,
+            refresh_reuse_grace: self.refresh_reuse_grace,
+            clock_leeway: self.clock_leeway,
+            signing_alg: self.signing_alg,
+            key_rotation_interval: self.key_rotation_interval,
+            jwks_max_age: self.jwks_max_age,
+        }
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DatabaseUrl::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+        }
+    }
+}
+
+fn invalid(setting: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting,
+        reason: reason.into(),
+    }
+}
+
+fn require_at_least(
+    setting: &'static str,
+    value: Duration,
+    min: Duration,
+) -> Result<(), ConfigError> {
+    if value < min {
+        return Err(invalid(
+            setting,
+            format!("must be at least {}", format_duration(min)),
+        ));
+    }
+    Ok(())
+}
+
+fn require_at_most(
+    setting: &'static str,
+    value: Duration,
+    max: Duration,
+) -> Result<(), ConfigError> {
+    if value > max {
+        return Err(invalid(
+            setting,
+            format!("must be at most {}", format_duration(max)),
+        ));
+    }
+    Ok(())
+}
+
+fn parse_database_url(url: &str) -> Result<DatabaseUrl, ConfigError> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            return Err(invalid(
+                "database_url",
+                "sqlite:// needs a file path, e.g. sqlite://./tokenauth.db",
+            ));
+        }
+        return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Err(invalid(
+            "database_url",
+            "PostgreSQL is not supported by this version yet; use sqlite://PATH",
+        ));
+    }
+    Err(invalid(
+        "database_url",
+        "must start with sqlite:// (e.g. sqlite://./tokenauth-data/tokenauth.db)",
+    ))
+}
+
+fn parse_issuer(issuer: &str) -> Result<String, ConfigError> {
+    let rest = issuer
+        .strip_prefix("https://")
+        .or_else(|| issuer.strip_prefix("http://"))
+        .ok_or_else(|| {
+            invalid(
+                "issuer",
+                format!("{issuer:?} must be an http:// or https:// URL"),
+            )
+        })?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || rest.contains(['?', '#', ' ']) {
+        return Err(invalid(
+            "issuer",
+            format!("{issuer:?} must be a URL with a host and no query or fragment"),
+        ));
+    }
+    Ok(issuer.trim_end_matches('/').to_owned())
+}
+
+fn validate_origin(origin: &str) -> Result<(), ConfigError> {
+    if origin == "*" {
+        return Err(invalid(
+            "cors_allowed_origins",
+            "\"*\" is not allowed; list exact origins",
+        ));
+    }
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .ok_or_else(|| {
+            invalid(
+                "cors_allowed_origins",
+                format!("{origin:?} is not an origin like https://app.example.com"),
+            )
+        })?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', ' ']) {
+        return Err(invalid(
+            "cors_allowed_origins",
+            format!("{origin:?} is not an origin like https://app.example.com"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,143 @@
+use super::*;
+
+fn flags(pairs: &[(&'static str, &str)]) -> Layer {
+    pairs
+        .iter()
+        .map(|(k, v)| (*k, RawValue::Text((*v).to_owned())))
+        .collect()
+}
+
+#[test]
+fn defaults_follow_the_contract() {
+    let config = Config::defaults();
+    assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(config.issuer, "http://127.0.0.1:8080");
+    assert_eq!(config.audience, config.issuer);
+    assert_eq!(
+        config.database,
+        DatabaseUrl::Sqlite(PathBuf::from("./tokenauth-data/tokenauth.db"))
+    );
+    assert_eq!(config.access_token_ttl, Duration::from_secs(900));
+    assert_eq!(config.refresh_token_ttl, Duration::from_secs(30 * 86_400));
+    assert_eq!(config.refresh_reuse_grace, Duration::from_secs(10));
+    assert_eq!(config.signing_alg, Algorithm::ES256);
+    assert_eq!(
+        config.key_rotation_interval,
+        Duration::from_secs(7 * 86_400)
+    );
+    assert_eq!(config.clock_leeway, Duration::from_secs(10));
+}
+
+#[test]
+fn issuer_follows_listen_when_unset() {
+    let config = Config::from_layer(flags(&[("listen", "127.0.0.1:9999")])).expect("valid");
+    assert_eq!(config.issuer, "http://127.0.0.1:9999");
+}
+
+#[test]
+fn precedence_is_flag_then_env_then_file_then_default() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("tokenauth.toml");
+    std::fs::write(
+        &file,
+        "access_token_ttl = \"1m\"\nrefresh_reuse_grace = \"3s\"\nclock_leeway = \"4s\"\n\
+         cors_allowed_origins = [\"https://a.example\", \"https://b.example\"]\n",
+    )
+    .expect("write");
+    let env = |name: &str| match name {
+        "TOKENAUTH_ACCESS_TOKEN_TTL" => Some("2m".to_owned()),
+        "TOKENAUTH_REFRESH_REUSE_GRACE" => Some("5s".to_owned()),
+        _ => None,
+    };
+    let config =
+        Config::resolve(flags(&[("access_token_ttl", "3m")]), Some(&file), env).expect("valid");
+    assert_eq!(
+        config.access_token_ttl,
+        Duration::from_secs(180),
+        "flag wins"
+    );
+    assert_eq!(
+        config.refresh_reuse_grace,
+        Duration::from_secs(5),
+        "env beats file"
+    );
+    assert_eq!(
+        config.clock_leeway,
+        Duration::from_secs(4),
+        "file beats default"
+    );
+    assert_eq!(
+        config.cors_allowed_origins,
+        ["https://a.example", "https://b.example"]
+    );
+}
+
+#[test]
+fn lists_are_comma_separated_in_flags_and_env() {
+    let config = Config::from_layer(flags(&[(
+        "cors_allowed_origins",
+        "https://a.example, http://localhost:3000",
+    )]))
+    .expect("valid");
+    assert_eq!(
+        config.cors_allowed_origins,
+        ["https://a.example", "http://localhost:3000"]
+    );
+}
+
+#[test]
+fn bad_settings_name_the_setting() {
+    let cases: &[(&'static str, &str)] = &[
+        ("listen", "nowhere"),
+        ("access_token_ttl", "15"),
+        ("access_token_ttl", "0s"),
+        ("refresh_token_ttl", "forever"),
+        ("signing_alg", "none"),
+        ("signing_alg", "es256"),
+        ("issuer", "ftp://x"),
+        ("database_url", "mysql://x"),
+        ("cors_allowed_origins", "*"),
+        ("cookie_mode", "sometimes"),
+        ("clock_leeway", "1h"),
+        ("password_hash_concurrency", "0"),
+        ("log_format", "xml"),
+    ];
+    for (setting, value) in cases {
+        let error = Config::from_layer(flags(&[(setting, value)])).expect_err(value);
+        assert_eq!(error.setting, *setting, "{value}");
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("invalid configuration: {setting}: "))
+        );
+    }
+}
+
+#[test]
+fn unknown_toml_keys_and_wrong_types_are_errors() {
+    assert_eq!(
+        from_toml("acess_token_ttl = \"1m\"")
+            .expect_err("typo")
+            .setting,
+        "config"
+    );
+    assert_eq!(
+        from_toml("listen = [1]").expect_err("type").setting,
+        "listen"
+    );
+    assert_eq!(
+        from_toml("listen = {a = 1}").expect_err("type").setting,
+        "listen"
+    );
+    assert_eq!(from_toml("not toml").expect_err("syntax").setting, "config");
+}
+
+#[test]
+fn refresh_must_outlive_access() {
+    let error = Config::from_layer(flags(&[
+        ("access_token_ttl", "2h"),
+        ("refresh_token_ttl", "1h"),
+    ]))
+    .expect_err("invalid");
+    assert_eq!(error.setting, "refresh_token_ttl");
+}

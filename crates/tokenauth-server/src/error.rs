@@ -1,0 +1,185 @@
+//! Every error the HTTP API can answer, mapped to RFC 9457 problem+json in one place.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tokenauth_core::AuthError;
+
+/// An error answered to an HTTP client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A domain failure.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The request is malformed (bad JSON, missing field, bad header).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// The body is not JSON.
+    #[error("the request body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    /// The body is larger than the limit.
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    /// No usable `Authorization: Bearer` header.
+    #[error("{0}")]
+    MissingToken(&'static str),
+    /// No such route.
+    #[error("no such resource")]
+    NotFound,
+    /// The route exists but not for this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// The request took longer than the configured timeout.
+    #[error("the request timed out")]
+    Timeout,
+}
+
+/// The problem+json body (RFC 9457) plus the stable machine code in `error`.
+#[derive(Debug, Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    error: &'a str,
+}
+
+impl ApiError {
+    /// The HTTP status, the stable machine code and a short title.
+    fn classify(&self) -> (StatusCode, &'static str, &'static str) {
+        use AuthError as A;
+        match self {
+            ApiError::Auth(A::InvalidCredentials) => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "Invalid credentials",
+            ),
+            ApiError::Auth(A::EmailTaken) => (
+                StatusCode::CONFLICT,
+                "email_taken",
+                "Email already registered",
+            ),
+            ApiError::Auth(A::InvalidInput { .. }) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "Invalid request",
+            ),
+            ApiError::Auth(A::InvalidToken) => {
+                (StatusCode::UNAUTHORIZED, "invalid_token", "Invalid token")
+            }
+            ApiError::Auth(A::TokenExpired) => {
+                (StatusCode::UNAUTHORIZED, "token_expired", "Token expired")
+            }
+            ApiError::Auth(A::RefreshTokenReused) => (
+                StatusCode::UNAUTHORIZED,
+                "refresh_token_reused",
+                "Refresh token reused",
+            ),
+            ApiError::Auth(A::SessionRevoked) => (
+                StatusCode::UNAUTHORIZED,
+                "session_revoked",
+                "Session revoked",
+            ),
+            ApiError::Auth(A::NotFound) | ApiError::NotFound => {
+                (StatusCode::NOT_FOUND, "not_found", "Not found")
+            }
+            ApiError::Auth(A::Overloaded) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "overloaded", "Server busy")
+            }
+            ApiError::Auth(A::Internal(_)) | ApiError::Auth(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "Internal error",
+            ),
+            ApiError::InvalidRequest(_) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "Invalid request",
+            ),
+            ApiError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Unsupported media type",
+            ),
+            ApiError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "Payload too large",
+            ),
+            ApiError::MissingToken(_) => {
+                (StatusCode::UNAUTHORIZED, "invalid_token", "Missing token")
+            }
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Method not allowed",
+            ),
+            ApiError::Timeout => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "Request timed out",
+            ),
+        }
+    }
+
+    /// Whether this is a failure of the bearer token itself (RFC 6750 `invalid_token`).
+    fn is_token_error(&self) -> bool {
+        matches!(
+            self,
+            ApiError::MissingToken(_)
+                | ApiError::Auth(
+                    AuthError::InvalidToken | AuthError::TokenExpired | AuthError::SessionRevoked
+                )
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, title) = self.classify();
+        let detail = if status.is_server_error()
+            && !matches!(
+                self,
+                ApiError::Timeout | ApiError::Auth(AuthError::Overloaded)
+            ) {
+            // Internal detail goes to the log, never to the client.
+            tracing::error!(error = %self, "internal error");
+            "an internal error occurred; it has been logged".to_owned()
+        } else {
+            self.to_string()
+        };
+        let body = Problem {
+            kind: format!("urn:tokenauth:problem:{code}"),
+            title,
+            status: status.as_u16(),
+            detail,
+            error: code,
+        };
+        let mut response = (status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.is_token_error() {
+            let challenge = match self {
+                ApiError::Auth(AuthError::TokenExpired) => {
+                    r#"Bearer error="invalid_token", error_description="The access token expired""#
+                }
+                ApiError::MissingToken(_) => r#"Bearer realm="tokenauth", error="invalid_token""#,
+                _ => r#"Bearer error="invalid_token""#,
+            };
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}

@@ -1,0 +1,15 @@
+//! The tokenauth HTTP server: configuration, the axum application and its routes.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod app;
+pub mod bootstrap;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod routes;
+pub mod state;
+
+pub use app::{Application, BuildOptions};
+pub use config::{Config, ConfigError};

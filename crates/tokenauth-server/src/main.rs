@@ -1,0 +1,217 @@
+//! The `tokenauth` binary.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Parser;
+use tokenauth_core::keys::{KeyManager, RotationMode};
+use tokenauth_core::store::KeyStore;
+use tokenauth_core::store::UserStore;
+use tokenauth_core::user::Email;
+use tokenauth_core::{Clock, SystemClock};
+use tokenauth_server::bootstrap::{MASTER_KEY_ENV, ensure_data_dir, load_master_key};
+use tokenauth_server::cli::{Cli, Command, KeysCommand, UserCommand};
+use tokenauth_server::config::{Config, ConfigError, DatabaseUrl, LogFormat};
+use tokenauth_server::{Application, BuildOptions};
+use tokenauth_store::SqliteStore;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::resolve(cli.settings.into_layer(), cli.config.as_deref(), |name| {
+        std::env::var(name).ok()
+    }) {
+        Ok(config) => config,
+        Err(error) => return fail(&error.into()),
+    };
+    init_logging(config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            return fail(&anyhow::Error::from(error).context("starting the async runtime"));
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve => serve(config).await,
+            Command::Keys(command) => keys(config, command).await,
+            Command::User(command) => user(config, command).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error),
+    }
+}
+
+/// Prints the error on one line (with its causes) and picks the exit code: 2 for bad
+/// configuration, 1 otherwise.
+fn fail(error: &anyhow::Error) -> ExitCode {
+    eprintln!("tokenauth: {error:#}");
+    if error
+        .chain()
+        .any(|cause| cause.downcast_ref::<ConfigError>().is_some())
+    {
+        ExitCode::from(2)
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let issuer = config.issuer.clone();
+    let app = Application::build(config, BuildOptions::default()).await?;
+    let addr = app.local_addr()?;
+    tracing::info!(%addr, %issuer, "tokenauth listening");
+    app.run_until(shutdown_signal()).await?;
+    tracing::info!("tokenauth stopped");
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    tracing::error!(%error, "cannot listen for SIGTERM");
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// Opens the configured database for an operator command.
+fn open_store(config: &Config) -> anyhow::Result<Arc<SqliteStore>> {
+    ensure_data_dir(&config.data_dir)?;
+    let DatabaseUrl::Sqlite(path) = &config.database;
+    Ok(Arc::new(SqliteStore::open(path).with_context(|| {
+        format!("opening database {}", config.database)
+    })?))
+}
+
+async fn keys(config: Config, command: KeysCommand) -> anyhow::Result<()> {
+    let store = open_store(&config)?;
+    let master = Arc::new(load_master_key(
+        &config.data_dir,
+        std::env::var(MASTER_KEY_ENV).ok(),
+    )?);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let settings = config.auth_settings();
+    // Bring keys on schedule first (creates the first key on a fresh database).
+    let manager = KeyManager::start(store.clone(), master, settings, clock).await?;
+    match command {
+        KeysCommand::List { json } => print_keys(store.as_ref(), json).await,
+        KeysCommand::Rotate { now, json } => {
+            let mode = if now {
+                RotationMode::Immediate
+            } else {
+                RotationMode::Scheduled
+            };
+            let kid = manager.rotate(mode).await?;
+            if json {
+                println!("{}", serde_json::json!({ "kid": kid, "immediate": now }));
+            } else if now {
+                println!("key {kid} is now signing");
+            } else {
+                println!(
+                    "key {kid} is published and will start signing after two JWKS cache lifetimes"
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn print_keys(store: &SqliteStore, json: bool) -> anyhow::Result<()> {
+    let keys = store.list_signing_keys().await?;
+    let fmt_time = |t: Option<tokenauth_core::Timestamp>| {
+        t.and_then(|t| jiff::Timestamp::from_millisecond(t.as_millis()).ok())
+            .map(|t| t.to_string())
+    };
+    if json {
+        let rows: Vec<_> = keys
+            .iter()
+            .map(|k| {
+                serde_json::json!({
+                    "kid": k.kid, "alg": k.alg.to_string(), "state": k.state.as_str(),
+                    "created_at": fmt_time(Some(k.created_at)), "activate_at": fmt_time(Some(k.activate_at)),
+                    "activated_at": fmt_time(k.activated_at), "retired_at": fmt_time(k.retired_at),
+                    "publish_until": fmt_time(k.publish_until),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        println!("{:<18} {:<6} {:<8} {:<30} UNTIL", "KID", "ALG", "STATE", "CREATED");
+        for k in &keys {
+            let until = match k.state {
+                tokenauth_core::keys::KeyState::Next => {
+                    fmt_time(Some(k.activate_at)).map(|t| format!("signs from {t}"))
+                }
+                tokenauth_core::keys::KeyState::Active => Some("signing".to_owned()),
+                tokenauth_core::keys::KeyState::Retired => {
+                    fmt_time(k.publish_until).map(|t| format!("published until {t}"))
+                }
+            };
+            println!(
+                "{:<18} {:<6} {:<8} {:<30} {}",
+                k.kid,
+                k.alg.to_string(),
+                k.state.as_str(),
+                fmt_time(Some(k.created_at)).unwrap_or_default(),
+                until.unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
+    let store = open_store(&config)?;
+    match command {
+        UserCommand::AddRole { email, role } => {
+            let email = Email::parse(&email).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let role = role.trim();
+            if role.is_empty()
+                || role.len() > 64
+                || !role
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+            {
+                anyhow::bail!("role must be 1-64 characters of A-Z a-z 0-9 - _ . :");
+            }
+            if !store.add_role(&email, role, SystemClock.now()).await? {
+                anyhow::bail!("no user with email {email}");
+            }
+            println!("{email} now has role {role}");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! The caller's account: who am I, sessions, logout.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tokenauth_core::SessionId;
+use tokenauth_core::session::Session;
+use tokenauth_jwt::AccessTokenClaims;
+
+use super::responses::{UserBody, no_store, rfc3339};
+use crate::error::ApiError;
+use crate::extract::AuthUser;
+use crate::state::AppState;
+
+#[derive(Serialize)]
+struct MeBody {
+    user: UserBody,
+    claims: AccessTokenClaims,
+}
+
+/// `GET /v1/me`: the caller's user and the token's claims.
+pub async fn me(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+) -> Result<Response, ApiError> {
+    let user = state.auth.user(caller.user_id).await?;
+    let body = MeBody {
+        user: UserBody::from(&user),
+        claims: caller.claims,
+    };
+    Ok(no_store(Json(body).into_response()))
+}
+
+#[derive(Serialize)]
+struct SessionBody {
+    id: String,
+    current: bool,
+    created_at: String,
+    last_used_at: String,
+    expires_at: String,
+    user_agent: Option<String>,
+    ip: Option<String>,
+}
+
+impl SessionBody {
+    fn new(session: &Session, current: SessionId) -> Self {
+        Self {
+            id: session.id.to_string(),
+            current: session.id == current,
+            created_at: rfc3339(session.created_at),
+            last_used_at: rfc3339(session.last_used_at),
+            expires_at: rfc3339(session.expires_at),
+            user_agent: session.user_agent.clone(),
+            ip: session.ip.clone(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct SessionsBody {
+    sessions: Vec<SessionBody>,
+}
+
+/// `GET /v1/sessions`: the caller's active sessions, newest first.
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+) -> Result<Response, ApiError> {
+    let sessions = state.auth.sessions(caller.user_id).await?;
+    let body = SessionsBody {
+        sessions: sessions
+            .iter()
+            .map(|s| SessionBody::new(s, caller.session_id))
+            .collect(),
+    };
+    Ok(no_store(Json(body).into_response()))
+}
+
+/// `DELETE /v1/sessions/{id}`: revokes one of the caller's sessions; 404 for any other id.
+pub async fn revoke_session(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let session: SessionId = id.parse().map_err(|_| ApiError::NotFound)?;
+    state.auth.revoke_session(caller.user_id, session).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /v1/sessions`: revokes every session of the caller ("log out everywhere").
+pub async fn revoke_all_sessions(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+) -> Result<StatusCode, ApiError> {
+    state.auth.revoke_all_sessions(caller.user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/logout`: revokes the caller's session.
+pub async fn logout(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+) -> Result<StatusCode, ApiError> {
+    state.auth.logout(caller.user_id, caller.session_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,97 @@
+//! The HTTP routes, one file per area, assembled with the middleware stack.
+
+mod account;
+mod credentials;
+mod health;
+mod responses;
+mod well_known;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, StatusCode, header};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Largest accepted request body. Every JSON body of the API fits in far less; a password is at
+/// most 1 KiB.
+pub const BODY_LIMIT: usize = 16 * 1024;
+
+/// The whole application: routes plus middleware.
+pub fn router(state: AppState, request_timeout: Duration) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let api = Router::new()
+        .route("/v1/signup", post(credentials::signup))
+        .route("/v1/login", post(credentials::login))
+        .route("/v1/refresh", post(credentials::refresh))
+        .route("/v1/logout", post(account::logout))
+        .route("/v1/me", get(account::me))
+        .route(
+            "/v1/sessions",
+            get(account::list_sessions).delete(account::revoke_all_sessions),
+        )
+        .route("/v1/sessions/{id}", delete(account::revoke_session))
+        .route("/.well-known/jwks.json", get(well_known::jwks))
+        .route(
+            "/.well-known/openid-configuration",
+            get(well_known::openid_configuration),
+        )
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .with_state(state);
+    api.layer(
+        ServiceBuilder::new()
+            .layer(SetSensitiveHeadersLayer::new([
+                header::AUTHORIZATION,
+                header::COOKIE,
+                header::SET_COOKIE,
+            ]))
+            .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+            .layer(TraceLayer::new_for_http())
+            .layer(PropagateRequestIdLayer::new(request_id))
+            .layer(middleware::map_response(problem_for_bare_errors))
+            .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+                ApiError::Timeout
+            }))
+            .timeout(request_timeout)
+            .layer(DefaultBodyLimit::max(BODY_LIMIT)),
+    )
+}
+
+/// Errors produced below the handlers (by axum or a layer) come with an empty or plain-text
+/// body; give them the same problem+json shape as every other error.
+async fn problem_for_bare_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge.into_response(),
+        StatusCode::NOT_FOUND => ApiError::NotFound.into_response(),
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed.into_response(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType.into_response(),
+        status if status.is_server_error() => ApiError::Auth(tokenauth_core::AuthError::Internal(
+            format!("bare {status} response"),
+        ))
+        .into_response(),
+        _ => {
+            ApiError::InvalidRequest(format!("the request was rejected ({status})")).into_response()
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! A real server on a random local port with a fresh SQLite file, driven over real HTTP.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokenauth_core::ManualClock;
+use tokenauth_core::password::HashCost;
+use tokenauth_server::config::{Config, Layer, RawValue};
+use tokenauth_server::state::AppState;
+use tokenauth_server::{Application, BuildOptions};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Argon2 parameters cheap enough for tests; production uses OWASP's.
+pub const TEST_HASH_COST: HashCost = HashCost {
+    memory_kib: 256,
+    iterations: 1,
+    parallelism: 1,
+};
+
+/// A fixed master key for tests (base64 of 32 bytes), so a restart can reopen the data.
+pub const TEST_MASTER_KEY: &str = "dG9rZW5hdXRoLXRlc3QtbWFzdGVyLWtleS0zMmJ5dGU=";
+
+pub struct TestServer {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub clock: ManualClock,
+    pub state: AppState,
+    pub data_dir: PathBuf,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+    _temp: Option<tempfile::TempDir>,
+}
+
+pub struct Options {
+    pub settings: Vec<(&'static str, String)>,
+    pub clock: Option<ManualClock>,
+    pub hash_cost: HashCost,
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            settings: Vec::new(),
+            clock: None,
+            hash_cost: TEST_HASH_COST,
+            data_dir: None,
+        }
+    }
+}
+
+impl Options {
+    pub fn with(mut self, name: &'static str, value: &str) -> Self {
+        self.settings.push((name, value.to_owned()));
+        self
+    }
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> Self {
+        let (temp, data_dir) = match options.data_dir {
+            Some(dir) => (None, dir),
+            None => {
+                let temp = tempfile::tempdir().expect("tempdir");
+                let dir = temp.path().join("data");
+                (Some(temp), dir)
+            }
+        };
+        let mut layer = Layer::new();
+        layer.insert("listen", RawValue::Text("127.0.0.1:0".into()));
+        layer.insert("data_dir", RawValue::Text(data_dir.display().to_string()));
+        for (name, value) in options.settings {
+            layer.insert(name, RawValue::Text(value));
+        }
+        let config = Config::from_layer(layer).expect("test config");
+        let clock = options.clock.unwrap_or_else(ManualClock::starting_now);
+        let app = Application::build(
+            config,
+            BuildOptions {
+                clock: Arc::new(clock.clone()),
+                hash_cost: options.hash_cost,
+                master_key: Some(TEST_MASTER_KEY.to_owned()),
+            },
+        )
+        .await
+        .expect("server builds");
+        let addr = app.local_addr().expect("addr");
+        let state = app.state().clone();
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            clock,
+            state,
+            data_dir,
+            shutdown: Some(shutdown),
+            task: Some(task),
+            _temp: temp,
+        }
+    }
+
+    /// Stops the server gracefully and waits until the database is closed. Returns the temp
+    /// dir so the caller can restart on the same data.
+    pub async fn stop(mut self) -> (Option<tempfile::TempDir>, PathBuf, ManualClock) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("join").expect("clean shutdown");
+        }
+        (self._temp.take(), self.data_dir.clone(), self.clock.clone())
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+
+    pub async fn post_json(&self, path: &str, body: Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn signup(&self, email: &str, password: &str) -> Value {
+        let response = self
+            .post_json("/v1/signup", json!({"email": email, "password": password}))
+            .await;
+        assert_eq!(response.status(), 201, "signup of {email}");
+        response.json().await.expect("json")
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post_json("/v1/login", json!({"email": email, "password": password}))
+            .await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
+        self.post_json("/v1/refresh", json!({"refresh_token": refresh_token}))
+            .await
+    }
+
+    pub async fn get_bearer(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn jwks(&self) -> Value {
+        self.client
+            .get(self.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    /// Runs one pass of key maintenance now (the background task also does, on its period).
+    pub async fn maintain_keys(&self) -> bool {
+        self.state
+            .auth
+            .keys()
+            .maintain()
+            .await
+            .expect("maintenance")
+    }
+}
+
+/// Asserts a problem+json error with the given status and machine code; returns the body.
+pub async fn assert_problem(response: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status(), status, "status for {code}");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("problem body");
+    assert_eq!(body["error"], code, "{body}");
+    assert_eq!(body["status"], status);
+    for field in ["type", "title", "detail"] {
+        assert!(body[field].is_string(), "missing {field}: {body}");
+    }
+    body
+}
+
+/// Decodes a JWT's header and payload without verifying (for inspection in tests).
+pub fn jwt_parts(token: &str) -> (Value, Value) {
+    use base64::Engine as _;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut parts = token.split('.');
+    let header = engine.decode(parts.next().unwrap()).unwrap();
+    let payload = engine.decode(parts.next().unwrap()).unwrap();
+    (
+        serde_json::from_slice(&header).unwrap(),
+        serde_json::from_slice(&payload).unwrap(),
+    )
+}
+
+pub fn data_path(dir: &Path) -> PathBuf {
+    dir.join("tokenauth.db")
+}

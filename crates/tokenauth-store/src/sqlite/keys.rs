@@ -1,0 +1,117 @@
+//! [`KeyStore`] on SQLite.
+
+use async_trait::async_trait;
+use rusqlite::params;
+use tokenauth_core::Timestamp;
+use tokenauth_core::keys::SigningKeyRecord;
+use tokenauth_core::store::{KeyStore, StoreError};
+
+use super::rows::{self, KEY_COLUMNS, read_error};
+use super::{SqliteStore, is_constraint_violation, unavailable};
+
+#[async_trait]
+impl KeyStore for SqliteStore {
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        // Read on the writer so that a caller that just changed keys sees its own change even
+        // with readers lagging; key reads are rare.
+        self.workers
+            .write(|conn| {
+                let mut stmt = conn
+                    .prepare_cached(&format!(
+                        "SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at, kid"
+                    ))
+                    .map_err(read_error)?;
+                let keys = stmt
+                    .query_map([], rows::signing_key)
+                    .map_err(read_error)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(read_error)?;
+                Ok(keys)
+            })
+            .await
+    }
+
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        let key = key.clone();
+        self.workers
+            .write(move |conn| {
+                let inserted = conn.execute(
+                    &format!(
+                        "INSERT INTO signing_keys ({KEY_COLUMNS}) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                    ),
+                    params![
+                        key.kid,
+                        key.alg.to_string(),
+                        key.state.as_str(),
+                        key.sealed_material,
+                        key.public_jwk,
+                        key.created_at.as_millis(),
+                        key.activate_at.as_millis(),
+                        key.activated_at.map(Timestamp::as_millis),
+                        key.retired_at.map(Timestamp::as_millis),
+                        key.publish_until.map(Timestamp::as_millis),
+                    ],
+                );
+                match inserted {
+                    Ok(_) => Ok(()),
+                    Err(error) if is_constraint_violation(&error) => {
+                        Err(StoreError::Conflict("a key in that state already exists"))
+                    }
+                    Err(error) => Err(unavailable(error)),
+                }
+            })
+            .await
+    }
+
+    async fn promote_signing_key(
+        &self,
+        next_kid: &str,
+        now: Timestamp,
+        retired_publish_until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let next_kid = next_kid.to_owned();
+        self.workers
+            .write(move |conn| {
+                let tx = conn.transaction().map_err(unavailable)?;
+                let still_next: bool = tx
+                    .query_row(
+                        "SELECT EXISTS (SELECT 1 FROM signing_keys WHERE kid = ?1 AND state = 'next')",
+                        [&next_kid],
+                        |row| row.get(0),
+                    )
+                    .map_err(unavailable)?;
+                if !still_next {
+                    return Ok(false);
+                }
+                tx.execute(
+                    "UPDATE signing_keys SET state = 'retired', retired_at = ?1, publish_until = ?2 \
+                     WHERE state = 'active'",
+                    params![now.as_millis(), retired_publish_until.as_millis()],
+                )
+                .map_err(unavailable)?;
+                tx.execute(
+                    "UPDATE signing_keys SET state = 'active', activated_at = ?2 WHERE kid = ?1",
+                    params![next_kid, now.as_millis()],
+                )
+                .map_err(unavailable)?;
+                tx.commit().map_err(unavailable)?;
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn delete_expired_signing_keys(&self, now: Timestamp) -> Result<u64, StoreError> {
+        self.workers
+            .write(move |conn| {
+                let deleted = conn
+                    .execute(
+                        "DELETE FROM signing_keys WHERE state = 'retired' AND publish_until <= ?1",
+                        [now.as_millis()],
+                    )
+                    .map_err(unavailable)?;
+                Ok(u64::try_from(deleted).unwrap_or(0))
+            })
+            .await
+    }
+}

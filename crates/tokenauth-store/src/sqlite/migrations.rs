@@ -1,0 +1,37 @@
+//! Schema migrations, embedded in the binary and applied on open.
+//!
+//! Hand-written (a dozen lines) because `rusqlite_migration` pins an older rusqlite whose
+//! `libsqlite3-sys` cannot link beside ours. The version lives in `PRAGMA user_version`; each
+//! migration runs in its own transaction together with the version bump.
+
+use rusqlite::Connection;
+use tokenauth_core::store::StoreError;
+
+use super::unavailable;
+
+/// The migrations in order; migration N (1-based) brings the schema to version N.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
+
+/// The schema version this build expects.
+pub(super) const LATEST: i64 = MIGRATIONS.len() as i64;
+
+/// Applies every migration newer than the database's version.
+pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(unavailable)?;
+    if current > LATEST {
+        return Err(StoreError::Unavailable(format!(
+            "database schema version {current} is newer than this build ({LATEST}); upgrade tokenauth"
+        )));
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
+        let version = i64::try_from(index + 1).unwrap_or(i64::MAX);
+        let tx = conn.transaction().map_err(unavailable)?;
+        tx.execute_batch(sql).map_err(unavailable)?;
+        tx.pragma_update(None, "user_version", version).map_err(unavailable)?;
+        tx.commit().map_err(unavailable)?;
+        tracing::info!(version, "applied SQLite migration");
+    }
+    Ok(())
+}

@@ -1,0 +1,295 @@
+//! [`SessionStore`] on SQLite, with refresh-token rotation as one compare-and-swap.
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use tokenauth_core::refresh_token::RefreshTokenHash;
+use tokenauth_core::session::{
+    NewSession, RevokeReason, RotationOutcome, RotationRequest, Session, SessionOwner,
+};
+use tokenauth_core::store::{SessionStore, StoreError};
+use tokenauth_core::{SessionId, Timestamp, UserId};
+
+use super::rows::{self, SESSION_COLUMNS, read_error};
+use super::{SqliteStore, unavailable};
+
+/// Inserts a session and the history row of its first refresh token (generation 0).
+pub(super) fn insert_session(tx: &Transaction<'_>, session: &NewSession) -> Result<(), StoreError> {
+    let id = session.id.to_string();
+    let hash = session.refresh_token_hash.as_bytes().as_slice();
+    tx.prepare_cached(
+        "INSERT INTO sessions (id, user_id, current_hash, created_at, last_used_at, expires_at, \
+         user_agent, ip) VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            id,
+            session.user_id.to_string(),
+            hash,
+            session.created_at.as_millis(),
+            session.expires_at.as_millis(),
+            session.user_agent,
+            session.ip,
+        ])
+    })
+    .map_err(unavailable)?;
+    tx.prepare_cached("INSERT INTO refresh_tokens (hash, session_id, generation) VALUES (?1, ?2, 0)")
+        .and_then(|mut stmt| stmt.execute(params![hash, id]))
+        .map_err(unavailable)?;
+    Ok(())
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn insert_session(&self, session: &NewSession) -> Result<(), StoreError> {
+        let session = session.clone();
+        self.workers
+            .write(move |conn| {
+                let tx = conn.transaction().map_err(unavailable)?;
+                insert_session(&tx, &session)?;
+                tx.commit().map_err(unavailable)
+            })
+            .await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        request: &RotationRequest,
+    ) -> Result<RotationOutcome, StoreError> {
+        let request = request.clone();
+        self.workers
+            .write(move |conn| {
+                let tx = conn.transaction().map_err(unavailable)?;
+                let outcome = rotate(&tx, &request)?;
+                // Only an outcome that changed something needs the commit; dropping the
+                // transaction of any failure above rolls everything back.
+                tx.commit().map_err(unavailable)?;
+                Ok(outcome)
+            })
+            .await
+    }
+
+    async fn list_active_sessions(
+        &self,
+        user: UserId,
+        now: Timestamp,
+    ) -> Result<Vec<Session>, StoreError> {
+        self.workers
+            .read(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(&format!(
+                        "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = ?1 \
+                         AND revoked_at IS NULL AND expires_at > ?2 ORDER BY created_at DESC, id DESC"
+                    ))
+                    .map_err(read_error)?;
+                let sessions = stmt
+                    .query_map(params![user.to_string(), now.as_millis()], rows::session)
+                    .map_err(read_error)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(read_error)?;
+                Ok(sessions)
+            })
+            .await
+    }
+
+    async fn revoke_session(
+        &self,
+        user: UserId,
+        session: SessionId,
+        reason: RevokeReason,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.workers
+            .write(move |conn| {
+                let changed = conn
+                    .prepare_cached(
+                        "UPDATE sessions SET revoked_at = ?3, revoke_reason = ?4 \
+                         WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL AND expires_at > ?3",
+                    )
+                    .and_then(|mut stmt| {
+                        stmt.execute(params![
+                            session.to_string(),
+                            user.to_string(),
+                            now.as_millis(),
+                            reason.as_str()
+                        ])
+                    })
+                    .map_err(unavailable)?;
+                Ok(changed == 1)
+            })
+            .await
+    }
+
+    async fn revoke_all_sessions(
+        &self,
+        user: UserId,
+        reason: RevokeReason,
+        now: Timestamp,
+    ) -> Result<Vec<SessionId>, StoreError> {
+        self.workers
+            .write(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "UPDATE sessions SET revoked_at = ?2, revoke_reason = ?3 \
+                         WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2 RETURNING id",
+                    )
+                    .map_err(unavailable)?;
+                let ids = stmt
+                    .query_map(
+                        params![user.to_string(), now.as_millis(), reason.as_str()],
+                        |row| rows::parse::<SessionId>(row, 0),
+                    )
+                    .map_err(unavailable)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(read_error)?;
+                Ok(ids)
+            })
+            .await
+    }
+
+    async fn sessions_revoked_since(
+        &self,
+        since: Timestamp,
+    ) -> Result<Vec<(SessionId, Timestamp)>, StoreError> {
+        self.workers
+            .read(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT id, revoked_at FROM sessions WHERE revoked_at >= ?1",
+                    )
+                    .map_err(read_error)?;
+                let revoked = stmt
+                    .query_map([since.as_millis()], |row| {
+                        Ok((rows::parse::<SessionId>(row, 0)?, rows::time(row, 1)?))
+                    })
+                    .map_err(read_error)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(read_error)?;
+                Ok(revoked)
+            })
+            .await
+    }
+}
+
+/// The rotation state machine, inside the caller's transaction. See
+/// `shared/refresh-rotation.md`: the fast path is one conditional UPDATE on the indexed current
+/// hash; only when it changes no row do we look at the history to tell why.
+fn rotate(tx: &Transaction<'_>, request: &RotationRequest) -> Result<RotationOutcome, StoreError> {
+    let presented = request.presented.as_bytes().as_slice();
+    let successor = request.successor.as_bytes().as_slice();
+    let now = request.now.as_millis();
+    let swapped = tx
+        .prepare_cached(
+            "UPDATE sessions SET previous_hash = current_hash, current_hash = ?2, \
+             generation = generation + 1, rotated_at = ?3, last_used_at = ?3, expires_at = ?4 \
+             WHERE current_hash = ?1 AND revoked_at IS NULL AND expires_at > ?3 \
+             RETURNING id, user_id, generation",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row(
+                params![presented, successor, now, request.successor_expires_at.as_millis()],
+                |row| {
+                    Ok((
+                        rows::parse::<SessionId>(row, 0)?,
+                        rows::parse::<UserId>(row, 1)?,
+                        row.get::<_, i64>(2)?,
+                    ))
+                },
+            )
+            .optional()
+        })
+        .map_err(unavailable)?;
+    if let Some((session_id, user_id, generation)) = swapped {
+        tx.prepare_cached("INSERT INTO refresh_tokens (hash, session_id, generation) VALUES (?1, ?2, ?3)")
+            .and_then(|mut stmt| stmt.execute(params![successor, session_id.to_string(), generation]))
+            .map_err(unavailable)?;
+        let roles = user_roles(tx, user_id)?;
+        return Ok(RotationOutcome::Rotated(SessionOwner {
+            session_id,
+            user_id,
+            roles,
+            expires_at: request.successor_expires_at,
+        }));
+    }
+
+    let Some(family) = family_of(tx, &request.presented)? else {
+        return Ok(RotationOutcome::Unknown);
+    };
+    if family.revoked {
+        return Ok(RotationOutcome::Revoked);
+    }
+    if family.expires_at <= request.now {
+        return Ok(RotationOutcome::Expired);
+    }
+    let is_previous = family.previous_hash.as_ref() == Some(&request.presented);
+    let within_grace = family.rotated_at.is_some_and(|at| at >= request.grace_cutoff);
+    if is_previous && within_grace && family.current_hash == request.successor {
+        let roles = user_roles(tx, family.user_id)?;
+        return Ok(RotationOutcome::Replayed(SessionOwner {
+            session_id: family.session_id,
+            user_id: family.user_id,
+            roles,
+            expires_at: family.expires_at,
+        }));
+    }
+    tx.prepare_cached(
+        "UPDATE sessions SET revoked_at = ?2, revoke_reason = ?3 WHERE id = ?1 AND revoked_at IS NULL",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            family.session_id.to_string(),
+            now,
+            RevokeReason::RefreshTokenReused.as_str()
+        ])
+    })
+    .map_err(unavailable)?;
+    Ok(RotationOutcome::Reused {
+        session_id: family.session_id,
+        user_id: family.user_id,
+    })
+}
+
+/// The state of the family a non-live token belongs to.
+struct Family {
+    session_id: SessionId,
+    user_id: UserId,
+    current_hash: RefreshTokenHash,
+    previous_hash: Option<RefreshTokenHash>,
+    rotated_at: Option<Timestamp>,
+    expires_at: Timestamp,
+    revoked: bool,
+}
+
+fn family_of(conn: &Connection, token: &RefreshTokenHash) -> Result<Option<Family>, StoreError> {
+    conn.prepare_cached(
+        "SELECT s.id, s.user_id, s.current_hash, s.previous_hash, s.rotated_at, s.expires_at, \
+         s.revoked_at IS NOT NULL FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
+         WHERE t.hash = ?1",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_row([token.as_bytes().as_slice()], |row| {
+            let previous: Option<Vec<u8>> = row.get(3)?;
+            Ok(Family {
+                session_id: rows::parse(row, 0)?,
+                user_id: rows::parse(row, 1)?,
+                current_hash: rows::token_hash(row, 2)?,
+                previous_hash: match previous {
+                    Some(_) => Some(rows::token_hash(row, 3)?),
+                    None => None,
+                },
+                rotated_at: rows::maybe_time(row, 4)?,
+                expires_at: rows::time(row, 5)?,
+                revoked: row.get(6)?,
+            })
+        })
+        .optional()
+    })
+    .map_err(read_error)
+}
+
+fn user_roles(conn: &Connection, user: UserId) -> Result<Vec<String>, StoreError> {
+    let json: String = conn
+        .prepare_cached("SELECT roles FROM users WHERE id = ?1")
+        .and_then(|mut stmt| stmt.query_row([user.to_string()], |row| row.get(0)))
+        .map_err(read_error)?;
+    rows::roles(&json)
+}
