@@ -81,12 +81,9 @@ mod tests {
 
     #[test]
     fn first_kid_wins() {
-        let a = VerifyingKey::hmac("a".into(), &[1; 32]).unwrap();
-        let a2 = VerifyingKey::hmac("a".into(), &[2; 32]).unwrap();
-        let b = VerifyingKey::hmac("b".into(), &[3; 32]).unwrap();
-        let set = KeySet::new([a, a2, b]);
-        assert_eq!(set.len(), 2);
-        assert!(!set.is_empty());
+        let k = |kid: &str, byte| VerifyingKey::hmac(kid.into(), &[byte; 32]).unwrap();
+        let set = KeySet::new([k("a", 1), k("a", 2), k("b", 3)]);
+        assert_eq!((set.len(), set.is_empty()), (2, false));
         assert_eq!(set.kids().collect::<Vec<_>>(), ["a", "b"]);
         assert!(set.get("c").is_none());
         assert!(KeySet::new([]).is_empty());

@@ -8,6 +8,7 @@
 use std::fmt;
 
 use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::error::Unspecified;
 use aws_lc_rs::hmac;
 use aws_lc_rs::rand::{self, SystemRandom};
 use aws_lc_rs::rsa::KeySize;
@@ -64,22 +65,17 @@ impl SigningKey {
         kid: String,
     ) -> Result<(SigningKey, Zeroizing<Vec<u8>>), KeyError> {
         check_kid(&kid)?;
-        let material: Zeroizing<Vec<u8>> = Zeroizing::new(match alg {
-            Algorithm::ES256 => EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING)
-                .and_then(|k| k.to_pkcs8v1())
-                .map_err(|_| KeyError::Generation)?
-                .as_ref()
-                .to_vec(),
-            Algorithm::EdDSA => Ed25519KeyPair::generate()
-                .and_then(|k| k.to_pkcs8v1())
-                .map_err(|_| KeyError::Generation)?
-                .as_ref()
-                .to_vec(),
-            Algorithm::RS256 => RsaKeyPair::generate(KeySize::Rsa2048)
-                .and_then(|k| k.as_der())
-                .map_err(|_| KeyError::Generation)?
-                .as_ref()
-                .to_vec(),
+        fn der<D: AsRef<[u8]>>(doc: Result<D, Unspecified>) -> Result<Vec<u8>, KeyError> {
+            doc.map(|d| d.as_ref().to_vec())
+                .map_err(|_| KeyError::Generation)
+        }
+        let es256 = &signature::ECDSA_P256_SHA256_FIXED_SIGNING;
+        let material = Zeroizing::new(match alg {
+            Algorithm::ES256 => der(EcdsaKeyPair::generate(es256).and_then(|k| k.to_pkcs8v1()))?,
+            Algorithm::EdDSA => der(Ed25519KeyPair::generate().and_then(|k| k.to_pkcs8v1()))?,
+            Algorithm::RS256 => {
+                der(RsaKeyPair::generate(KeySize::Rsa2048).and_then(|k| k.as_der()))?
+            }
             Algorithm::HS256 => {
                 let mut secret = vec![0u8; MIN_HMAC_SECRET];
                 rand::fill(&mut secret).map_err(|_| KeyError::Generation)?;
@@ -105,29 +101,23 @@ impl SigningKey {
     ) -> Result<SigningKey, KeyError> {
         check_kid(&kid)?;
         let rejected = |_| KeyError::Invalid("private key material rejected");
+        let es256 = &signature::ECDSA_P256_SHA256_FIXED_SIGNING;
+        let public = |bytes: &[u8]| VerifyingKey::from_public_bytes(kid.clone(), alg, bytes);
         let (key, verifying) = match alg {
             Algorithm::ES256 => {
-                let pair =
-                    EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, material)
-                        .map_err(rejected)?;
-                let vk =
-                    VerifyingKey::from_public_bytes(kid.clone(), alg, pair.public_key().as_ref())?;
+                let pair = EcdsaKeyPair::from_pkcs8(es256, material).map_err(rejected)?;
+                let vk = public(pair.public_key().as_ref())?;
                 (Private::Es256(pair), vk)
             }
             Algorithm::EdDSA => {
                 let pair = Ed25519KeyPair::from_pkcs8(material).map_err(rejected)?;
-                let vk =
-                    VerifyingKey::from_public_bytes(kid.clone(), alg, pair.public_key().as_ref())?;
+                let vk = public(pair.public_key().as_ref())?;
                 (Private::EdDsa(pair), vk)
             }
             Algorithm::RS256 => {
                 let pair = RsaKeyPair::from_pkcs8(material).map_err(rejected)?;
-                let public = pair.public_key();
-                let vk = VerifyingKey::from_rsa_components(
-                    kid.clone(),
-                    public.modulus().big_endian_without_leading_zero(),
-                    public.exponent().big_endian_without_leading_zero(),
-                )?;
+                let (n, e) = rsa_public(&pair);
+                let vk = VerifyingKey::from_rsa_components(kid.clone(), n, e)?;
                 (Private::Rs256(pair), vk)
             }
             Algorithm::HS256 => {
@@ -227,14 +217,10 @@ impl SigningKey {
                 jwk.x = Some(b64::encode(pair.public_key().as_ref()));
             }
             Private::Rs256(pair) => {
-                let public = pair.public_key();
+                let (n, e) = rsa_public(pair);
                 jwk = Jwk::public("RSA", &self.kid, self.alg);
-                jwk.n = Some(b64::encode(
-                    public.modulus().big_endian_without_leading_zero(),
-                ));
-                jwk.e = Some(b64::encode(
-                    public.exponent().big_endian_without_leading_zero(),
-                ));
+                jwk.n = Some(b64::encode(n));
+                jwk.e = Some(b64::encode(e));
             }
             Private::Hs256(_) => return None,
         }
@@ -246,6 +232,13 @@ impl SigningKey {
     pub fn verifying_key(&self) -> VerifyingKey {
         self.verifying.clone()
     }
+}
+
+/// The big-endian modulus and exponent, without leading zeros.
+fn rsa_public(pair: &RsaKeyPair) -> (&[u8], &[u8]) {
+    let public = pair.public_key();
+    let n = public.modulus().big_endian_without_leading_zero();
+    (n, public.exponent().big_endian_without_leading_zero())
 }
 
 impl fmt::Debug for SigningKey {
@@ -261,31 +254,25 @@ impl fmt::Debug for SigningKey {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use Algorithm::*;
 
     #[test]
-    fn empty_kid_and_bad_material_rejected() {
-        assert_eq!(
-            SigningKey::generate(Algorithm::ES256, String::new()).unwrap_err(),
-            KeyError::MissingKid
-        );
-        assert_eq!(
-            SigningKey::from_material(Algorithm::HS256, "k".into(), &[1; 31]).unwrap_err(),
-            KeyError::WeakSecret
-        );
-        let (_, ed) = SigningKey::generate(Algorithm::EdDSA, "k".into()).unwrap();
-        assert!(matches!(
-            SigningKey::from_material(Algorithm::ES256, "k".into(), &ed),
-            Err(KeyError::Invalid(_))
-        ));
-        assert!(matches!(
-            SigningKey::from_material(Algorithm::RS256, "k".into(), b"garbage"),
-            Err(KeyError::Invalid(_))
-        ));
+    fn bad_kid_and_material_rejected() {
+        let err = |alg, kid: &str, material: &[u8]| {
+            SigningKey::from_material(alg, kid.into(), material).unwrap_err()
+        };
+        let (_, ed) = SigningKey::generate(EdDSA, "k".into()).unwrap();
+        assert_eq!(err(EdDSA, "", &ed), KeyError::MissingKid);
+        assert_eq!(err(HS256, "k", &[1; 31]), KeyError::WeakSecret);
+        assert!(matches!(err(ES256, "k", &ed), KeyError::Invalid(_)));
+        assert!(matches!(err(RS256, "k", b"garbage"), KeyError::Invalid(_)));
+        let no_kid = SigningKey::generate(ES256, String::new());
+        assert_eq!(no_kid.unwrap_err(), KeyError::MissingKid);
     }
 
     #[test]
-    fn header_order_and_typ() {
-        let (key, _) = SigningKey::generate(Algorithm::HS256, "k\"1".into()).unwrap();
+    fn header_order_and_encoding() {
+        let (key, _) = SigningKey::generate(HS256, "k\"1".into()).unwrap();
         let token = key.sign("at+jwt", &serde_json::json!({"a": 1})).unwrap();
         let header = b64::decode(token.split('.').next().unwrap()).unwrap();
         assert_eq!(header, br#"{"alg":"HS256","typ":"at+jwt","kid":"k\"1"}"#);

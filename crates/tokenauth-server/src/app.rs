@@ -11,12 +11,11 @@ use tokenauth_core::password::{HashCost, PasswordHasher};
 use tokenauth_core::service::AuthService;
 use tokenauth_core::store::Store;
 use tokenauth_core::{Clock, SystemClock};
-use tokenauth_store::SqliteStore;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::bootstrap::{MASTER_KEY_ENV, ensure_data_dir, load_master_key};
-use crate::config::{Config, DatabaseUrl};
+use crate::bootstrap::{MASTER_KEY_ENV, load_master_key, open_database};
+use crate::config::Config;
 use crate::routes;
 use crate::state::AppState;
 
@@ -57,16 +56,8 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         follow_bound_port(&mut config, listener.local_addr()?);
-        ensure_data_dir(&config.data_dir)?;
+        let store = open_database(&config)?;
         let master = Arc::new(load_master_key(&config.data_dir, options.master_key)?);
-        let DatabaseUrl::Sqlite(path) = &config.database;
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            ensure_data_dir(parent)?;
-        }
-        let store = Arc::new(
-            SqliteStore::open(path)
-                .with_context(|| format!("opening database {}", config.database))?,
-        );
         let settings = config.auth_settings();
         let keys = Arc::new(
             KeyManager::start(store.clone(), master.clone(), settings.clone(), options.clock.clone())

@@ -4,13 +4,17 @@ use std::fs;
 use std::io::Write as _;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokenauth_store::SqliteStore;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use tokenauth_core::master_key::{MASTER_KEY_LEN, MasterKey};
 use zeroize::Zeroizing;
 
-use crate::config::ConfigError;
+use crate::config::{Config, ConfigError, DatabaseUrl};
 
 /// Name of the generated master key file inside the data directory.
 pub const MASTER_KEY_FILE: &str = "master.key";
@@ -33,6 +37,38 @@ pub fn ensure_data_dir(dir: &Path) -> Result<(), ConfigError> {
             setting: "data_dir",
             reason: format!("cannot create {}: {e}", dir.display()),
         })
+}
+
+/// Opens the configured database (creating the data directory, and the file with mode 0600, on
+/// first use), applying pending migrations.
+///
+/// # Errors
+/// A [`ConfigError`] if the directory cannot be created; any failure to open or migrate.
+pub fn open_database(config: &Config) -> anyhow::Result<Arc<SqliteStore>> {
+    ensure_data_dir(&config.data_dir)?;
+    let DatabaseUrl::Sqlite(path) = &config.database;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        ensure_data_dir(parent)?;
+    }
+    create_private_file(path)?;
+    let store =
+        SqliteStore::open(path).with_context(|| format!("opening database {}", config.database))?;
+    Ok(Arc::new(store))
+}
+
+/// Creates `path` with mode 0600 if it does not exist yet; SQLite gives its WAL and
+/// shared-memory files the same mode.
+fn create_private_file(path: &Path) -> anyhow::Result<()> {
+    match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error).with_context(|| format!("cannot create {}", path.display())),
+    }
 }
 
 /// The master key: from `TOKENAUTH_MASTER_KEY` when set, else from `master.key` in the data

@@ -3,16 +3,15 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use clap::Parser;
 use tokenauth_core::keys::{KeyManager, RotationMode};
 use tokenauth_core::store::KeyStore;
 use tokenauth_core::store::UserStore;
 use tokenauth_core::user::Email;
 use tokenauth_core::{Clock, SystemClock};
-use tokenauth_server::bootstrap::{MASTER_KEY_ENV, ensure_data_dir, load_master_key};
+use tokenauth_server::bootstrap::{MASTER_KEY_ENV, load_master_key, open_database};
 use tokenauth_server::cli::{Cli, Command, KeysCommand, UserCommand};
-use tokenauth_server::config::{Config, ConfigError, DatabaseUrl, LogFormat};
+use tokenauth_server::config::{Config, ConfigError, LogFormat};
 use tokenauth_server::{Application, BuildOptions};
 use tokenauth_store::SqliteStore;
 
@@ -107,17 +106,8 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
-/// Opens the configured database for an operator command.
-fn open_store(config: &Config) -> anyhow::Result<Arc<SqliteStore>> {
-    ensure_data_dir(&config.data_dir)?;
-    let DatabaseUrl::Sqlite(path) = &config.database;
-    Ok(Arc::new(SqliteStore::open(path).with_context(|| {
-        format!("opening database {}", config.database)
-    })?))
-}
-
 async fn keys(config: Config, command: KeysCommand) -> anyhow::Result<()> {
-    let store = open_store(&config)?;
+    let store = open_database(&config)?;
     let master = Arc::new(load_master_key(
         &config.data_dir,
         std::env::var(MASTER_KEY_ENV).ok(),
@@ -169,7 +159,10 @@ async fn print_keys(store: &SqliteStore, json: bool) -> anyhow::Result<()> {
             .collect();
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
-        println!("{:<18} {:<6} {:<8} {:<30} UNTIL", "KID", "ALG", "STATE", "CREATED");
+        println!(
+            "{:<18} {:<6} {:<8} {:<30} UNTIL",
+            "KID", "ALG", "STATE", "CREATED"
+        );
         for k in &keys {
             let until = match k.state {
                 tokenauth_core::keys::KeyState::Next => {
@@ -194,7 +187,7 @@ async fn print_keys(store: &SqliteStore, json: bool) -> anyhow::Result<()> {
 }
 
 async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
-    let store = open_store(&config)?;
+    let store = open_database(&config)?;
     match command {
         UserCommand::AddRole { email, role } => {
             let email = Email::parse(&email).map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -55,6 +55,9 @@ pub struct KeyManager {
     settings: AuthSettings,
     clock: Arc<dyn Clock>,
     keyring: ArcSwap<Keyring>,
+    /// Serialises maintenance passes, so a pass that read the keys earlier can never replace
+    /// the keyring built by a pass that read them later.
+    maintaining: tokio::sync::Mutex<()>,
 }
 
 impl KeyManager {
@@ -78,6 +81,7 @@ impl KeyManager {
             settings,
             clock,
             keyring: ArcSwap::from_pointee(keyring),
+            maintaining: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -92,6 +96,7 @@ impl KeyManager {
     /// # Errors
     /// As [`KeyManager::start`]; the previous keyring stays in use on error.
     pub async fn maintain(&self) -> Result<bool, KeyRotationError> {
+        let _one_at_a_time = self.maintaining.lock().await;
         let now = self.clock.now();
         let records =
             apply_schedule(self.store.as_ref(), &self.master, &self.settings, now).await?;

@@ -1,0 +1,281 @@
+//! Signing keys: every algorithm end to end, verification by a third party from JWKS alone, and
+//! rotation on schedule (published before it signs, retired keys kept until their tokens expire).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Options, TestServer, jwt_parts};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use serde_json::Value;
+use tokenauth_core::keys::RotationMode;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn kids(jwks: &Value) -> Vec<String> {
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn kid_of(token: &str) -> String {
+    jwt_parts(token).0["kid"].as_str().unwrap().to_owned()
+}
+
+async fn access_token_for(server: &TestServer, email: &str) -> String {
+    let response = server.login(email, PASSWORD).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// Plays a third-party API: verifies with the `jsonwebtoken` crate using only what the server
+/// publishes (JWKS), checking issuer and audience.
+fn verify_like_a_third_party(
+    jwks: &Value,
+    token: &str,
+    issuer: &str,
+) -> jsonwebtoken::TokenData<Value> {
+    let set: JwkSet = serde_json::from_value(jwks.clone()).expect("JWKS parses as RFC 7517");
+    let header = decode_header(token).expect("header");
+    let kid = header.kid.expect("kid");
+    let jwk = set.find(&kid).expect("kid published");
+    let key = DecodingKey::from_jwk(jwk).expect("usable JWK");
+    let mut validation = Validation::new(header.alg);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[issuer]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub", "nbf"]);
+    decode::<Value>(token, &key, &validation).expect("third party accepts the token")
+}
+
+#[tokio::test]
+async fn each_asymmetric_algorithm_works_end_to_end_and_verifies_from_jwks() {
+    for (alg, expected) in [
+        ("ES256", Algorithm::ES256),
+        ("EdDSA", Algorithm::EdDSA),
+        ("RS256", Algorithm::RS256),
+    ] {
+        let server = TestServer::start_with(Options::default().with("signing_alg", alg)).await;
+        let body = server.signup("alg@example.com", PASSWORD).await;
+        let token = body["access_token"].as_str().unwrap();
+        assert_eq!(
+            server.get_bearer("/v1/me", token).await.status(),
+            200,
+            "{alg}"
+        );
+        let jwks = server.jwks().await;
+        let key = &jwks["keys"][0];
+        assert_eq!(key["alg"], alg);
+        assert_eq!(key["use"], "sig");
+        assert!(
+            key.get("d").is_none() && key.get("p").is_none(),
+            "no private parts: {key}"
+        );
+        let data = verify_like_a_third_party(&jwks, token, &server.base);
+        assert_eq!(data.header.alg, expected);
+        assert_eq!(data.header.typ.as_deref(), Some("at+jwt"));
+        assert_eq!(data.claims["sid"], body["session_id"]);
+        // Refresh works with every algorithm too.
+        let refreshed = server
+            .refresh(body["refresh_token"].as_str().unwrap())
+            .await;
+        assert_eq!(refreshed.status(), 200, "{alg}");
+    }
+}
+
+#[tokio::test]
+async fn hs256_works_end_to_end_and_its_secret_is_never_published() {
+    let server = TestServer::start_with(Options::default().with("signing_alg", "HS256")).await;
+    let body = server.signup("hmac@example.com", PASSWORD).await;
+    let token = body["access_token"].as_str().unwrap();
+    assert_eq!(jwt_parts(token).0["alg"], "HS256");
+    assert_eq!(server.get_bearer("/v1/me", token).await.status(), 200);
+    let jwks = server.jwks().await;
+    assert_eq!(
+        jwks["keys"].as_array().unwrap().len(),
+        0,
+        "HS256 keys are never published: {jwks}"
+    );
+    let refreshed: Value = server
+        .refresh(body["refresh_token"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        server
+            .get_bearer("/v1/me", refreshed["access_token"].as_str().unwrap())
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn jwks_is_cacheable_and_discovery_points_at_it() {
+    let server = TestServer::start_with(Options::default().with("jwks_max_age", "2m")).await;
+    let response = server
+        .client
+        .get(server.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["cache-control"], "public, max-age=120");
+    let discovery: Value = server
+        .client
+        .get(server.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["issuer"], server.base);
+    assert_eq!(discovery["jwks_uri"], server.url("/.well-known/jwks.json"));
+}
+
+#[tokio::test]
+async fn scheduled_rotation_publishes_first_signs_later_and_retires_after_tokens_expire() {
+    // Rotation every hour; JWKS cached 1 minute, so a new key is published 2 minutes ahead.
+    let server = TestServer::start_with(
+        Options::default()
+            .with("key_rotation_interval", "1h")
+            .with("jwks_max_age", "1m")
+            .with("access_token_ttl", "5m")
+            .with("clock_leeway", "10s"),
+    )
+    .await;
+    server.signup("rota@example.com", PASSWORD).await;
+    let first_kid = kids(&server.jwks().await)[0].clone();
+
+    // Not yet time: nothing changes.
+    server.advance(Duration::from_secs(3600 - 121));
+    assert!(!server.maintain_keys().await);
+    assert_eq!(kids(&server.jwks().await), std::slice::from_ref(&first_kid));
+
+    // Two minutes before the rotation is due, the next key is published but does not sign.
+    server.advance(Duration::from_secs(2));
+    assert!(server.maintain_keys().await);
+    let published = kids(&server.jwks().await);
+    assert_eq!(published.len(), 2);
+    let next_kid = published.iter().find(|k| **k != first_kid).unwrap().clone();
+    let old_token = access_token_for(&server, "rota@example.com").await;
+    assert_eq!(
+        kid_of(&old_token),
+        first_kid,
+        "the published key does not sign yet"
+    );
+
+    // When due, the next key signs; the old one stays published and its tokens verify.
+    server.advance(Duration::from_secs(120));
+    assert!(server.maintain_keys().await);
+    let new_token = access_token_for(&server, "rota@example.com").await;
+    assert_eq!(kid_of(&new_token), next_kid);
+    let jwks = server.jwks().await;
+    assert_eq!(kids(&jwks).len(), 2);
+    assert_eq!(
+        server.get_bearer("/v1/me", &old_token).await.status(),
+        200,
+        "old token still verifies"
+    );
+    verify_like_a_third_party(&jwks, &old_token, &server.base);
+    verify_like_a_third_party(&jwks, &new_token, &server.base);
+
+    // Once every token the old key signed has expired (ttl + leeway), it is withdrawn.
+    server.advance(Duration::from_secs(5 * 60 + 10));
+    assert!(server.maintain_keys().await);
+    assert_eq!(kids(&server.jwks().await), [next_kid]);
+}
+
+#[tokio::test]
+async fn forced_rotation_waits_for_caches_unless_immediate() {
+    let server = TestServer::start_with(Options::default().with("jwks_max_age", "1m")).await;
+    server.signup("force@example.com", PASSWORD).await;
+    let first_kid = kids(&server.jwks().await)[0].clone();
+    let keys = server.state.auth.keys().clone();
+
+    let scheduled = keys.rotate(RotationMode::Scheduled).await.unwrap();
+    let jwks = server.jwks().await;
+    assert!(
+        kids(&jwks).contains(&scheduled),
+        "published at once: {scheduled} {jwks}"
+    );
+    assert_eq!(
+        kid_of(&access_token_for(&server, "force@example.com").await),
+        first_kid
+    );
+    server.advance(Duration::from_secs(121));
+    server.maintain_keys().await;
+    assert_eq!(
+        kid_of(&access_token_for(&server, "force@example.com").await),
+        scheduled
+    );
+
+    let before = access_token_for(&server, "force@example.com").await;
+    let immediate = keys.rotate(RotationMode::Immediate).await.unwrap();
+    assert_eq!(
+        kid_of(&access_token_for(&server, "force@example.com").await),
+        immediate
+    );
+    assert_eq!(
+        server.get_bearer("/v1/me", &before).await.status(),
+        200,
+        "retired key still verifies"
+    );
+}
+
+#[tokio::test]
+async fn changing_the_algorithm_rotates_gracefully_across_a_restart() {
+    let server = TestServer::start_with(Options::default().with("jwks_max_age", "1m")).await;
+    let body = server.signup("switch@example.com", PASSWORD).await;
+    let es_token = body["access_token"].as_str().unwrap().to_owned();
+    let (temp, data_dir, clock) = server.stop().await;
+
+    let server = TestServer::start_with(Options {
+        data_dir: Some(data_dir),
+        clock: Some(clock),
+        ..Options::default()
+            .with("signing_alg", "EdDSA")
+            .with("jwks_max_age", "1m")
+    })
+    .await;
+    let jwks = server.jwks().await;
+    let mut algs: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["alg"].as_str().unwrap())
+        .collect();
+    algs.sort_unstable();
+    assert_eq!(
+        algs,
+        ["ES256", "EdDSA"],
+        "the EdDSA key is published before it signs"
+    );
+    assert_eq!(
+        jwt_parts(&access_token_for(&server, "switch@example.com").await).0["alg"],
+        "ES256"
+    );
+    server.advance(Duration::from_secs(121));
+    server.maintain_keys().await;
+    let ed_token = access_token_for(&server, "switch@example.com").await;
+    assert_eq!(jwt_parts(&ed_token).0["alg"], "EdDSA");
+    // The ES256 token minted before the restart still verifies against the published key.
+    let (_, claims) = jwt_parts(&es_token);
+    assert!(claims["exp"].as_i64().is_some());
+    verify_like_a_third_party_with_issuer(
+        &server.jwks().await,
+        &es_token,
+        claims["iss"].as_str().unwrap(),
+    );
+    drop(temp);
+}
+
+fn verify_like_a_third_party_with_issuer(jwks: &Value, token: &str, issuer: &str) {
+    verify_like_a_third_party(jwks, token, issuer);
+}
