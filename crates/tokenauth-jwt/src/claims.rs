@@ -1,9 +1,5 @@
 //! Access-token claim types (RFC 9068 plus ours).
 
-use std::fmt;
-
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
-use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
 /// The registered access-token claims (RFC 9068 + `sid` and `roles`).
@@ -36,7 +32,8 @@ pub struct AccessTokenClaims {
 /// The `aud` claim: a single string or an array of strings.
 ///
 /// `One` serializes as a plain string, `Many` as an array.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
 pub enum Audience {
     /// A single audience, serialized as a plain string.
     One(String),
@@ -64,53 +61,6 @@ impl From<String> for Audience {
 impl From<&str> for Audience {
     fn from(aud: &str) -> Self {
         Audience::One(aud.to_owned())
-    }
-}
-
-impl From<Vec<String>> for Audience {
-    fn from(aud: Vec<String>) -> Self {
-        Audience::Many(aud)
-    }
-}
-
-impl Serialize for Audience {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Audience::One(one) => s.serialize_str(one),
-            Audience::Many(many) => many.serialize(s),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Audience {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct AudVisitor;
-
-        impl<'de> Visitor<'de> for AudVisitor {
-            type Value = Audience;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string or an array of strings")
-            }
-
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Audience, E> {
-                Ok(Audience::One(v.to_owned()))
-            }
-
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Audience, E> {
-                Ok(Audience::One(v))
-            }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Audience, A::Error> {
-                let mut many = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(16));
-                while let Some(aud) = seq.next_element::<String>()? {
-                    many.push(aud);
-                }
-                Ok(Audience::Many(many))
-            }
-        }
-
-        d.deserialize_any(AudVisitor)
     }
 }
 

@@ -162,10 +162,11 @@ mod tests {
     #[test]
     fn rejections() {
         let ed = r#""kty":"OKP","alg":"EdDSA","crv":"Ed25519""#;
-        let (kty, crv) = (
-            Inconsistent("kty does not match alg"),
-            Inconsistent("crv does not match alg"),
-        );
+        let rsa = r#""kty":"RSA","alg":"RS256""#;
+        let kty = Inconsistent("kty does not match alg");
+        let crv = Inconsistent("crv does not match alg");
+        let x_len = Invalid("Ed25519 x must be 32 bytes");
+        let not_b64 = Invalid("member is not base64url");
         let cases = [
             (r#""kty":"oct","alg":"HS256","k":"AAAA""#, SymmetricJwk),
             (r#""kty":"RSA","alg":"HS256""#, SymmetricJwk),
@@ -175,22 +176,10 @@ mod tests {
             (r#""kty":"EC","alg":"ES256","use":"enc""#, NotForSignatures),
             (r#""kty":"RSA","alg":"ES256""#, kty),
             (r#""kty":"EC","alg":"ES256","crv":"P-384""#, crv),
-            (
-                r#""kty":"RSA","alg":"RS256","n":"AQAB""#,
-                Inconsistent("RSA e"),
-            ),
-            (
-                r#""kty":"RSA","alg":"RS256","n":"wQ","e":"AQAB""#,
-                RsaKeySize,
-            ),
-            (
-                &format!(r#"{ed},"x":"AAAA""#),
-                Invalid("Ed25519 x must be 32 bytes"),
-            ),
-            (
-                &format!(r#"{ed},"x":"AA==""#),
-                Invalid("member is not base64url"),
-            ),
+            (&format!(r#"{rsa},"n":"AQAB""#), Inconsistent("RSA e")),
+            (&format!(r#"{rsa},"n":"wQ","e":"AQAB""#), RsaKeySize),
+            (&format!(r#"{ed},"x":"AAAA""#), x_len),
+            (&format!(r#"{ed},"x":"AA==""#), not_b64),
         ];
         for (members, want) in cases {
             assert_eq!(rej(members), want, "{members}");

@@ -74,7 +74,8 @@ impl SigningKey {
             Algorithm::ES256 => der(EcdsaKeyPair::generate(es256).and_then(|k| k.to_pkcs8v1()))?,
             Algorithm::EdDSA => der(Ed25519KeyPair::generate().and_then(|k| k.to_pkcs8v1()))?,
             Algorithm::RS256 => {
-                der(RsaKeyPair::generate(KeySize::Rsa2048).and_then(|k| k.as_der()))?
+                let rsa = RsaKeyPair::generate(KeySize::Rsa2048);
+                der(rsa.and_then(|k| k.as_der().map(|d| d.as_ref().to_vec())))?
             }
             Algorithm::HS256 => {
                 let mut secret = vec![0u8; MIN_HMAC_SECRET];

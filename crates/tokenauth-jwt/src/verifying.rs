@@ -75,15 +75,12 @@ fn verify_segments<'t>(
     if token.len() > max_len {
         return Err(VerifyError::TooLarge);
     }
-    let (header_b64, rest) = token
-        .split_once('.')
-        .ok_or(VerifyError::Malformed("expected three segments"))?;
-    let (payload_b64, signature_b64) = rest
-        .split_once('.')
-        .ok_or(VerifyError::Malformed("expected three segments"))?;
-    if signature_b64.contains('.') {
+    let mut parts = token.split('.');
+    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(VerifyError::Malformed("expected three segments"));
-    }
+    };
     if header_b64.is_empty() || payload_b64.is_empty() || signature_b64.is_empty() {
         return Err(VerifyError::Malformed("empty segment"));
     }
@@ -110,9 +107,8 @@ fn verify_segments<'t>(
         .alg
         .ok_or(VerifyError::Malformed("header has no alg"))?;
     let alg: Algorithm = alg.parse().map_err(|_| VerifyError::UnsupportedAlgorithm)?;
-    let key = header
-        .kid
-        .as_deref()
+    let kid = header.kid.as_deref();
+    let key = kid
         .and_then(|kid| keys.get(kid))
         .ok_or(VerifyError::UnknownKey)?;
     if key.alg() != alg {
@@ -128,8 +124,9 @@ fn verify_segments<'t>(
     let mut sig_buf = [0u8; MAX_SIGNATURE_B64 / 4 * 3 + 3];
     let signature = b64::decode_into(signature_b64, &mut sig_buf)
         .ok_or(VerifyError::Malformed("signature is not base64url"))?;
-    let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
-    if !key.verify_raw(signing_input, signature) {
+    // Exactly two dots were found above, so this is `header.payload`.
+    let (signing_input, _) = token.rsplit_once('.').unwrap_or_default();
+    if !key.verify_raw(signing_input.as_bytes(), signature) {
         return Err(VerifyError::BadSignature);
     }
     Ok(payload_b64)

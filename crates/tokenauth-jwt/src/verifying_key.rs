@@ -44,10 +44,8 @@ impl VerifyingKey {
         if secret.len() < MIN_HMAC_SECRET {
             return Err(KeyError::WeakSecret);
         }
-        Ok(Self::from_hmac_key(
-            kid,
-            Box::new(hmac::Key::new(hmac::HMAC_SHA256, secret)),
-        ))
+        let key = Box::new(hmac::Key::new(hmac::HMAC_SHA256, secret));
+        Ok(Self::from_hmac_key(kid, key))
     }
 
     pub(crate) fn from_hmac_key(kid: String, key: Box<hmac::Key>) -> VerifyingKey {

@@ -170,6 +170,8 @@ async fn fifty_concurrent_refreshes_of_one_token_end_with_one_live_token() {
             (status, response.json::<Value>().await.unwrap())
         })
     });
+    // Spawn them all before awaiting any, so they really race.
+    let requests: Vec<_> = requests.collect();
     let mut successors = HashSet::new();
     for request in requests {
         let (status, body) = request.await.unwrap();
