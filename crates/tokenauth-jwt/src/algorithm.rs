@@ -72,7 +72,6 @@ impl FromStr for Algorithm {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -85,9 +84,7 @@ mod tests {
             assert_eq!(serde_json::from_str::<Algorithm>(&json).unwrap(), alg);
             assert_eq!(alg.is_symmetric(), alg == Algorithm::HS256);
         }
-        for bad in [
-            "es256", "EDDSA", "rs256", "none", "None", "HS384", "", " ES256",
-        ] {
+        for bad in "es256|EDDSA|rs256|none|None|HS384|| ES256|ES256 ".split('|') {
             assert_eq!(bad.parse::<Algorithm>(), Err(ParseAlgorithmError), "{bad}");
         }
         assert!(serde_json::from_str::<Algorithm>("\"none\"").is_err());

@@ -1,7 +1,14 @@
 //! Strict base64url without padding (RFC 7515 §2): `=` and non-canonical
-//! trailing bits are rejected.
+//! trailing bits are rejected. Uses base64's runtime-detected SIMD engine
+//! (same config as `URL_SAFE_NO_PAD`) where available.
 
 use base64::Engine as _;
+use base64::engine::general_purpose::NO_PAD;
+
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+static URL_SAFE_NO_PAD: std::sync::LazyLock<base64::engine::Simd> =
+    std::sync::LazyLock::new(|| base64::engine::Simd::url_safe(NO_PAD));
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 /// Appends the base64url (no padding) encoding of `input` to `out`.
@@ -27,7 +34,6 @@ pub(crate) fn decode_into<'b>(input: &str, buf: &'b mut [u8]) -> Option<&'b [u8]
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

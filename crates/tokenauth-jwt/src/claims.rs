@@ -65,7 +65,6 @@ impl From<&str> for Audience {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

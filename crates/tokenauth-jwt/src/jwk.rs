@@ -148,7 +148,6 @@ fn member(value: Option<&str>, len: usize, what: &'static str) -> Result<Vec<u8>
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::KeyError::*;
     use super::*;

@@ -252,7 +252,6 @@ impl fmt::Debug for SigningKey {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use Algorithm::*;

@@ -34,7 +34,7 @@ fn full(token: &str, v: &Validation, now: i64) -> Result<(), VerifyError> {
 }
 
 #[test]
-fn alg_none_in_any_case() {
+fn alg_none_in_any_case_unsupported_or_missing_alg() {
     let body = b64(payload(NOW).as_bytes());
     for none in ["none", "NONE", "nOnE", "None"] {
         for kid in [ES_KID, "nobody"] {
@@ -43,21 +43,10 @@ fn alg_none_in_any_case() {
             rejects(&format!("{head}.{body}.AAAA"), UnsupportedAlgorithm);
         }
     }
-}
-
-#[test]
-fn unsupported_or_missing_alg() {
     for alg in ["HS512", "ES384", "PS256", "es256", ""] {
         rejects(&es(&header(alg, ES_KID)), UnsupportedAlgorithm);
     }
     malformed(&es(r#"{"typ":"at+jwt","kid":"kid-ES256"}"#));
-}
-
-#[test]
-fn stripped_signature() {
-    let (h, p, _) = parts();
-    malformed(&format!("{h}.{p}."));
-    malformed(&format!("{h}.{p}"));
 }
 
 #[test]
@@ -160,12 +149,14 @@ fn oversized_token() {
 }
 
 #[test]
-fn garbage_and_structure() {
+fn garbage_structure_and_stripped_signature() {
     let (h, p, s) = parts();
     for token in ["", "not a token", "....", "a.b.c.d"] {
         malformed(token);
     }
-    let shapes = "#h.#p.#s.#s|#h..#s|.#p.#s|#h!.#p.#s|#h.#p.#s!|#h .#p.#s|#h+.#p.#s|#h.#p.#s=";
+    // The first two shapes are a stripped signature.
+    let shapes =
+        "#h.#p.|#h.#p|#h.#p.#s.#s|#h..#s|.#p.#s|#h!.#p.#s|#h.#p.#s!|#h .#p.#s|#h+.#p.#s|#h.#p.#s=";
     for shape in shapes.split('|') {
         malformed(&shape.replace("#h", &h).replace("#p", &p).replace("#s", &s));
     }

@@ -78,24 +78,17 @@ fn jwk_shapes() {
 
 #[test]
 fn jwks_round_trip_and_key_set() {
+    let keys = Algorithm::ALL.iter().filter_map(|&a| key(a).public_jwk());
     let mut jwks = Jwks {
-        keys: Algorithm::ALL
-            .iter()
-            .filter_map(|&a| key(a).public_jwk())
-            .collect(),
+        keys: keys.collect(),
     };
     let json = serde_json::to_string(&jwks).unwrap();
     assert!(json.starts_with(r#"{"keys":[{"#));
     assert_eq!(serde_json::from_str::<Jwks>(&json).unwrap(), jwks);
 
     // Unusable entries are skipped and reported.
-    let (kid, alg) = (Some("hmac".into()), Some("HS256".into()));
-    jwks.keys.push(Jwk {
-        kty: "oct".into(),
-        kid,
-        alg,
-        ..Jwk::default()
-    });
+    let oct = r#"{"kty":"oct","kid":"hmac","alg":"HS256","k":"c2VjcmV0"}"#;
+    jwks.keys.push(serde_json::from_str::<Jwk>(oct).unwrap());
     jwks.keys.push(jwks.keys[0].clone());
     let (set, errors) = KeySet::from_jwks(&jwks);
     assert_eq!(errors, [KeyError::SymmetricJwk, KeyError::DuplicateKid]);
