@@ -33,6 +33,12 @@ pub enum ApiError {
     /// The request took longer than the configured timeout.
     #[error("the request timed out")]
     Timeout,
+    /// The caller is known but may not do this.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// Any other client error raised below the handlers, answered with its own status.
+    #[error("the request was rejected ({0})")]
+    Rejected(StatusCode),
 }
 
 /// The problem+json body (RFC 9457) plus the stable machine code in `error`.
@@ -121,6 +127,8 @@ impl ApiError {
                 "timeout",
                 "Request timed out",
             ),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            ApiError::Rejected(status) => (*status, "invalid_request", "Request rejected"),
         }
     }
 

@@ -4,6 +4,7 @@ mod account;
 mod credentials;
 mod health;
 mod responses;
+mod verify;
 mod well_known;
 
 use std::time::Duration;
@@ -14,7 +15,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{any, delete, get, post};
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
@@ -41,6 +42,8 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
             get(account::list_sessions).delete(account::revoke_all_sessions),
         )
         .route("/v1/sessions/{id}", delete(account::revoke_session))
+        .route("/v1/verify", any(verify::forward_auth))
+        .route("/v1/verify/{*path}", any(verify::forward_auth))
         .route("/.well-known/jwks.json", get(well_known::jwks))
         .route(
             "/.well-known/openid-configuration",
@@ -90,8 +93,6 @@ async fn problem_for_bare_errors(response: Response) -> Response {
             format!("bare {status} response"),
         ))
         .into_response(),
-        _ => {
-            ApiError::InvalidRequest(format!("the request was rejected ({status})")).into_response()
-        }
+        status => ApiError::Rejected(status).into_response(),
     }
 }
