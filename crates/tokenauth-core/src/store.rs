@@ -129,7 +129,21 @@ pub trait KeyStore: Send + Sync {
     async fn delete_expired_signing_keys(&self, now: Timestamp) -> Result<u64, StoreError>;
 }
 
-/// Everything the server needs from a backend.
-pub trait Store: UserStore + SessionStore + KeyStore {}
+/// The database as a whole: its health and its end.
+#[async_trait]
+pub trait Lifecycle: Send + Sync {
+    /// The schema version the database is at; answering at all shows the database is reachable.
+    async fn schema_version(&self) -> Result<i64, StoreError>;
 
-impl<T: UserStore + SessionStore + KeyStore> Store for T {}
+    /// The schema version this build expects.
+    fn expected_schema_version(&self) -> i64;
+
+    /// Finishes queued work and closes every connection; later calls fail with
+    /// [`StoreError::Unavailable`]. Idempotent.
+    async fn close(&self);
+}
+
+/// Everything the server needs from a backend.
+pub trait Store: UserStore + SessionStore + KeyStore + Lifecycle {}
+
+impl<T: UserStore + SessionStore + KeyStore + Lifecycle> Store for T {}

@@ -9,7 +9,6 @@ use anyhow::Context as _;
 use tokenauth_core::keys::KeyManager;
 use tokenauth_core::password::{HashCost, PasswordHasher};
 use tokenauth_core::service::AuthService;
-use tokenauth_core::store::Store;
 use tokenauth_core::{Clock, SystemClock};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -56,8 +55,10 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         follow_bound_port(&mut config, listener.local_addr()?);
-        let store = open_database(&config)?;
+        // The key before the database: a bad key must stop the start before anything is created
+        // (and before the migrations log anything).
         let master = Arc::new(load_master_key(&config.data_dir, options.master_key)?);
+        let store = open_database(&config).await?;
         let settings = config.auth_settings();
         let keys = Arc::new(
             KeyManager::start(store.clone(), master.clone(), settings.clone(), options.clock.clone())
@@ -69,9 +70,15 @@ impl Application {
             config.password_hash_concurrency,
             config.password_hash_queue,
         )?;
-        let dyn_store: Arc<dyn Store> = store.clone();
-        let auth =
-            AuthService::new(dyn_store, options.clock, settings, hasher, keys, &master).await?;
+        let auth = AuthService::new(
+            store.clone(),
+            options.clock,
+            settings,
+            hasher,
+            keys,
+            &master,
+        )
+        .await?;
         let state = AppState {
             auth: Arc::new(auth),
             store,
@@ -121,7 +128,7 @@ impl Application {
         let _ = background.await;
         let store = state.store.clone();
         drop(state);
-        tokio::task::spawn_blocking(move || store.close()).await?;
+        store.close().await;
         served.context("serving HTTP")
     }
 }

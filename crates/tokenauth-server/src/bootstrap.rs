@@ -7,7 +7,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use tokenauth_store::SqliteStore;
+use tokenauth_core::store::Store;
+use tokenauth_store::postgres::PoolSettings;
+use tokenauth_store::{PostgresStore, SqliteStore};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -39,21 +41,35 @@ pub fn ensure_data_dir(dir: &Path) -> Result<(), ConfigError> {
         })
 }
 
-/// Opens the configured database (creating the data directory, and the file with mode 0600, on
-/// first use), applying pending migrations.
+/// Opens the configured database, applying pending migrations. For SQLite this creates the
+/// data directory and the file (mode 0600) on first use.
 ///
 /// # Errors
-/// A [`ConfigError`] if the directory cannot be created; any failure to open or migrate.
-pub fn open_database(config: &Config) -> anyhow::Result<Arc<SqliteStore>> {
+/// A [`ConfigError`] if the directory cannot be created; any failure to connect or migrate.
+pub async fn open_database(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     ensure_data_dir(&config.data_dir)?;
-    let DatabaseUrl::Sqlite(path) = &config.database;
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        ensure_data_dir(parent)?;
+    match &config.database {
+        DatabaseUrl::Sqlite(path) => {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                ensure_data_dir(parent)?;
+            }
+            create_private_file(path)?;
+            let store = SqliteStore::open(path)
+                .with_context(|| format!("opening database {}", config.database))?;
+            Ok(Arc::new(store))
+        }
+        DatabaseUrl::Postgres(url) => {
+            let settings = PoolSettings {
+                max_connections: config.database_max_connections,
+                acquire_timeout: config.database_timeout,
+                schema: None,
+            };
+            let store = PostgresStore::connect(url.expose(), &settings)
+                .await
+                .with_context(|| format!("connecting to {}", config.database))?;
+            Ok(Arc::new(store))
+        }
     }
-    create_private_file(path)?;
-    let store =
-        SqliteStore::open(path).with_context(|| format!("opening database {}", config.database))?;
-    Ok(Arc::new(store))
 }
 
 /// Creates `path` with mode 0600 if it does not exist yet; SQLite gives its WAL and
@@ -72,11 +88,12 @@ fn create_private_file(path: &Path) -> anyhow::Result<()> {
 }
 
 /// The master key: from `TOKENAUTH_MASTER_KEY` when set, else from `master.key` in the data
-/// directory, generated (mode 0600) on first start.
+/// directory (created, mode 0700, if missing), generated (mode 0600) on first start. Load it
+/// before opening the database, so that a bad key stops the start before anything is written.
 ///
 /// # Errors
 /// A [`ConfigError`] for `master_key` when the value is not base64 of 32 bytes or the file
-/// cannot be read or created.
+/// cannot be read or created, or for `data_dir` when the directory cannot be created.
 pub fn load_master_key(
     data_dir: &Path,
     from_env: Option<String>,
@@ -87,7 +104,10 @@ pub fn load_master_key(
     };
     let encoded = match from_env {
         Some(value) => Zeroizing::new(value),
-        None => read_or_create_key_file(&data_dir.join(MASTER_KEY_FILE)).map_err(invalid)?,
+        None => {
+            ensure_data_dir(data_dir)?;
+            read_or_create_key_file(&data_dir.join(MASTER_KEY_FILE)).map_err(invalid)?
+        }
     };
     let bytes = Zeroizing::new(
         STANDARD

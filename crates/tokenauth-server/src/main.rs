@@ -6,14 +6,12 @@ use std::sync::Arc;
 use clap::Parser;
 use tokenauth_core::keys::{KeyManager, RotationMode};
 use tokenauth_core::store::KeyStore;
-use tokenauth_core::store::UserStore;
 use tokenauth_core::user::Email;
 use tokenauth_core::{Clock, SystemClock};
 use tokenauth_server::bootstrap::{MASTER_KEY_ENV, load_master_key, open_database};
 use tokenauth_server::cli::{Cli, Command, KeysCommand, UserCommand};
 use tokenauth_server::config::{Config, ConfigError, LogFormat};
 use tokenauth_server::{Application, BuildOptions};
-use tokenauth_store::SqliteStore;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -107,11 +105,11 @@ async fn shutdown_signal() {
 }
 
 async fn keys(config: Config, command: KeysCommand) -> anyhow::Result<()> {
-    let store = open_database(&config)?;
     let master = Arc::new(load_master_key(
         &config.data_dir,
         std::env::var(MASTER_KEY_ENV).ok(),
     )?);
+    let store = open_database(&config).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let settings = config.auth_settings();
     // Bring keys on schedule first (creates the first key on a fresh database).
@@ -139,7 +137,7 @@ async fn keys(config: Config, command: KeysCommand) -> anyhow::Result<()> {
     }
 }
 
-async fn print_keys(store: &SqliteStore, json: bool) -> anyhow::Result<()> {
+async fn print_keys(store: &dyn KeyStore, json: bool) -> anyhow::Result<()> {
     let keys = store.list_signing_keys().await?;
     let fmt_time = |t: Option<tokenauth_core::Timestamp>| {
         t.and_then(|t| jiff::Timestamp::from_millisecond(t.as_millis()).ok())
@@ -187,7 +185,7 @@ async fn print_keys(store: &SqliteStore, json: bool) -> anyhow::Result<()> {
 }
 
 async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
-    let store = open_database(&config)?;
+    let store = open_database(&config).await?;
     match command {
         UserCommand::AddRole { email, role } => {
             let email = Email::parse(&email).map_err(|e| anyhow::anyhow!("{e}"))?;

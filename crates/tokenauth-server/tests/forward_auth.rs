@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use common::{TestServer, assert_problem};
 use serde_json::Value;
-use tokenauth_core::store::UserStore;
 use tokenauth_core::user::Email;
 use tokenauth_core::{Clock, SystemClock};
 

@@ -7,14 +7,20 @@ mod common;
 use common::{Options, TestServer, assert_problem};
 use serde_json::json;
 use tokenauth_core::password::HashCost;
-use tokenauth_core::store::UserStore;
 use tokenauth_core::user::Email;
 
 const PASSWORD: &str = "correct horse battery staple";
 
 async fn stored_hash(server: &TestServer, email: &str) -> String {
     let email = Email::parse(email).unwrap();
-    server.state.store.find_user_by_email(&email).await.unwrap().unwrap().password_hash
+    server
+        .state
+        .store
+        .find_user_by_email(&email)
+        .await
+        .unwrap()
+        .unwrap()
+        .password_hash
 }
 
 #[tokio::test]
@@ -26,7 +32,11 @@ async fn passwords_are_stored_as_argon2id_and_upgraded_at_login_when_weaker() {
     assert!(!weak.contains(PASSWORD));
     let (temp, data_dir, clock) = server.stop().await;
 
-    let stronger = HashCost { memory_kib: 512, iterations: 2, parallelism: 1 };
+    let stronger = HashCost {
+        memory_kib: 512,
+        iterations: 2,
+        parallelism: 1,
+    };
     let server = TestServer::start_with(Options {
         data_dir: Some(data_dir),
         clock: Some(clock),
@@ -35,13 +45,27 @@ async fn passwords_are_stored_as_argon2id_and_upgraded_at_login_when_weaker() {
     })
     .await;
     // A failed login changes nothing.
-    assert_problem(server.login("upgrade@example.com", "wrong password").await, 401, "invalid_credentials").await;
+    assert_problem(
+        server.login("upgrade@example.com", "wrong password").await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
     assert_eq!(stored_hash(&server, "upgrade@example.com").await, weak);
     // A successful one replaces the weak hash, and the new hash works.
-    assert_eq!(server.login("upgrade@example.com", PASSWORD).await.status(), 200);
+    assert_eq!(
+        server.login("upgrade@example.com", PASSWORD).await.status(),
+        200
+    );
     let upgraded = stored_hash(&server, "upgrade@example.com").await;
-    assert!(upgraded.starts_with("$argon2id$v=19$m=512,t=2,p=1$"), "{upgraded}");
-    assert_eq!(server.login("upgrade@example.com", PASSWORD).await.status(), 200);
+    assert!(
+        upgraded.starts_with("$argon2id$v=19$m=512,t=2,p=1$"),
+        "{upgraded}"
+    );
+    assert_eq!(
+        server.login("upgrade@example.com", PASSWORD).await.status(),
+        200
+    );
     drop(temp);
 }
 

@@ -30,6 +30,41 @@ pub struct ConfigError {
 pub enum DatabaseUrl {
     /// An embedded SQLite file.
     Sqlite(PathBuf),
+    /// A PostgreSQL server (`postgres://…`), shared by every instance.
+    Postgres(SecretUrl),
+}
+
+/// A connection URL that may carry a password: shown with the password masked.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(String);
+
+impl SecretUrl {
+    /// The full URL, password included, for the driver only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // postgres://user:password@host/db → postgres://user:***@host/db
+        let Some((scheme, rest)) = self.0.split_once("://") else {
+            return f.write_str("<unparseable URL>");
+        };
+        match rest.rsplit_once('@') {
+            Some((credentials, host)) => match credentials.split_once(':') {
+                Some((user, _password)) => write!(f, "{scheme}://{user}:***@{host}"),
+                None => write!(f, "{scheme}://{credentials}@{host}"),
+            },
+            None => write!(f, "{scheme}://{rest}"),
+        }
+    }
 }
 
 /// Log line format.
@@ -80,6 +115,10 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Log format.
     pub log_format: LogFormat,
+    /// Most PostgreSQL connections one instance opens.
+    pub database_max_connections: usize,
+    /// Longest wait for a PostgreSQL connection before a request fails.
+    pub database_timeout: Duration,
 }
 
 /// Cookie transport of tokens.
@@ -185,6 +224,24 @@ impl Config {
         )?;
         let clock_leeway = duration("clock_leeway", take("clock_leeway"), defaults.clock_leeway)?;
         let jwks_max_age = duration("jwks_max_age", take("jwks_max_age"), defaults.jwks_max_age)?;
+        let database_timeout = duration(
+            "database_timeout",
+            take("database_timeout"),
+            Duration::from_secs(5),
+        )?;
+        require_at_least(
+            "database_timeout",
+            database_timeout,
+            Duration::from_millis(100),
+        )?;
+        let database_max_connections = count(
+            "database_max_connections",
+            take("database_max_connections"),
+            16,
+        )?;
+        if database_max_connections == 0 {
+            return Err(invalid("database_max_connections", "must be at least 1"));
+        }
         let request_timeout = duration(
             "request_timeout",
             take("request_timeout"),
@@ -282,6 +339,8 @@ impl Config {
             password_hash_queue,
             request_timeout,
             log_format,
+            database_max_connections,
+            database_timeout,
         })
     }
 
@@ -314,6 +373,7 @@ impl fmt::Display for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DatabaseUrl::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            DatabaseUrl::Postgres(url) => url.fmt(f),
         }
     }
 }
@@ -364,14 +424,14 @@ fn parse_database_url(url: &str) -> Result<DatabaseUrl, ConfigError> {
         return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(invalid(
-            "database_url",
-            "PostgreSQL is not supported by this version yet; use sqlite://PATH",
-        ));
+        if url.parse::<tokio_postgres::Config>().is_err() {
+            return Err(invalid("database_url", "is not a valid postgres:// URL"));
+        }
+        return Ok(DatabaseUrl::Postgres(SecretUrl(url.to_owned())));
     }
     Err(invalid(
         "database_url",
-        "must start with sqlite:// (e.g. sqlite://./tokenauth-data/tokenauth.db)",
+        "must start with sqlite:// or postgres://",
     ))
 }
 

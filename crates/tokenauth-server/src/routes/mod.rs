@@ -62,7 +62,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
                 header::SET_COOKIE,
             ]))
             .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
-            .layer(TraceLayer::new_for_http())
+            .layer(TraceLayer::new_for_http().make_span_with(request_span))
             .layer(PropagateRequestIdLayer::new(request_id))
             .layer(middleware::map_response(problem_for_bare_errors))
             .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
@@ -70,6 +70,17 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
             }))
             .timeout(request_timeout)
             .layer(DefaultBodyLimit::max(BODY_LIMIT)),
+    )
+}
+
+/// The span of one request: method and path, never the query string (a client may put a
+/// token there by mistake; the contract says tokens are never written to logs) and no headers.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        method = %request.method(),
+        path = request.uri().path(),
+        version = ?request.version(),
     )
 }
 

@@ -25,11 +25,16 @@ pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {
             "database schema version {current} is newer than this build ({LATEST}); upgrade tokenauth"
         )));
     }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
+    for (index, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(current).unwrap_or(0))
+    {
         let version = i64::try_from(index + 1).unwrap_or(i64::MAX);
         let tx = conn.transaction().map_err(unavailable)?;
         tx.execute_batch(sql).map_err(unavailable)?;
-        tx.pragma_update(None, "user_version", version).map_err(unavailable)?;
+        tx.pragma_update(None, "user_version", version)
+            .map_err(unavailable)?;
         tx.commit().map_err(unavailable)?;
         tracing::info!(version, "applied SQLite migration");
     }

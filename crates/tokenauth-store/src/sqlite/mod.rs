@@ -17,7 +17,7 @@ mod workers;
 use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
-use tokenauth_core::store::StoreError;
+use tokenauth_core::store::{Lifecycle, StoreError};
 
 use workers::Workers;
 
@@ -102,6 +102,21 @@ impl SqliteStore {
     }
 }
 
+#[async_trait::async_trait]
+impl Lifecycle for SqliteStore {
+    async fn schema_version(&self) -> Result<i64, StoreError> {
+        SqliteStore::schema_version(self).await
+    }
+
+    fn expected_schema_version(&self) -> i64 {
+        migrations::LATEST
+    }
+
+    async fn close(&self) {
+        self.workers.stop_async().await;
+    }
+}
+
 impl Drop for SqliteStore {
     fn drop(&mut self) {
         self.workers.stop();
@@ -111,9 +126,12 @@ impl Drop for SqliteStore {
 /// Settings every connection gets. `synchronous=NORMAL` in WAL mode keeps every committed
 /// transaction across a process crash (only an OS crash or power loss can lose the last ones).
 fn configure(conn: &Connection) -> Result<(), StoreError> {
-    conn.pragma_update(None, "foreign_keys", "ON").map_err(unavailable)?;
-    conn.pragma_update(None, "synchronous", "NORMAL").map_err(unavailable)?;
-    conn.pragma_update(None, "busy_timeout", 5000).map_err(unavailable)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(unavailable)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(unavailable)?;
+    conn.pragma_update(None, "busy_timeout", 5000)
+        .map_err(unavailable)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }

@@ -32,7 +32,9 @@ pub(super) fn time(row: &Row<'_>, index: usize) -> rusqlite::Result<Timestamp> {
 
 /// Reads column `index` as an optional timestamp.
 pub(super) fn maybe_time(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<Timestamp>> {
-    Ok(row.get::<_, Option<i64>>(index)?.map(Timestamp::from_millis))
+    Ok(row
+        .get::<_, Option<i64>>(index)?
+        .map(Timestamp::from_millis))
 }
 
 /// Reads column `index` as a 32-byte token hash.

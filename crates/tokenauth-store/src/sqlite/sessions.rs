@@ -32,9 +32,11 @@ pub(super) fn insert_session(tx: &Transaction<'_>, session: &NewSession) -> Resu
         ])
     })
     .map_err(unavailable)?;
-    tx.prepare_cached("INSERT INTO refresh_tokens (hash, session_id, generation) VALUES (?1, ?2, 0)")
-        .and_then(|mut stmt| stmt.execute(params![hash, id]))
-        .map_err(unavailable)?;
+    tx.prepare_cached(
+        "INSERT INTO refresh_tokens (hash, session_id, generation) VALUES (?1, ?2, 0)",
+    )
+    .and_then(|mut stmt| stmt.execute(params![hash, id]))
+    .map_err(unavailable)?;
     Ok(())
 }
 
@@ -153,9 +155,7 @@ impl SessionStore for SqliteStore {
         self.workers
             .read(move |conn| {
                 let mut stmt = conn
-                    .prepare_cached(
-                        "SELECT id, revoked_at FROM sessions WHERE revoked_at >= ?1",
-                    )
+                    .prepare_cached("SELECT id, revoked_at FROM sessions WHERE revoked_at >= ?1")
                     .map_err(read_error)?;
                 let revoked = stmt
                     .query_map([since.as_millis()], |row| {
@@ -186,7 +186,12 @@ fn rotate(tx: &Transaction<'_>, request: &RotationRequest) -> Result<RotationOut
         )
         .and_then(|mut stmt| {
             stmt.query_row(
-                params![presented, successor, now, request.successor_expires_at.as_millis()],
+                params![
+                    presented,
+                    successor,
+                    now,
+                    request.successor_expires_at.as_millis()
+                ],
                 |row| {
                     Ok((
                         rows::parse::<SessionId>(row, 0)?,
@@ -199,9 +204,11 @@ fn rotate(tx: &Transaction<'_>, request: &RotationRequest) -> Result<RotationOut
         })
         .map_err(unavailable)?;
     if let Some((session_id, user_id, generation)) = swapped {
-        tx.prepare_cached("INSERT INTO refresh_tokens (hash, session_id, generation) VALUES (?1, ?2, ?3)")
-            .and_then(|mut stmt| stmt.execute(params![successor, session_id.to_string(), generation]))
-            .map_err(unavailable)?;
+        tx.prepare_cached(
+            "INSERT INTO refresh_tokens (hash, session_id, generation) VALUES (?1, ?2, ?3)",
+        )
+        .and_then(|mut stmt| stmt.execute(params![successor, session_id.to_string(), generation]))
+        .map_err(unavailable)?;
         let roles = user_roles(tx, user_id)?;
         return Ok(RotationOutcome::Rotated(SessionOwner {
             session_id,
@@ -221,7 +228,9 @@ fn rotate(tx: &Transaction<'_>, request: &RotationRequest) -> Result<RotationOut
         return Ok(RotationOutcome::Expired);
     }
     let is_previous = family.previous_hash.as_ref() == Some(&request.presented);
-    let within_grace = family.rotated_at.is_some_and(|at| at >= request.grace_cutoff);
+    let within_grace = family
+        .rotated_at
+        .is_some_and(|at| at >= request.grace_cutoff);
     if is_previous && within_grace && family.current_hash == request.successor {
         let roles = user_roles(tx, family.user_id)?;
         return Ok(RotationOutcome::Replayed(SessionOwner {

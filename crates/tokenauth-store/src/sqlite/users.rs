@@ -20,8 +20,8 @@ impl UserStore for SqliteStore {
     ) -> Result<(), StoreError> {
         let user = user.clone();
         let session = session.clone();
-        let roles = serde_json::to_string(&user.roles)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let roles =
+            serde_json::to_string(&user.roles).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.workers
             .write(move |conn| {
                 let tx = conn.transaction().map_err(unavailable)?;
@@ -56,11 +56,13 @@ impl UserStore for SqliteStore {
         let email = email.as_str().to_owned();
         self.workers
             .read(move |conn| {
-                conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = ?1"))
-                    .and_then(|mut stmt| stmt.query_row([email], rows::user).optional())
-                    .map_err(read_error)?
-                    .map(rows::with_roles)
-                    .transpose()
+                conn.prepare_cached(&format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE email = ?1"
+                ))
+                .and_then(|mut stmt| stmt.query_row([email], rows::user).optional())
+                .map_err(read_error)?
+                .map(rows::with_roles)
+                .transpose()
             })
             .await
     }
@@ -98,16 +100,23 @@ impl UserStore for SqliteStore {
             .await
     }
 
-    async fn add_role(&self, email: &Email, role: &str, now: Timestamp) -> Result<bool, StoreError> {
+    async fn add_role(
+        &self,
+        email: &Email,
+        role: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
         let email = email.as_str().to_owned();
         let role = role.to_owned();
         self.workers
             .write(move |conn| {
                 let tx = conn.transaction().map_err(unavailable)?;
                 let Some(roles_json) = tx
-                    .query_row("SELECT roles FROM users WHERE email = ?1", [&email], |row| {
-                        row.get::<_, String>(0)
-                    })
+                    .query_row(
+                        "SELECT roles FROM users WHERE email = ?1",
+                        [&email],
+                        |row| row.get::<_, String>(0),
+                    )
                     .optional()
                     .map_err(unavailable)?
                 else {

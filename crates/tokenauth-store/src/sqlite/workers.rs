@@ -1,7 +1,7 @@
 //! The threads that own the connections. Hand-written because no maintained crate offers a
 //! single-writer thread plus a reader pool for rusqlite 0.43 with async callers; it is small.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
 
 use rusqlite::Connection;
@@ -10,17 +10,24 @@ use tokio::sync::oneshot;
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
-enum Message {
-    Run(Job),
-    Stop,
-}
+/// The sending end of a job queue; `None` once the workers are stopping. Stopping drops the
+/// sender, so each thread runs every job queued before that and then sees the queue
+/// disconnected: no job can be left in a queue nobody reads, whose caller would wait forever.
+/// Senders enqueue under the read lock, so a job is either queued before the sender is dropped
+/// (and runs) or refused.
+type Queue = RwLock<Option<flume::Sender<Job>>>;
 
 /// One writer thread and a pool of reader threads, each owning one connection.
 pub(super) struct Workers {
-    writer: flume::Sender<Message>,
-    readers: flume::Sender<Message>,
-    reader_count: usize,
-    threads: Mutex<Vec<JoinHandle<()>>>,
+    writer: Queue,
+    readers: Queue,
+    threads: Mutex<Vec<Worker>>,
+}
+
+/// A worker thread and the signal it sends once its connection is closed.
+struct Worker {
+    handle: JoinHandle<()>,
+    closed: oneshot::Receiver<()>,
 }
 
 impl Workers {
@@ -29,16 +36,14 @@ impl Workers {
         let (writer_tx, writer_rx) = flume::unbounded();
         let (readers_tx, readers_rx) = flume::unbounded();
         let mut threads = Vec::with_capacity(readers.len() + 1);
-        let reader_count = readers.len();
         threads.push(spawn("tokenauth-sqlite-writer", writer, writer_rx, true)?);
         for (index, reader) in readers.into_iter().enumerate() {
             let name = format!("tokenauth-sqlite-reader-{index}");
             threads.push(spawn(&name, reader, readers_rx.clone(), false)?);
         }
         Ok(Self {
-            writer: writer_tx,
-            readers: readers_tx,
-            reader_count,
+            writer: RwLock::new(Some(writer_tx)),
+            readers: RwLock::new(Some(readers_tx)),
             threads: Mutex::new(threads),
         })
     }
@@ -61,27 +66,39 @@ impl Workers {
         submit(&self.readers, work).await
     }
 
-    /// Lets queued work finish, then closes every connection and joins the threads.
+    /// Lets queued work finish, then closes every connection and joins the threads (blocking).
     pub(super) fn stop(&self) {
+        for worker in self.signal_stop() {
+            join(worker.handle);
+        }
+    }
+
+    /// Like [`Workers::stop`], but waits without blocking the async runtime.
+    pub(super) async fn stop_async(&self) {
+        for worker in self.signal_stop() {
+            let _ = worker.closed.await;
+            join(worker.handle);
+        }
+    }
+
+    /// Asks every thread to finish after the work queued so far; returns the threads to wait on
+    /// (none if already stopped).
+    fn signal_stop(&self) -> Vec<Worker> {
         let Ok(mut threads) = self.threads.lock() else {
-            return;
+            return Vec::new();
         };
         if threads.is_empty() {
-            return;
+            return Vec::new();
         }
-        let _ = self.writer.send(Message::Stop);
-        for _ in 0..self.reader_count {
-            let _ = self.readers.send(Message::Stop);
+        for queue in [&self.writer, &self.readers] {
+            // Dropping the sender disconnects the queue once the jobs already in it are done.
+            drop(queue.write().unwrap_or_else(PoisonError::into_inner).take());
         }
-        for thread in threads.drain(..) {
-            if thread.join().is_err() {
-                tracing::error!("a SQLite worker thread panicked");
-            }
-        }
+        threads.drain(..).collect()
     }
 }
 
-async fn submit<T, F>(queue: &flume::Sender<Message>, work: F) -> Result<T, StoreError>
+async fn submit<T, F>(queue: &Queue, work: F) -> Result<T, StoreError>
 where
     F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     T: Send + 'static,
@@ -90,24 +107,37 @@ where
     let job: Job = Box::new(move |conn| {
         let _ = reply.send(work(conn));
     });
-    queue
-        .send(Message::Run(job))
-        .map_err(|_| StoreError::Unavailable("database is closed".into()))?;
+    let closed = || StoreError::Unavailable("database is closed".into());
+    {
+        let sender = queue.read().unwrap_or_else(PoisonError::into_inner);
+        sender
+            .as_ref()
+            .ok_or_else(closed)?
+            .send(job)
+            .map_err(|_| closed())?;
+    }
     answer
         .await
         .map_err(|_| StoreError::Unavailable("database worker stopped".into()))?
 }
 
+fn join(handle: JoinHandle<()>) {
+    if handle.join().is_err() {
+        tracing::error!("a SQLite worker thread panicked");
+    }
+}
+
 fn spawn(
     name: &str,
     mut conn: Connection,
-    queue: flume::Receiver<Message>,
+    queue: flume::Receiver<Job>,
     is_writer: bool,
-) -> Result<JoinHandle<()>, StoreError> {
-    std::thread::Builder::new()
+) -> Result<Worker, StoreError> {
+    let (done, closed) = oneshot::channel();
+    let handle = std::thread::Builder::new()
         .name(name.to_owned())
         .spawn(move || {
-            while let Ok(Message::Run(job)) = queue.recv() {
+            while let Ok(job) = queue.recv() {
                 job(&mut conn);
             }
             if is_writer {
@@ -118,6 +148,8 @@ fn spawn(
             if let Err((_, error)) = conn.close() {
                 tracing::error!(%error, "closing a SQLite connection failed");
             }
+            let _ = done.send(());
         })
-        .map_err(|e| StoreError::Unavailable(format!("cannot start database thread: {e}")))
+        .map_err(|e| StoreError::Unavailable(format!("cannot start database thread: {e}")))?;
+    Ok(Worker { handle, closed })
 }

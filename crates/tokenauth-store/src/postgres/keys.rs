@@ -1,0 +1,105 @@
+//! [`KeyStore`] on PostgreSQL.
+
+use async_trait::async_trait;
+use tokenauth_core::Timestamp;
+use tokenauth_core::keys::SigningKeyRecord;
+use tokenauth_core::store::{KeyStore, StoreError};
+
+use super::rows::{self, KEY_COLUMNS};
+use super::{PostgresStore, is_unique_violation, unavailable};
+
+#[async_trait]
+impl KeyStore for PostgresStore {
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        let client = self.client().await?;
+        client
+            .query(
+                &format!("SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at, kid"),
+                &[],
+            )
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(rows::signing_key)
+            .collect()
+    }
+
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let inserted = client
+            .execute(
+                &format!(
+                    "INSERT INTO signing_keys ({KEY_COLUMNS}) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                ),
+                &[
+                    &key.kid,
+                    &key.alg.to_string(),
+                    &key.state.as_str(),
+                    &key.sealed_material,
+                    &key.public_jwk,
+                    &key.created_at.as_millis(),
+                    &key.activate_at.as_millis(),
+                    &key.activated_at.map(Timestamp::as_millis),
+                    &key.retired_at.map(Timestamp::as_millis),
+                    &key.publish_until.map(Timestamp::as_millis),
+                ],
+            )
+            .await;
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(error) if is_unique_violation(&error) => {
+                Err(StoreError::Conflict("a key in that state already exists"))
+            }
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+
+    async fn promote_signing_key(
+        &self,
+        next_kid: &str,
+        now: Timestamp,
+        retired_publish_until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(unavailable)?;
+        // Lock the next key's row: of two instances promoting at once, the second waits here
+        // and then finds it no longer 'next'.
+        let still_next = tx
+            .query_opt(
+                "SELECT kid FROM signing_keys WHERE kid = $1 AND state = 'next' FOR UPDATE",
+                &[&next_kid],
+            )
+            .await
+            .map_err(unavailable)?;
+        if still_next.is_none() {
+            return Ok(false);
+        }
+        tx.execute(
+            "UPDATE signing_keys SET state = 'retired', retired_at = $1, publish_until = $2 \
+             WHERE state = 'active'",
+            &[&now.as_millis(), &retired_publish_until.as_millis()],
+        )
+        .await
+        .map_err(unavailable)?;
+        tx.execute(
+            "UPDATE signing_keys SET state = 'active', activated_at = $2 WHERE kid = $1",
+            &[&next_kid, &now.as_millis()],
+        )
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(true)
+    }
+
+    async fn delete_expired_signing_keys(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "DELETE FROM signing_keys WHERE state = 'retired' AND publish_until <= $1",
+                &[&now.as_millis()],
+            )
+            .await
+            .map_err(unavailable)
+    }
+}

@@ -1,0 +1,90 @@
+//! Schema migrations for PostgreSQL, embedded in the binary, numbered in step with SQLite's.
+//!
+//! Hand-written for the same reason the driver is tokio-postgres (see the module above): a small
+//! runner with a version table, each migration in its own transaction, all under an advisory
+//! lock so that instances starting at once apply each migration exactly once.
+
+use deadpool_postgres::Object;
+use tokenauth_core::store::StoreError;
+
+use super::unavailable;
+
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_init.sql")];
+
+/// The schema version this build expects.
+pub const LATEST: i64 = MIGRATIONS.len() as i64;
+
+/// Arbitrary constant naming tokenauth's migration lock ("tokenaut" in ASCII).
+const LOCK_KEY: i64 = 0x746f_6b65_6e61_7574;
+
+/// Applies every migration newer than the database's version.
+pub(super) async fn apply(client: &mut Object) -> Result<(), StoreError> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS tokenauth_schema (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        )
+        .await
+        .or_else(ignore_concurrent_create)?;
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
+        .await
+        .map_err(unavailable)?;
+    let result = apply_locked(client).await;
+    let unlocked = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
+        .await;
+    result?;
+    unlocked.map_err(unavailable)?;
+    Ok(())
+}
+
+async fn apply_locked(client: &mut Object) -> Result<(), StoreError> {
+    let current = current(client).await?;
+    if current > LATEST {
+        return Err(StoreError::Unavailable(format!(
+            "database schema version {current} is newer than this build ({LATEST}); upgrade tokenauth"
+        )));
+    }
+    for (index, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(current).unwrap_or(0))
+    {
+        let version = i64::try_from(index + 1).unwrap_or(i64::MAX);
+        let tx = client.transaction().await.map_err(unavailable)?;
+        tx.batch_execute(sql).await.map_err(unavailable)?;
+        tx.execute(
+            "INSERT INTO tokenauth_schema (version) VALUES ($1)",
+            &[&version],
+        )
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        tracing::info!(version, "applied PostgreSQL migration");
+    }
+    Ok(())
+}
+
+/// The newest applied migration, 0 on an empty database.
+pub(super) async fn current(client: &Object) -> Result<i64, StoreError> {
+    let row = client
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM tokenauth_schema",
+            &[],
+        )
+        .await
+        .map_err(unavailable)?;
+    row.try_get(0).map_err(unavailable)
+}
+
+/// Two instances racing `CREATE TABLE IF NOT EXISTS` can collide on the catalog; the loser's
+/// error means the table now exists.
+fn ignore_concurrent_create(error: tokio_postgres::Error) -> Result<(), StoreError> {
+    use tokio_postgres::error::SqlState;
+    match error.code() {
+        Some(code) if *code == SqlState::UNIQUE_VIOLATION || *code == SqlState::DUPLICATE_TABLE => {
+            Ok(())
+        }
+        _ => Err(unavailable(error)),
+    }
+}

@@ -1,0 +1,130 @@
+//! The PostgreSQL backend, for running several tokenauth instances against one database.
+//!
+//! tokio-postgres with a deadpool pool (sqlx cannot be used: its optional SQLite driver pins a
+//! `libsqlite3-sys` that Cargo refuses beside rusqlite's, even when the feature is off).
+//!
+//! Every operation is one transaction at READ COMMITTED. Refresh-token rotation is a single
+//! conditional `UPDATE … WHERE current_hash = $presented`: PostgreSQL's row lock makes concurrent
+//! rotations of one token queue behind each other, and the loser re-reads the row and matches
+//! nothing, so no serialisation failure can occur.
+
+mod keys;
+mod migrations;
+mod rows;
+mod sessions;
+#[cfg(feature = "test-support")]
+pub mod test_schema;
+mod users;
+
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use tokenauth_core::store::{Lifecycle, StoreError};
+use tokio_postgres::NoTls;
+use tokio_postgres::error::SqlState;
+
+pub use migrations::LATEST as LATEST_SCHEMA_VERSION;
+
+/// Connection pool settings.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    /// Most connections open at once.
+    pub max_connections: usize,
+    /// Longest wait for a free connection (or a new one) before an operation fails.
+    pub acquire_timeout: Duration,
+    /// PostgreSQL schema to use (`search_path`); `None` for the server's default.
+    pub schema: Option<String>,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+            schema: None,
+        }
+    }
+}
+
+/// A tokenauth database on PostgreSQL.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://…`) and applies pending migrations (under an advisory
+    /// lock, so instances starting together apply them once).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] if the URL is malformed, or the server cannot be reached or
+    /// migrated.
+    pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Self, StoreError> {
+        let mut config: tokio_postgres::Config = url.parse().map_err(unavailable)?;
+        if let Some(schema) = &settings.schema {
+            config.options(format!("-c search_path={schema}"));
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(settings.acquire_timeout);
+        }
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(settings.max_connections.max(1))
+            .wait_timeout(Some(settings.acquire_timeout))
+            .create_timeout(Some(settings.acquire_timeout))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(unavailable)?;
+        let store = Self { pool };
+        let mut client = store.client().await?;
+        migrations::apply(&mut client).await?;
+        Ok(store)
+    }
+
+    /// The schema version the database is at.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] if the database cannot be read.
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        migrations::current(&self.client().await?).await
+    }
+
+    /// Closes the pool; later calls fail with [`StoreError::Unavailable`].
+    pub fn close(&self) {
+        self.pool.close();
+    }
+
+    pub(crate) async fn client(&self) -> Result<Object, StoreError> {
+        self.pool.get().await.map_err(unavailable)
+    }
+}
+
+#[async_trait::async_trait]
+impl Lifecycle for PostgresStore {
+    async fn schema_version(&self) -> Result<i64, StoreError> {
+        PostgresStore::schema_version(self).await
+    }
+
+    fn expected_schema_version(&self) -> i64 {
+        LATEST_SCHEMA_VERSION
+    }
+
+    async fn close(&self) {
+        PostgresStore::close(self);
+    }
+}
+
+fn unavailable(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(error.to_string())
+}
+
+/// Whether `error` is a unique-constraint violation.
+fn is_unique_violation(error: &tokio_postgres::Error) -> bool {
+    error.code() == Some(&SqlState::UNIQUE_VIOLATION)
+}

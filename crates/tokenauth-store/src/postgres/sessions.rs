@@ -1,0 +1,262 @@
+//! [`SessionStore`] on PostgreSQL, with refresh-token rotation as one compare-and-swap.
+
+use async_trait::async_trait;
+use deadpool_postgres::Transaction;
+use tokenauth_core::session::{
+    NewSession, RevokeReason, RotationOutcome, RotationRequest, Session, SessionOwner,
+};
+use tokenauth_core::store::{SessionStore, StoreError};
+use tokenauth_core::{SessionId, Timestamp, UserId};
+
+use super::rows::{self, SESSION_COLUMNS};
+use super::{PostgresStore, unavailable};
+
+/// Inserts a session and the history row of its first refresh token (generation 0).
+pub(super) async fn insert_session(
+    tx: &Transaction<'_>,
+    session: &NewSession,
+) -> Result<(), StoreError> {
+    let hash = session.refresh_token_hash.as_bytes().as_slice();
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO sessions (id, user_id, current_hash, created_at, last_used_at, expires_at, \
+             user_agent, ip) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
+        )
+        .await
+        .map_err(unavailable)?;
+    tx.execute(
+        &insert,
+        &[
+            &session.id.as_uuid(),
+            &session.user_id.as_uuid(),
+            &hash,
+            &session.created_at.as_millis(),
+            &session.expires_at.as_millis(),
+            &session.user_agent,
+            &session.ip,
+        ],
+    )
+    .await
+    .map_err(unavailable)?;
+    let history = tx
+        .prepare_cached(
+            "INSERT INTO refresh_tokens (hash, session_id, generation) VALUES ($1, $2, 0)",
+        )
+        .await
+        .map_err(unavailable)?;
+    tx.execute(&history, &[&hash, &session.id.as_uuid()])
+        .await
+        .map_err(unavailable)?;
+    Ok(())
+}
+
+#[async_trait]
+impl SessionStore for PostgresStore {
+    async fn insert_session(&self, session: &NewSession) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(unavailable)?;
+        insert_session(&tx, session).await?;
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        request: &RotationRequest,
+    ) -> Result<RotationOutcome, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(unavailable)?;
+        let outcome = rotate(&tx, request).await?;
+        // An error above drops the transaction, which rolls everything back: a failed rotation
+        // consumes nothing and counts as no reuse.
+        tx.commit().await.map_err(unavailable)?;
+        Ok(outcome)
+    }
+
+    async fn list_active_sessions(
+        &self,
+        user: UserId,
+        now: Timestamp,
+    ) -> Result<Vec<Session>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 AND revoked_at IS NULL \
+                 AND expires_at > $2 ORDER BY created_at DESC, id DESC"
+            ))
+            .await
+            .map_err(unavailable)?;
+        client
+            .query(&statement, &[&user.as_uuid(), &now.as_millis()])
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(rows::session)
+            .collect()
+    }
+
+    async fn revoke_session(
+        &self,
+        user: UserId,
+        session: SessionId,
+        reason: RevokeReason,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let changed = client
+            .execute(
+                "UPDATE sessions SET revoked_at = $3, revoke_reason = $4 \
+                 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > $3",
+                &[
+                    &session.as_uuid(),
+                    &user.as_uuid(),
+                    &now.as_millis(),
+                    &reason.as_str(),
+                ],
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(changed == 1)
+    }
+
+    async fn revoke_all_sessions(
+        &self,
+        user: UserId,
+        reason: RevokeReason,
+        now: Timestamp,
+    ) -> Result<Vec<SessionId>, StoreError> {
+        let client = self.client().await?;
+        client
+            .query(
+                "UPDATE sessions SET revoked_at = $2, revoke_reason = $3 \
+                 WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 RETURNING id",
+                &[&user.as_uuid(), &now.as_millis(), &reason.as_str()],
+            )
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(|row| rows::session_id(row, "id"))
+            .collect()
+    }
+
+    async fn sessions_revoked_since(
+        &self,
+        since: Timestamp,
+    ) -> Result<Vec<(SessionId, Timestamp)>, StoreError> {
+        let client = self.client().await?;
+        client
+            .query(
+                "SELECT id, revoked_at FROM sessions WHERE revoked_at >= $1",
+                &[&since.as_millis()],
+            )
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(|row| Ok((rows::session_id(row, "id")?, rows::time(row, "revoked_at")?)))
+            .collect()
+    }
+}
+
+/// The rotation state machine inside the caller's transaction; the twin of the SQLite one (see
+/// `shared/refresh-rotation.md`). The UPDATE takes the row lock; a concurrent rotation of the
+/// same token waits for it, then finds `current_hash` changed and takes the slow path, which
+/// reads the committed state.
+async fn rotate(
+    tx: &Transaction<'_>,
+    request: &RotationRequest,
+) -> Result<RotationOutcome, StoreError> {
+    let presented = request.presented.as_bytes().as_slice();
+    let successor = request.successor.as_bytes().as_slice();
+    let now = request.now.as_millis();
+    let swap = tx
+        .prepare_cached(
+            "UPDATE sessions SET previous_hash = current_hash, current_hash = $2, \
+             generation = generation + 1, rotated_at = $3, last_used_at = $3, expires_at = $4 \
+             WHERE current_hash = $1 AND revoked_at IS NULL AND expires_at > $3 \
+             RETURNING id, user_id, generation, (SELECT roles FROM users u WHERE u.id = sessions.user_id) AS roles",
+        )
+        .await
+        .map_err(unavailable)?;
+    let swapped = tx
+        .query_opt(
+            &swap,
+            &[
+                &presented,
+                &successor,
+                &now,
+                &request.successor_expires_at.as_millis(),
+            ],
+        )
+        .await
+        .map_err(unavailable)?;
+    if let Some(row) = swapped {
+        let session_id = rows::session_id(&row, "id")?;
+        let generation: i64 = rows::get(&row, "generation")?;
+        let history = tx
+            .prepare_cached(
+                "INSERT INTO refresh_tokens (hash, session_id, generation) VALUES ($1, $2, $3)",
+            )
+            .await
+            .map_err(unavailable)?;
+        tx.execute(&history, &[&successor, &session_id.as_uuid(), &generation])
+            .await
+            .map_err(unavailable)?;
+        return Ok(RotationOutcome::Rotated(SessionOwner {
+            session_id,
+            user_id: rows::user_id(&row, "user_id")?,
+            roles: rows::get(&row, "roles")?,
+            expires_at: request.successor_expires_at,
+        }));
+    }
+
+    // Lock the family's row so the decision below and a revocation act on one state.
+    let family = tx
+        .prepare_cached(
+            "SELECT s.id, s.user_id, s.current_hash, s.previous_hash, s.rotated_at, s.expires_at, \
+             s.revoked_at IS NOT NULL AS revoked, u.roles \
+             FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id \
+             WHERE t.hash = $1 FOR UPDATE OF s",
+        )
+        .await
+        .map_err(unavailable)?;
+    let Some(family) = tx
+        .query_opt(&family, &[&presented])
+        .await
+        .map_err(unavailable)?
+    else {
+        return Ok(RotationOutcome::Unknown);
+    };
+    let session_id = rows::session_id(&family, "id")?;
+    let user_id = rows::user_id(&family, "user_id")?;
+    if rows::get::<bool>(&family, "revoked")? {
+        return Ok(RotationOutcome::Revoked);
+    }
+    let expires_at = rows::time(&family, "expires_at")?;
+    if expires_at <= request.now {
+        return Ok(RotationOutcome::Expired);
+    }
+    let current = rows::token_hash(rows::get(&family, "current_hash")?)?;
+    let previous = rows::get::<Option<Vec<u8>>>(&family, "previous_hash")?
+        .map(rows::token_hash)
+        .transpose()?;
+    let rotated_at = rows::maybe_time(&family, "rotated_at")?;
+    let is_previous = previous.as_ref() == Some(&request.presented);
+    let within_grace = rotated_at.is_some_and(|at| at >= request.grace_cutoff);
+    if is_previous && within_grace && current == request.successor {
+        return Ok(RotationOutcome::Replayed(SessionOwner {
+            session_id,
+            user_id,
+            roles: rows::get(&family, "roles")?,
+            expires_at,
+        }));
+    }
+    tx.execute(
+        "UPDATE sessions SET revoked_at = $2, revoke_reason = $3 WHERE id = $1 AND revoked_at IS NULL",
+        &[&session_id.as_uuid(), &now, &RevokeReason::RefreshTokenReused.as_str()],
+    )
+    .await
+    .map_err(unavailable)?;
+    Ok(RotationOutcome::Reused {
+        session_id,
+        user_id,
+    })
+}

@@ -1,0 +1,100 @@
+//! Throwaway PostgreSQL schemas for tests (feature `test-support`): each test gets a fresh schema
+//! in the database named by `TOKENAUTH_TEST_DATABASE_URL`, dropped again when the test ends, so
+//! tests run in parallel and leave nothing behind.
+
+use std::time::Duration;
+
+use super::{PoolSettings, PostgresStore};
+
+/// The environment variable naming the PostgreSQL server tests use.
+pub const TEST_DATABASE_URL: &str = "TOKENAUTH_TEST_DATABASE_URL";
+
+/// A schema that exists for as long as this value does.
+pub struct TestSchema {
+    url: String,
+    name: String,
+}
+
+impl TestSchema {
+    /// Creates a fresh schema, or `None` (after saying so on stderr) when
+    /// `TOKENAUTH_TEST_DATABASE_URL` is not set. Panics if it is set but unreachable: a configured
+    /// PostgreSQL test must never be skipped silently.
+    pub async fn create(test: &str) -> Option<Self> {
+        let Ok(url) = std::env::var(TEST_DATABASE_URL) else {
+            say_skipped(test);
+            return None;
+        };
+        let name = format!("tokenauth_test_{}", uuid::Uuid::new_v4().simple());
+        let client = connect(&url).await;
+        client
+            .batch_execute(&format!("CREATE SCHEMA {name}"))
+            .await
+            .unwrap_or_else(|e| panic!("creating schema {name}: {e}"));
+        Some(Self { url, name })
+    }
+
+    /// The schema's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The server URL with this schema as the search path, usable as `database_url`.
+    pub fn url(&self) -> String {
+        let separator = if self.url.contains('?') { '&' } else { '?' };
+        format!("{}{separator}options=-c%20search_path%3D{}", self.url, self.name)
+    }
+
+    /// Opens a store on this schema.
+    pub async fn open(&self) -> PostgresStore {
+        let settings = PoolSettings {
+            schema: Some(self.name.clone()),
+            acquire_timeout: Duration::from_secs(10),
+            ..PoolSettings::default()
+        };
+        PostgresStore::connect(&self.url, &settings)
+            .await
+            .unwrap_or_else(|e| panic!("connecting to {}: {e}", self.url))
+    }
+}
+
+impl Drop for TestSchema {
+    fn drop(&mut self) {
+        let url = self.url.clone();
+        let name = self.name.clone();
+        // Drop may run inside or outside a runtime: do the async work on a thread of its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            if let Ok(runtime) = runtime {
+                runtime.block_on(async {
+                    let client = connect(&url).await;
+                    let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE")).await;
+                });
+            }
+        });
+        let _ = dropped.join();
+    }
+}
+
+/// Tells the person running the tests, once per test binary, that PostgreSQL tests were
+/// skipped. Written to stderr directly: the test harness captures `eprintln!` of passing tests.
+fn say_skipped(test: &str) {
+    use std::io::Write as _;
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: PostgreSQL tests (first: {test}) need {TEST_DATABASE_URL}, \
+             e.g. postgres://postgres@127.0.0.1:5432/test"
+        );
+    });
+}
+
+async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("{TEST_DATABASE_URL}={url} is set but unreachable: {e}"));
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}

@@ -1,0 +1,119 @@
+//! [`UserStore`] on PostgreSQL.
+
+use async_trait::async_trait;
+use tokenauth_core::session::NewSession;
+use tokenauth_core::store::{StoreError, UserStore};
+use tokenauth_core::user::{Email, User};
+use tokenauth_core::{Timestamp, UserId};
+
+use super::rows::{self, USER_COLUMNS};
+use super::sessions::insert_session;
+use super::{PostgresStore, is_unique_violation, unavailable};
+
+#[async_trait]
+impl UserStore for PostgresStore {
+    async fn insert_user_with_session(
+        &self,
+        user: &User,
+        session: &NewSession,
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(unavailable)?;
+        let statement = tx
+            .prepare_cached(
+                "INSERT INTO users (id, email, password_hash, roles, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $5)",
+            )
+            .await
+            .map_err(unavailable)?;
+        let inserted = tx
+            .execute(
+                &statement,
+                &[
+                    &user.id.as_uuid(),
+                    &user.email.as_str(),
+                    &user.password_hash,
+                    &user.roles,
+                    &user.created_at.as_millis(),
+                ],
+            )
+            .await;
+        match inserted {
+            Ok(_) => {}
+            Err(error) if is_unique_violation(&error) => {
+                return Err(StoreError::Conflict("email already registered"));
+            }
+            Err(error) => return Err(unavailable(error)),
+        }
+        insert_session(&tx, session).await?;
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
+            ))
+            .await
+            .map_err(unavailable)?;
+        client
+            .query_opt(&statement, &[&email.as_str()])
+            .await
+            .map_err(unavailable)?
+            .as_ref()
+            .map(rows::user)
+            .transpose()
+    }
+
+    async fn find_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .await
+            .map_err(unavailable)?;
+        client
+            .query_opt(&statement, &[&id.as_uuid()])
+            .await
+            .map_err(unavailable)?
+            .as_ref()
+            .map(rows::user)
+            .transpose()
+    }
+
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1",
+                &[&id.as_uuid(), &password_hash, &now.as_millis()],
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn add_role(
+        &self,
+        email: &Email,
+        role: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        // One statement: append unless present, so there is no read-modify-write window.
+        let found = client
+            .execute(
+                "UPDATE users SET roles = CASE WHEN $2 = ANY(roles) THEN roles \
+                 ELSE array_append(roles, $2) END, updated_at = $3 WHERE email = $1",
+                &[&email.as_str(), &role, &now.as_millis()],
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(found == 1)
+    }
+}

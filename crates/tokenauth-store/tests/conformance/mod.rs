@@ -1,0 +1,224 @@
+//! The storage conformance suite: backend-independent tests of the traits in
+//! `tokenauth_core::store`, with the refresh-rotation invariants of
+//! `shared/refresh-rotation.md` above all.
+//!
+//! Every test is a `pub async fn`. Most take a fresh, empty store (`Arc<dyn Store>`); the ones
+//! about durability take a [`Backend`], which can close a store and open the same database
+//! again. A backend's test file (`tests/sqlite.rs`, later `tests/postgres.rs`) runs each of them
+//! on a fresh database, one `#[tokio::test]` per function, on a multi-threaded runtime.
+//!
+//! No clock is involved: every time is a [`Timestamp`] built from [`T0`].
+
+pub mod concurrency;
+pub mod keys;
+pub mod persistence;
+pub mod rotation;
+pub mod sessions;
+pub mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokenauth_core::refresh_token::{RefreshToken, RefreshTokenHash, RotationSecret};
+use tokenauth_core::session::{
+    NewSession, RotationOutcome, RotationRequest, Session, SessionOwner,
+};
+use tokenauth_core::store::Store;
+use tokenauth_core::user::{Email, User};
+use tokenauth_core::{SessionId, Timestamp, UserId};
+
+/// A backend under test, over one database that outlives the stores opened on it.
+#[async_trait]
+pub trait Backend: Send + Sync {
+    /// Opens a store on this backend's database: the same database every time, empty at first.
+    async fn open(&self) -> Arc<dyn Store>;
+
+    /// Closes the store opened last. Its later calls must fail with `StoreError::Unavailable`;
+    /// everything committed must be there for the next [`Backend::open`].
+    async fn close(&self);
+
+    /// The backend's own health checks of its database (integrity, schema version) through the
+    /// store opened last; panics when one fails.
+    async fn check(&self);
+}
+
+/// The suite's epoch: every time in it is an offset from here.
+pub const T0: Timestamp = Timestamp::from_millis(1_700_000_000_000);
+/// The refresh-reuse grace window the tests use.
+pub const GRACE: Duration = Duration::from_secs(30);
+/// How long a refresh token lives in the tests.
+pub const TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// `T0` plus `secs` seconds.
+pub fn at(secs: u64) -> Timestamp {
+    T0.plus(Duration::from_secs(secs))
+}
+
+/// The rotation secret every test derives successors with.
+pub fn secret() -> RotationSecret {
+    RotationSecret::new(&[7; 32])
+}
+
+/// A new random refresh token.
+pub fn token() -> RefreshToken {
+    RefreshToken::generate().expect("random source")
+}
+
+/// The successor `secret()` derives from `token`.
+pub fn successor(token: &RefreshToken) -> RefreshToken {
+    secret().successor(token)
+}
+
+/// A parsed (normalised) email.
+pub fn email(raw: &str) -> Email {
+    Email::parse(raw).expect("valid email")
+}
+
+/// A user with the given email and roles, created at `T0`.
+pub fn new_user(address: &str, roles: &[&str]) -> User {
+    User {
+        id: UserId::generate(),
+        email: email(address),
+        password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$fake${address}"),
+        roles: roles.iter().map(|role| (*role).to_owned()).collect(),
+        created_at: T0,
+        disabled_at: None,
+    }
+}
+
+/// A new session of `user` whose first refresh token is `first`, created at `created` and
+/// expiring `TOKEN_TTL` later.
+pub fn new_session(user: UserId, first: &RefreshToken, created: Timestamp) -> NewSession {
+    NewSession {
+        id: SessionId::generate(),
+        user_id: user,
+        refresh_token_hash: first.hash(),
+        created_at: created,
+        expires_at: created.plus(TOKEN_TTL),
+        user_agent: Some("conformance/1.0".to_owned()),
+        ip: Some("192.0.2.7".to_owned()),
+    }
+}
+
+/// A signed-up user: the user, their first session and its live refresh token.
+pub struct Account {
+    /// The stored user.
+    pub user: User,
+    /// The session created with the user.
+    pub session: NewSession,
+    /// The session's first refresh token.
+    pub token: RefreshToken,
+}
+
+/// Signs up a user with `address` and `roles` (at `T0`), with a first session.
+pub async fn sign_up(store: &Arc<dyn Store>, address: &str, roles: &[&str]) -> Account {
+    let user = new_user(address, roles);
+    let first = token();
+    let session = new_session(user.id, &first, T0);
+    store
+        .insert_user_with_session(&user, &session)
+        .await
+        .expect("sign-up");
+    Account {
+        user,
+        session,
+        token: first,
+    }
+}
+
+/// Adds a session to `user` created at `created`; returns it and its first token.
+pub async fn add_session(
+    store: &Arc<dyn Store>,
+    user: UserId,
+    created: Timestamp,
+) -> (NewSession, RefreshToken) {
+    let first = token();
+    let session = new_session(user, &first, created);
+    store
+        .insert_session(&session)
+        .await
+        .expect("insert session");
+    (session, first)
+}
+
+/// A rotation request presenting `presented` with an explicit successor hash, at `now`, with
+/// the grace cutoff `grace_cutoff`; the successor lives `TOKEN_TTL` from `now`.
+pub fn request_with(
+    presented: RefreshTokenHash,
+    successor: RefreshTokenHash,
+    now: Timestamp,
+    grace_cutoff: Timestamp,
+) -> RotationRequest {
+    RotationRequest {
+        presented,
+        successor,
+        now,
+        grace_cutoff,
+        successor_expires_at: now.plus(TOKEN_TTL),
+    }
+}
+
+/// The request a server would make for `presented` at `now` with grace window [`GRACE`].
+pub fn request(presented: &RefreshToken, now: Timestamp) -> RotationRequest {
+    request_with(
+        presented.hash(),
+        successor(presented).hash(),
+        now,
+        now.minus(GRACE),
+    )
+}
+
+/// Rotates `presented` at `now` (grace [`GRACE`]).
+pub async fn rotate(
+    store: &Arc<dyn Store>,
+    presented: &RefreshToken,
+    now: Timestamp,
+) -> RotationOutcome {
+    store
+        .rotate_refresh_token(&request(presented, now))
+        .await
+        .expect("rotate")
+}
+
+/// Rotates `presented` at `now`, asserts it was `Rotated`, and returns the successor.
+pub async fn rotate_ok(
+    store: &Arc<dyn Store>,
+    presented: &RefreshToken,
+    now: Timestamp,
+) -> (RefreshToken, SessionOwner) {
+    match rotate(store, presented, now).await {
+        RotationOutcome::Rotated(owner) => (successor(presented), owner),
+        other => panic!("expected Rotated, got {other:?}"),
+    }
+}
+
+/// The user's active sessions at `now`.
+pub async fn active(store: &Arc<dyn Store>, user: UserId, now: Timestamp) -> Vec<Session> {
+    store
+        .list_active_sessions(user, now)
+        .await
+        .expect("list sessions")
+}
+
+/// The one active session of `user` at `now`; panics unless there is exactly one.
+pub async fn only_session(store: &Arc<dyn Store>, user: UserId, now: Timestamp) -> Session {
+    let mut sessions = active(store, user, now).await;
+    assert_eq!(
+        sessions.len(),
+        1,
+        "expected exactly one session: {sessions:?}"
+    );
+    sessions.remove(0)
+}
+
+/// Sessions revoked at or after `since`.
+pub async fn revoked_since(
+    store: &Arc<dyn Store>,
+    since: Timestamp,
+) -> Vec<(SessionId, Timestamp)> {
+    store
+        .sessions_revoked_since(since)
+        .await
+        .expect("sessions revoked since")
+}

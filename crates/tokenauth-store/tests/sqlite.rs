@@ -1,0 +1,158 @@
+//! The storage conformance suite (`conformance/`) run against [`SqliteStore`]: every test on a
+//! fresh database file in its own temporary directory.
+
+mod conformance;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use tempfile::TempDir;
+use tokenauth_core::store::Store;
+use tokenauth_store::SqliteStore;
+
+use conformance::Backend;
+
+/// One database file in a temporary directory, and the store opened on it last.
+struct Sqlite {
+    dir: TempDir,
+    current: Mutex<Option<Arc<SqliteStore>>>,
+}
+
+impl Sqlite {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temporary directory"),
+            current: Mutex::new(None),
+        }
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.path().join("x.db")
+    }
+
+    fn current(&self) -> Arc<SqliteStore> {
+        self.current
+            .lock()
+            .expect("lock")
+            .clone()
+            .expect("a store is open")
+    }
+}
+
+#[async_trait]
+impl Backend for Sqlite {
+    async fn open(&self) -> Arc<dyn Store> {
+        let store = Arc::new(SqliteStore::open(&self.path()).expect("open SQLite store"));
+        *self.current.lock().expect("lock") = Some(Arc::clone(&store));
+        store
+    }
+
+    async fn close(&self) {
+        let store = self.current();
+        // `close` joins the database threads: keep it off the async workers.
+        tokio::task::spawn_blocking(move || store.close())
+            .await
+            .expect("close");
+    }
+
+    async fn check(&self) {
+        let store = self.current();
+        store.integrity_check().await.expect("integrity check");
+        assert_eq!(store.schema_version().await.expect("schema version"), 1);
+    }
+}
+
+/// One `#[tokio::test]` per conformance function: `store` tests get a fresh store, `backend`
+/// tests the fresh database's [`Backend`]. The database is checked after every store test.
+macro_rules! conformance {
+    (store: $($module:ident::$test:ident),+ $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $test() {
+            let backend = Sqlite::new();
+            let store = backend.open().await;
+            conformance::$module::$test(store).await;
+            backend.check().await;
+        }
+    )+};
+    (backend: $($module:ident::$test:ident),+ $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $test() {
+            let backend = Sqlite::new();
+            conformance::$module::$test(&backend).await;
+        }
+    )+};
+}
+
+conformance!(store:
+    users::user_with_session_round_trip,
+    users::minimal_user_round_trip,
+    users::duplicate_email_conflicts_and_writes_nothing,
+    users::set_password_hash_replaces_only_that_users_hash,
+    users::add_role_is_idempotent,
+    sessions::list_active_sessions_filters_and_orders,
+    sessions::revoke_session_only_by_owner_and_once,
+    sessions::revoke_session_ignores_expired,
+    sessions::revoke_all_sessions_returns_ids_and_spares_others,
+    sessions::sessions_revoked_since_reports_every_revocation,
+    rotation::live_token_rotates,
+    rotation::previous_token_within_grace_is_replayed,
+    rotation::previous_token_after_grace_is_reuse,
+    rotation::older_token_is_reuse_even_within_grace,
+    rotation::replay_with_another_successor_is_reuse,
+    rotation::expired_session_is_expired,
+    rotation::revoked_session_never_comes_back,
+    rotation::unknown_token_is_unknown,
+    rotation::rotation_reports_current_roles,
+    concurrency::concurrent_refreshes_within_grace_converge,
+    concurrency::concurrent_refreshes_without_grace_revoke,
+    concurrency::concurrent_rotations_of_different_sessions,
+    concurrency::long_chain_keeps_one_live_token,
+    concurrency::first_token_of_long_chain_is_reuse,
+    keys::keys_round_trip,
+    keys::one_active_and_one_next_key,
+    keys::promote_signing_key_moves_states,
+    keys::promote_without_active_key,
+    keys::delete_expired_signing_keys_only_removes_ended_retired_keys,
+    persistence::lifecycle_reports_expected_schema_version,
+);
+
+conformance!(backend:
+    persistence::data_survives_reopen,
+    persistence::failed_calls_change_nothing,
+    persistence::close_with_calls_in_flight,
+    persistence::lifecycle_close_with_calls_in_flight,
+);
+
+/// Invariant 7: only hashes of refresh tokens reach the disk. After sign-up and a few
+/// rotations, no file of the database holds any token's plaintext.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_token_hashes_reach_the_disk() {
+    let backend = Sqlite::new();
+    let store = backend.open().await;
+    let alice = conformance::sign_up(&store, "alice@example.com", &[]).await;
+    let mut plaintexts = vec![alice.token.expose().to_owned()];
+    let mut live = alice.token;
+    for step in 1..=5 {
+        let (next, _) = conformance::rotate_ok(&store, &live, conformance::at(step)).await;
+        plaintexts.push(next.expose().to_owned());
+        live = next;
+    }
+    backend.close().await;
+    drop(store);
+
+    let mut files = 0;
+    for entry in std::fs::read_dir(backend.dir.path()).expect("read dir") {
+        let bytes = std::fs::read(entry.expect("dir entry").path()).expect("read file");
+        files += 1;
+        for plaintext in &plaintexts {
+            assert!(
+                !bytes
+                    .windows(plaintext.len())
+                    .any(|window| window == plaintext.as_bytes()),
+                "a refresh token's plaintext was written to disk"
+            );
+        }
+    }
+    assert!(files >= 1);
+}
