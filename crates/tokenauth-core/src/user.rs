@@ -67,7 +67,8 @@ impl fmt::Display for Email {
     }
 }
 
-/// A plaintext password within the length rules; wiped from memory when dropped and never
+/// A plaintext password within the length rules, normalised to Unicode NFKC (so the same text
+/// typed on different systems is the same password); wiped from memory when dropped and never
 /// printed by `Debug`.
 pub struct Password(Zeroizing<String>);
 
@@ -77,7 +78,7 @@ impl Password {
     /// # Errors
     /// [`AuthError::InvalidInput`] naming the rule that failed.
     pub fn new(raw: String) -> Result<Self, AuthError> {
-        let raw = Zeroizing::new(raw);
+        let raw = normalise(raw);
         let invalid = |reason: &str| AuthError::InvalidInput {
             field: "password",
             reason: reason.to_owned(),
@@ -97,7 +98,12 @@ impl Password {
     /// # Errors
     /// [`AuthError::InvalidCredentials`] for an overlong password.
     pub fn presented(raw: String) -> Result<Self, AuthError> {
-        let raw = Zeroizing::new(raw);
+        // Checked before normalising too: NFKC can grow a string, and the bound is on work.
+        if raw.len() > MAX_PASSWORD_LEN * 4 {
+            drop(Zeroizing::new(raw));
+            return Err(AuthError::InvalidCredentials);
+        }
+        let raw = normalise(raw);
         if raw.len() > MAX_PASSWORD_LEN {
             return Err(AuthError::InvalidCredentials);
         }
@@ -113,6 +119,17 @@ impl Password {
     pub fn as_bytes(&self) -> &[u8] {
         self.0.as_bytes()
     }
+}
+
+/// NFKC form of `raw`; both the input and the result are wiped when dropped.
+fn normalise(raw: String) -> Zeroizing<String> {
+    use unicode_normalization::UnicodeNormalization as _;
+    let raw = Zeroizing::new(raw);
+    if unicode_normalization::is_nfkc_quick(raw.chars()) == unicode_normalization::IsNormalized::Yes
+    {
+        return raw;
+    }
+    Zeroizing::new(raw.nfkc().collect())
 }
 
 impl fmt::Debug for Password {
@@ -177,6 +194,15 @@ mod tests {
         assert!(Password::new("x".repeat(1024)).is_ok());
         assert!(Password::new("x".repeat(1025)).is_err());
         assert!(Password::presented("x".into()).is_ok());
+    }
+
+    #[test]
+    fn passwords_are_compared_in_nfkc() {
+        let composed = Password::new("caf\u{e9} au lait".into()).expect("valid");
+        let decomposed = Password::new("cafe\u{301} au lait".into()).expect("valid");
+        assert_eq!(composed.as_bytes(), decomposed.as_bytes());
+        let ligature = Password::presented("\u{fb01}ne print".into()).expect("valid");
+        assert_eq!(ligature.as_bytes(), b"fine print");
     }
 
     #[test]

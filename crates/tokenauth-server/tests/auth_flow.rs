@@ -85,6 +85,14 @@ async fn wrong_password_and_unknown_email_look_the_same() {
     )
     .await;
     assert_eq!(wrong, unknown);
+    // An address that cannot exist is an unknown user too, not a 400 that answers faster.
+    let malformed = assert_problem(
+        server.login("not-an-email", PASSWORD).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    assert_eq!(malformed, unknown);
 }
 
 #[tokio::test]

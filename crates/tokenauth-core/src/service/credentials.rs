@@ -67,7 +67,7 @@ impl AuthService {
     /// parameters than the configured ones is replaced.
     ///
     /// # Errors
-    /// [`AuthError::InvalidCredentials`], [`AuthError::InvalidInput`] for a malformed email,
+    /// [`AuthError::InvalidCredentials`] (also for a malformed email, which can have no account),
     /// [`AuthError::Overloaded`].
     pub async fn login(
         &self,
@@ -75,9 +75,12 @@ impl AuthService {
         password: String,
         client: ClientInfo,
     ) -> Result<(User, IssuedTokens), AuthError> {
-        let email = Email::parse(email)?;
         let password = Password::presented(password)?;
-        let user = self.store.find_user_by_email(&email).await?;
+        // An address that cannot exist is just an unknown user: same answer, same work.
+        let user = match Email::parse(email) {
+            Ok(email) => self.store.find_user_by_email(&email).await?,
+            Err(_) => None,
+        };
         let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
         // Kept for a possible rehash; the verification consumes the original.
         let spare = user.as_ref().map(|_| password.duplicate());

@@ -53,17 +53,48 @@ impl fmt::Debug for SecretUrl {
 
 impl fmt::Display for SecretUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // postgres://user:password@host/db → postgres://user:***@host/db
+        // postgres://user:password@host/db → postgres://user:***@host/db, and the password
+        // may also come as a query parameter: ?password=secret → ?password=***
         let Some((scheme, rest)) = self.0.split_once("://") else {
             return f.write_str("<unparseable URL>");
         };
-        match rest.rsplit_once('@') {
-            Some((credentials, host)) => match credentials.split_once(':') {
-                Some((user, _password)) => write!(f, "{scheme}://{user}:***@{host}"),
-                None => write!(f, "{scheme}://{credentials}@{host}"),
+        // The user info ends at the last `@` before the host's end, so that a password with a
+        // raw `@`, `/` or `?` in it is masked whole.
+        let userinfo_end = rest.find('@').and_then(|first| {
+            let host_end = rest[first..]
+                .find(['/', '?'])
+                .map_or(rest.len(), |i| first + i);
+            rest[..host_end].rfind('@')
+        });
+        let (credentials, rest) = match userinfo_end {
+            Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
+            None => (None, rest),
+        };
+        let (rest, query) = match rest.split_once('?') {
+            Some((rest, query)) => (rest, Some(query)),
+            None => (rest, None),
+        };
+        match credentials {
+            Some(credentials) => match credentials.split_once(':') {
+                Some((user, _password)) => write!(f, "{scheme}://{user}:***@{rest}")?,
+                None => write!(f, "{scheme}://{credentials}@{rest}")?,
             },
-            None => write!(f, "{scheme}://{rest}"),
+            None => write!(f, "{scheme}://{rest}")?,
         }
+        let Some(query) = query else { return Ok(()) };
+        f.write_str("?")?;
+        for (i, pair) in query.split('&').enumerate() {
+            if i > 0 {
+                f.write_str("&")?;
+            }
+            match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => {
+                    write!(f, "{key}=***")?;
+                }
+                _ => f.write_str(pair)?,
+            }
+        }
+        Ok(())
     }
 }
 
