@@ -2,12 +2,13 @@
 //! logout and expiry — through real HTTP against the real router.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
 mod common;
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{Options, TestServer, assert_problem, jwt_parts};
+use common::{Backend, Options, TestServer, assert_problem, jwt_parts};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -26,9 +27,8 @@ fn access_token(body: &Value) -> String {
         .to_owned()
 }
 
-#[tokio::test]
-async fn signup_login_and_me() {
-    let server = TestServer::start().await;
+async fn signup_login_and_me(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     let body = server.signup("  Alice@Example.com ", PASSWORD).await;
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 900);
@@ -68,9 +68,8 @@ async fn signup_login_and_me() {
     assert_eq!(me["claims"]["sid"], login["session_id"]);
 }
 
-#[tokio::test]
-async fn wrong_password_and_unknown_email_look_the_same() {
-    let server = TestServer::start().await;
+async fn wrong_password_and_unknown_email_look_the_same(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     server.signup("bob@example.com", PASSWORD).await;
     let wrong = assert_problem(
         server.login("bob@example.com", "not the password").await,
@@ -95,9 +94,8 @@ async fn wrong_password_and_unknown_email_look_the_same() {
     assert_eq!(malformed, unknown);
 }
 
-#[tokio::test]
-async fn duplicate_signup_is_a_conflict_in_any_spelling() {
-    let server = TestServer::start().await;
+async fn duplicate_signup_is_a_conflict_in_any_spelling(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     server.signup("carol@example.com", PASSWORD).await;
     let again = server
         .post_json(
@@ -108,9 +106,8 @@ async fn duplicate_signup_is_a_conflict_in_any_spelling() {
     assert_problem(again, 409, "email_taken").await;
 }
 
-#[tokio::test]
-async fn refresh_rotates_and_the_old_token_dies_after_the_grace_window() {
-    let server = TestServer::start().await;
+async fn refresh_rotates_and_the_old_token_dies_after_the_grace_window(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     let first = server.signup("dave@example.com", PASSWORD).await;
     let r0 = refresh_token(&first);
 
@@ -143,9 +140,8 @@ async fn refresh_rotates_and_the_old_token_dies_after_the_grace_window() {
     .await;
 }
 
-#[tokio::test]
-async fn reuse_after_the_grace_window_revokes_the_session() {
-    let server = TestServer::start().await;
+async fn reuse_after_the_grace_window_revokes_the_session(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     let first = server.signup("erin@example.com", PASSWORD).await;
     let r0 = refresh_token(&first);
     let r1 = refresh_token(&server.refresh(&r0).await.json::<Value>().await.unwrap());
@@ -158,9 +154,8 @@ async fn reuse_after_the_grace_window_revokes_the_session() {
     assert_problem(server.refresh(&r0).await, 401, "session_revoked").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fifty_concurrent_refreshes_of_one_token_end_with_one_live_token() {
-    let server = TestServer::start().await;
+async fn fifty_concurrent_refreshes_of_one_token_end_with_one_live_token(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     let first = server.signup("frank@example.com", PASSWORD).await;
     let r0 = refresh_token(&first);
     let requests = (0..50).map(|_| {
@@ -203,9 +198,8 @@ async fn fifty_concurrent_refreshes_of_one_token_end_with_one_live_token() {
     assert_eq!(sessions["sessions"][0]["id"], first["session_id"]);
 }
 
-#[tokio::test]
-async fn logout_kills_the_refresh_token_and_the_access_token() {
-    let server = TestServer::start().await;
+async fn logout_kills_the_refresh_token_and_the_access_token(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     let body = server.signup("gina@example.com", PASSWORD).await;
     let access = access_token(&body);
     let response = server
@@ -232,9 +226,8 @@ async fn logout_kills_the_refresh_token_and_the_access_token() {
     assert_problem(me, 401, "session_revoked").await;
 }
 
-#[tokio::test]
-async fn sessions_can_be_listed_and_revoked_one_by_one_or_all_at_once() {
-    let server = TestServer::start().await;
+async fn sessions_can_be_listed_and_revoked_one_by_one_or_all_at_once(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     let first = server.signup("hank@example.com", PASSWORD).await;
     let second: Value = server
         .login("hank@example.com", PASSWORD)
@@ -344,10 +337,9 @@ async fn sessions_can_be_listed_and_revoked_one_by_one_or_all_at_once() {
     .await;
 }
 
-#[tokio::test]
-async fn access_and_refresh_tokens_expire() {
+async fn access_and_refresh_tokens_expire(backend: Backend) {
     let server = TestServer::start_with(
-        Options::default()
+        Options::on(&backend)
             .with("access_token_ttl", "1m")
             .with("refresh_token_ttl", "1h")
             .with("clock_leeway", "5s"),
@@ -399,17 +391,14 @@ async fn access_and_refresh_tokens_expire() {
     .await;
 }
 
-#[tokio::test]
-async fn restart_keeps_users_sessions_and_keys() {
-    let server = TestServer::start().await;
+async fn restart_keeps_users_sessions_and_keys(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     let body = server.signup("kate@example.com", PASSWORD).await;
     let jwks_before = server.jwks().await;
-    let (temp, data_dir, clock) = server.stop().await;
+    let stopped = server.stop().await;
 
     let server = TestServer::start_with(Options {
-        data_dir: Some(data_dir),
-        clock: Some(clock),
-        ..Options::default()
+        ..Options::after(stopped)
     })
     .await;
     assert_eq!(server.jwks().await, jwks_before, "same keys after restart");
@@ -423,5 +412,17 @@ async fn restart_keeps_users_sessions_and_keys() {
     // compare the signature path through the keys: same kid in JWKS).
     let (header, _) = jwt_parts(&access_token(&body));
     assert_eq!(jwks_before["keys"][0]["kid"], header["kid"]);
-    drop(temp);
 }
+
+each_backend!(
+    signup_login_and_me,
+    wrong_password_and_unknown_email_look_the_same,
+    duplicate_signup_is_a_conflict_in_any_spelling,
+    refresh_rotates_and_the_old_token_dies_after_the_grace_window,
+    reuse_after_the_grace_window_revokes_the_session,
+    fifty_concurrent_refreshes_of_one_token_end_with_one_live_token,
+    logout_kills_the_refresh_token_and_the_access_token,
+    sessions_can_be_listed_and_revoked_one_by_one_or_all_at_once,
+    access_and_refresh_tokens_expire,
+    restart_keeps_users_sessions_and_keys,
+);

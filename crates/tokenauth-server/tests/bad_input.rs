@@ -2,13 +2,14 @@
 //! and changes nothing. Bad bearer tokens get 401 with an RFC 6750 challenge.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
 mod common;
 
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{TestServer, assert_problem, jwt_parts};
+use common::{Backend, TestServer, assert_problem, jwt_parts};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
@@ -75,9 +76,8 @@ async fn assert_token_rejected(response: reqwest::Response, code: &str, what: &s
 // Request bodies
 // ---------------------------------------------------------------------------------------------
 
-#[tokio::test]
-async fn malformed_json_is_400_and_creates_nothing() {
-    let server = TestServer::start().await;
+async fn malformed_json_is_400_and_creates_nothing(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     let email = "malformed@example.com";
     let valid = json!({"email": email, "password": PASSWORD}).to_string();
     let truncated = &valid[..valid.len() - 5];
@@ -157,9 +157,8 @@ async fn malformed_json_is_400_and_creates_nothing() {
     );
 }
 
-#[tokio::test]
-async fn empty_body_is_rejected() {
-    let server = TestServer::start().await;
+async fn empty_body_is_rejected(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     for path in ["/v1/signup", "/v1/login", "/v1/refresh"] {
         let response = post_raw(&server, path, Some("application/json"), "").await;
         assert_problem(response, 400, "invalid_request").await;
@@ -169,9 +168,8 @@ async fn empty_body_is_rejected() {
     }
 }
 
-#[tokio::test]
-async fn wrong_content_type_is_415_and_creates_nothing() {
-    let server = TestServer::start().await;
+async fn wrong_content_type_is_415_and_creates_nothing(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     let email = "content-type@example.com";
     let json_body = json!({"email": email, "password": PASSWORD}).to_string();
     let form_body = format!("email={email}&password=correct+horse+battery+staple");
@@ -203,9 +201,8 @@ async fn wrong_content_type_is_415_and_creates_nothing() {
     assert_eq!(response.status(), 201);
 }
 
-#[tokio::test]
-async fn oversized_bodies_are_413_and_create_nothing() {
-    let server = TestServer::start().await;
+async fn oversized_bodies_are_413_and_create_nothing(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     let email = "big@example.com";
     // 2 MiB: padding inside a string field.
     let huge = json!({"email": email, "password": PASSWORD, "pad": "x".repeat(2 << 20)});
@@ -233,9 +230,8 @@ async fn oversized_bodies_are_413_and_create_nothing() {
 
 /// A chunked body has no Content-Length to check up front; the limit must still hold while
 /// reading it.
-#[tokio::test]
-async fn oversized_chunked_body_is_413() {
-    let server = TestServer::start().await;
+async fn oversized_chunked_body_is_413(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     let addr = server.base.trim_start_matches("http://").to_owned();
     let chunk = format!(r#"{{"email": "chunked@example.com", "password": "{PASSWORD}", "pad": ""#);
     let filler = " ".repeat(4096);
@@ -272,9 +268,8 @@ async fn oversized_chunked_body_is_413() {
     assert_no_user(&server, "chunked@example.com", PASSWORD).await;
 }
 
-#[tokio::test]
-async fn missing_fields_and_wrong_types_are_400() {
-    let server = TestServer::start().await;
+async fn missing_fields_and_wrong_types_are_400(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     let email = "fields@example.com";
     for (path, body) in [
         ("/v1/signup", json!({"password": PASSWORD})),
@@ -341,9 +336,8 @@ async fn missing_fields_and_wrong_types_are_400() {
 // Passwords and emails
 // ---------------------------------------------------------------------------------------------
 
-#[tokio::test]
-async fn password_length_rules_at_signup() {
-    let server = TestServer::start().await;
+async fn password_length_rules_at_signup(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     let signup = |email: &'static str, password: String| {
         let server = &server;
         async move {
@@ -405,9 +399,8 @@ async fn password_length_rules_at_signup() {
     );
 }
 
-#[tokio::test]
-async fn overlong_password_at_login_is_invalid_credentials() {
-    let server = TestServer::start().await;
+async fn overlong_password_at_login_is_invalid_credentials(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     server.signup("login-long@example.com", PASSWORD).await;
     for email in ["login-long@example.com", "nobody@example.com"] {
         let problem = assert_problem(
@@ -449,9 +442,8 @@ async fn overlong_password_at_login_is_invalid_credentials() {
     .await;
 }
 
-#[tokio::test]
-async fn invalid_emails_at_signup_are_400_and_create_nothing() {
-    let server = TestServer::start().await;
+async fn invalid_emails_at_signup_are_400_and_create_nothing(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     let long_local = format!("{}@example.com", "a".repeat(243));
     assert_eq!(long_local.len(), 255);
     let long_domain = format!("a@{}.example.com", vec!["b".repeat(60); 4].join("."));
@@ -492,9 +484,8 @@ async fn invalid_emails_at_signup_are_400_and_create_nothing() {
     server.signup("alice@example.com", PASSWORD).await;
 }
 
-#[tokio::test]
-async fn unicode_passwords_work_end_to_end() {
-    let server = TestServer::start().await;
+async fn unicode_passwords_work_end_to_end(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     let emoji = "🔐🔑 pässwörd ✨ 密码";
     let nfc = "caf\u{e9} \u{f1}and\u{fa} secret"; // precomposed
     let nfd = "cafe\u{301} n\u{303}andu\u{301} secret"; // decomposed
@@ -531,9 +522,8 @@ async fn unicode_passwords_work_end_to_end() {
 // Refresh tokens
 // ---------------------------------------------------------------------------------------------
 
-#[tokio::test]
-async fn bad_refresh_tokens_are_401_invalid_token() {
-    let server = TestServer::start().await;
+async fn bad_refresh_tokens_are_401_invalid_token(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     let body = server.signup("refresh@example.com", PASSWORD).await;
     let live = refresh_token(&body);
     let non_ascii_43 = format!("{}é", "a".repeat(41));
@@ -570,9 +560,8 @@ async fn bad_refresh_tokens_are_401_invalid_token() {
 // Bearer tokens
 // ---------------------------------------------------------------------------------------------
 
-#[tokio::test]
-async fn bearer_header_problems_are_401_invalid_token() {
-    let server = TestServer::start().await;
+async fn bearer_header_problems_are_401_invalid_token(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     let body = server.signup("bearer@example.com", PASSWORD).await;
     let token = access_token(&body);
 
@@ -638,9 +627,8 @@ async fn bearer_header_problems_are_401_invalid_token() {
     assert_eq!(response.status(), 200);
 }
 
-#[tokio::test]
-async fn two_authorization_headers_are_refused() {
-    let server = TestServer::start().await;
+async fn two_authorization_headers_are_refused(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     let token = access_token(&server.signup("twice@example.com", PASSWORD).await);
     for second in [format!("Bearer {token}"), "Bearer garbage".to_owned()] {
         let mut headers = HeaderMap::new();
@@ -661,9 +649,8 @@ async fn two_authorization_headers_are_refused() {
     }
 }
 
-#[tokio::test]
-async fn tampered_and_unsigned_jwts_are_refused() {
-    let server = TestServer::start().await;
+async fn tampered_and_unsigned_jwts_are_refused(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     let victim = server.signup("victim@example.com", PASSWORD).await;
     let attacker = server.signup("attacker@example.com", PASSWORD).await;
     let token = access_token(&attacker);
@@ -729,10 +716,9 @@ async fn tampered_and_unsigned_jwts_are_refused() {
     assert_eq!(me["user"]["email"], "attacker@example.com");
 }
 
-#[tokio::test]
-async fn expired_token_is_token_expired() {
+async fn expired_token_is_token_expired(backend: Backend) {
     let server = TestServer::start_with(
-        common::Options::default()
+        common::Options::on(&backend)
             .with("access_token_ttl", "1m")
             .with("clock_leeway", "10s"),
     )
@@ -745,9 +731,8 @@ async fn expired_token_is_token_expired() {
     assert_token_rejected(response, "token_expired", "expired at verify").await;
 }
 
-#[tokio::test]
-async fn token_from_another_server_is_refused() {
-    let server = TestServer::start().await;
+async fn token_from_another_server_is_refused(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     let other = TestServer::start().await;
     let foreign = access_token(&other.signup("foreign@example.com", PASSWORD).await);
     // Sanity: it works where it was issued.
@@ -756,9 +741,8 @@ async fn token_from_another_server_is_refused() {
     assert_token_rejected(response, "invalid_token", "foreign token").await;
 }
 
-#[tokio::test]
-async fn tokens_in_the_query_string_are_never_accepted() {
-    let server = TestServer::start().await;
+async fn tokens_in_the_query_string_are_never_accepted(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     let body = server.signup("query@example.com", PASSWORD).await;
     let token = access_token(&body);
     for path in ["/v1/me", "/v1/sessions", "/v1/verify"] {
@@ -784,9 +768,8 @@ async fn tokens_in_the_query_string_are_never_accepted() {
     assert_eq!(server.refresh(&refresh_token(&body)).await.status(), 200);
 }
 
-#[tokio::test]
-async fn refresh_token_as_bearer_is_refused() {
-    let server = TestServer::start().await;
+async fn refresh_token_as_bearer_is_refused(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     let body = server.signup("swap@example.com", PASSWORD).await;
     let refresh = refresh_token(&body);
     for path in ["/v1/me", "/v1/sessions", "/v1/verify"] {
@@ -801,9 +784,8 @@ async fn refresh_token_as_bearer_is_refused() {
 // Routing
 // ---------------------------------------------------------------------------------------------
 
-#[tokio::test]
-async fn unknown_routes_are_404_and_wrong_methods_405() {
-    let server = TestServer::start().await;
+async fn unknown_routes_are_404_and_wrong_methods_405(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     for path in [
         "/nope",
         "/v1/nope",
@@ -850,9 +832,8 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
 // Concurrency
 // ---------------------------------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_signups_with_one_email_make_exactly_one_user() {
-    let server = TestServer::start().await;
+async fn concurrent_signups_with_one_email_make_exactly_one_user(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     let requests: Vec<_> = (0..20)
         .map(|i| {
             let client = server.client.clone();
@@ -912,3 +893,26 @@ async fn concurrent_signups_with_one_email_make_exactly_one_user() {
     )
     .await;
 }
+
+each_backend!(
+    malformed_json_is_400_and_creates_nothing,
+    empty_body_is_rejected,
+    wrong_content_type_is_415_and_creates_nothing,
+    oversized_bodies_are_413_and_create_nothing,
+    oversized_chunked_body_is_413,
+    missing_fields_and_wrong_types_are_400,
+    password_length_rules_at_signup,
+    overlong_password_at_login_is_invalid_credentials,
+    invalid_emails_at_signup_are_400_and_create_nothing,
+    unicode_passwords_work_end_to_end,
+    bad_refresh_tokens_are_401_invalid_token,
+    bearer_header_problems_are_401_invalid_token,
+    two_authorization_headers_are_refused,
+    tampered_and_unsigned_jwts_are_refused,
+    expired_token_is_token_expired,
+    token_from_another_server_is_refused,
+    tokens_in_the_query_string_are_never_accepted,
+    refresh_token_as_bearer_is_refused,
+    unknown_routes_are_404_and_wrong_methods_405,
+    concurrent_signups_with_one_email_make_exactly_one_user,
+);

@@ -1,20 +1,20 @@
 //! `/v1/verify`, the forward-auth check reverse proxies call.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
 mod common;
 
 use std::time::Duration;
 
-use common::{TestServer, assert_problem};
+use common::{Backend, TestServer, assert_problem};
 use serde_json::Value;
 use tokenauth_core::user::Email;
 use tokenauth_core::{Clock, SystemClock};
 
 const PASSWORD: &str = "correct horse battery staple";
 
-#[tokio::test]
-async fn a_good_token_passes_with_identity_headers() {
-    let server = TestServer::start().await;
+async fn a_good_token_passes_with_identity_headers(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     let body = server.signup("proxy@example.com", PASSWORD).await;
     let email = Email::parse("proxy@example.com").unwrap();
     for role in ["admin", "billing"] {
@@ -63,9 +63,8 @@ async fn a_good_token_passes_with_identity_headers() {
     assert_eq!(old.headers()["x-auth-roles"], "");
 }
 
-#[tokio::test]
-async fn every_bad_token_is_401_with_a_bearer_challenge() {
-    let server = TestServer::start().await;
+async fn every_bad_token_is_401_with_a_bearer_challenge(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     let body = server.signup("bad@example.com", PASSWORD).await;
     let token = body["access_token"].as_str().unwrap().to_owned();
     let refresh = body["refresh_token"].as_str().unwrap().to_owned();
@@ -150,3 +149,8 @@ async fn every_bad_token_is_401_with_a_bearer_challenge() {
     )
     .await;
 }
+
+each_backend!(
+    a_good_token_passes_with_identity_headers,
+    every_bad_token_is_401_with_a_bearer_challenge,
+);

@@ -2,11 +2,12 @@
 //! rotation on schedule (published before it signs, retired keys kept until their tokens expire).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
 mod common;
 
 use std::time::Duration;
 
-use common::{Options, TestServer, jwt_parts};
+use common::{Backend, Options, TestServer, jwt_parts};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde_json::Value;
@@ -53,14 +54,14 @@ fn verify_like_a_third_party(
     decode::<Value>(token, &key, &validation).expect("third party accepts the token")
 }
 
-#[tokio::test]
-async fn each_asymmetric_algorithm_works_end_to_end_and_verifies_from_jwks() {
+async fn each_asymmetric_algorithm_works_end_to_end_and_verifies_from_jwks(backend: Backend) {
     for (alg, expected) in [
         ("ES256", Algorithm::ES256),
         ("EdDSA", Algorithm::EdDSA),
         ("RS256", Algorithm::RS256),
     ] {
-        let server = TestServer::start_with(Options::default().with("signing_alg", alg)).await;
+        let backend = backend.fresh(alg).await;
+        let server = TestServer::start_with(Options::on(&backend).with("signing_alg", alg)).await;
         let body = server.signup("alg@example.com", PASSWORD).await;
         let token = body["access_token"].as_str().unwrap();
         assert_eq!(
@@ -88,9 +89,8 @@ async fn each_asymmetric_algorithm_works_end_to_end_and_verifies_from_jwks() {
     }
 }
 
-#[tokio::test]
-async fn hs256_works_end_to_end_and_its_secret_is_never_published() {
-    let server = TestServer::start_with(Options::default().with("signing_alg", "HS256")).await;
+async fn hs256_works_end_to_end_and_its_secret_is_never_published(backend: Backend) {
+    let server = TestServer::start_with(Options::on(&backend).with("signing_alg", "HS256")).await;
     let body = server.signup("hmac@example.com", PASSWORD).await;
     let token = body["access_token"].as_str().unwrap();
     assert_eq!(jwt_parts(token).0["alg"], "HS256");
@@ -116,9 +116,8 @@ async fn hs256_works_end_to_end_and_its_secret_is_never_published() {
     );
 }
 
-#[tokio::test]
-async fn jwks_is_cacheable_and_discovery_points_at_it() {
-    let server = TestServer::start_with(Options::default().with("jwks_max_age", "2m")).await;
+async fn jwks_is_cacheable_and_discovery_points_at_it(backend: Backend) {
+    let server = TestServer::start_with(Options::on(&backend).with("jwks_max_age", "2m")).await;
     let response = server
         .client
         .get(server.url("/.well-known/jwks.json"))
@@ -139,11 +138,12 @@ async fn jwks_is_cacheable_and_discovery_points_at_it() {
     assert_eq!(discovery["jwks_uri"], server.url("/.well-known/jwks.json"));
 }
 
-#[tokio::test]
-async fn scheduled_rotation_publishes_first_signs_later_and_retires_after_tokens_expire() {
+async fn scheduled_rotation_publishes_first_signs_later_and_retires_after_tokens_expire(
+    backend: Backend,
+) {
     // Rotation every hour; JWKS cached 1 minute, so a new key is published 2 minutes ahead.
     let server = TestServer::start_with(
-        Options::default()
+        Options::on(&backend)
             .with("key_rotation_interval", "1h")
             .with("jwks_max_age", "1m")
             .with("access_token_ttl", "5m")
@@ -192,9 +192,8 @@ async fn scheduled_rotation_publishes_first_signs_later_and_retires_after_tokens
     assert_eq!(kids(&server.jwks().await), [next_kid]);
 }
 
-#[tokio::test]
-async fn forced_rotation_waits_for_caches_unless_immediate() {
-    let server = TestServer::start_with(Options::default().with("jwks_max_age", "1m")).await;
+async fn forced_rotation_waits_for_caches_unless_immediate(backend: Backend) {
+    let server = TestServer::start_with(Options::on(&backend).with("jwks_max_age", "1m")).await;
     server.signup("force@example.com", PASSWORD).await;
     let first_kid = kids(&server.jwks().await)[0].clone();
     let keys = server.state.auth.keys().clone();
@@ -229,20 +228,17 @@ async fn forced_rotation_waits_for_caches_unless_immediate() {
     );
 }
 
-#[tokio::test]
-async fn changing_the_algorithm_rotates_gracefully_across_a_restart() {
-    let server = TestServer::start_with(Options::default().with("jwks_max_age", "1m")).await;
+async fn changing_the_algorithm_rotates_gracefully_across_a_restart(backend: Backend) {
+    let server = TestServer::start_with(Options::on(&backend).with("jwks_max_age", "1m")).await;
     let body = server.signup("switch@example.com", PASSWORD).await;
     let es_token = body["access_token"].as_str().unwrap().to_owned();
-    let (temp, data_dir, clock) = server.stop().await;
+    let stopped = server.stop().await;
 
-    let server = TestServer::start_with(Options {
-        data_dir: Some(data_dir),
-        clock: Some(clock),
-        ..Options::default()
+    let server = TestServer::start_with(
+        Options::after(stopped)
             .with("signing_alg", "EdDSA")
-            .with("jwks_max_age", "1m")
-    })
+            .with("jwks_max_age", "1m"),
+    )
     .await;
     let jwks = server.jwks().await;
     let mut algs: Vec<&str> = jwks["keys"]
@@ -273,9 +269,17 @@ async fn changing_the_algorithm_rotates_gracefully_across_a_restart() {
         &es_token,
         claims["iss"].as_str().unwrap(),
     );
-    drop(temp);
 }
 
 fn verify_like_a_third_party_with_issuer(jwks: &Value, token: &str, issuer: &str) {
     verify_like_a_third_party(jwks, token, issuer);
 }
+
+each_backend!(
+    each_asymmetric_algorithm_works_end_to_end_and_verifies_from_jwks,
+    hs256_works_end_to_end_and_its_secret_is_never_published,
+    jwks_is_cacheable_and_discovery_points_at_it,
+    scheduled_rotation_publishes_first_signs_later_and_retires_after_tokens_expire,
+    forced_rotation_waits_for_caches_unless_immediate,
+    changing_the_algorithm_rotates_gracefully_across_a_restart,
+);

@@ -2,9 +2,10 @@
 //! configured, and a full hashing queue answered 503 instead of growing without bound.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
 mod common;
 
-use common::{Options, TestServer, assert_problem};
+use common::{Backend, Options, TestServer, assert_problem};
 use serde_json::json;
 use tokenauth_core::password::HashCost;
 use tokenauth_core::user::Email;
@@ -23,14 +24,13 @@ async fn stored_hash(server: &TestServer, email: &str) -> String {
         .password_hash
 }
 
-#[tokio::test]
-async fn passwords_are_stored_as_argon2id_and_upgraded_at_login_when_weaker() {
-    let server = TestServer::start().await;
+async fn passwords_are_stored_as_argon2id_and_upgraded_at_login_when_weaker(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
     server.signup("upgrade@example.com", PASSWORD).await;
     let weak = stored_hash(&server, "upgrade@example.com").await;
     assert!(weak.starts_with("$argon2id$v=19$m=256,t=1,p=1$"), "{weak}");
     assert!(!weak.contains(PASSWORD));
-    let (temp, data_dir, clock) = server.stop().await;
+    let stopped = server.stop().await;
 
     let stronger = HashCost {
         memory_kib: 512,
@@ -38,10 +38,8 @@ async fn passwords_are_stored_as_argon2id_and_upgraded_at_login_when_weaker() {
         parallelism: 1,
     };
     let server = TestServer::start_with(Options {
-        data_dir: Some(data_dir),
-        clock: Some(clock),
         hash_cost: stronger,
-        ..Options::default()
+        ..Options::after(stopped)
     })
     .await;
     // A failed login changes nothing.
@@ -66,14 +64,12 @@ async fn passwords_are_stored_as_argon2id_and_upgraded_at_login_when_weaker() {
         server.login("upgrade@example.com", PASSWORD).await.status(),
         200
     );
-    drop(temp);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_burst_of_logins_beyond_the_queue_gets_503_with_retry_after() {
+async fn a_burst_of_logins_beyond_the_queue_gets_503_with_retry_after(backend: Backend) {
     let server = TestServer::start_with(Options {
         hash_cost: HashCost::OWASP,
-        ..Options::default()
+        ..Options::on(&backend)
             .with("password_hash_concurrency", "1")
             .with("password_hash_queue", "1")
     })
@@ -109,3 +105,8 @@ async fn a_burst_of_logins_beyond_the_queue_gets_503_with_retry_after() {
     assert!(shed > 0, "the queue must shed load");
     assert!(refused > 0, "queued requests are still served");
 }
+
+each_backend!(
+    passwords_are_stored_as_argon2id_and_upgraded_at_login_when_weaker,
+    a_burst_of_logins_beyond_the_queue_gets_503_with_retry_after,
+);

@@ -29,7 +29,11 @@ impl Postgres {
     }
 
     fn current(&self) -> Arc<PostgresStore> {
-        self.current.lock().expect("lock").clone().expect("a store is open")
+        self.current
+            .lock()
+            .expect("lock")
+            .clone()
+            .expect("a store is open")
     }
 }
 

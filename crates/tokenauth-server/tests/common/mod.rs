@@ -11,6 +11,7 @@ use tokenauth_core::password::HashCost;
 use tokenauth_server::config::{Config, Layer, RawValue};
 use tokenauth_server::state::AppState;
 use tokenauth_server::{Application, BuildOptions};
+use tokenauth_store::postgres::test_schema::TestSchema;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -24,12 +25,70 @@ pub const TEST_HASH_COST: HashCost = HashCost {
 /// A fixed master key for tests (base64 of 32 bytes), so a restart can reopen the data.
 pub const TEST_MASTER_KEY: &str = "dG9rZW5hdXRoLXRlc3QtbWFzdGVyLWtleS0zMmJ5dGU=";
 
+/// Where a test server keeps its data: a fresh SQLite file, or a fresh schema on the
+/// PostgreSQL server named by `TOKENAUTH_TEST_DATABASE_URL` (dropped when the last user of it
+/// is gone).
+#[derive(Clone)]
+pub enum Backend {
+    Sqlite,
+    Postgres(Arc<TestSchema>),
+}
+
+impl Backend {
+    /// A PostgreSQL backend on a fresh schema, or `None` (said once on stderr) when
+    /// `TOKENAUTH_TEST_DATABASE_URL` is not set.
+    pub async fn postgres(test: &str) -> Option<Self> {
+        TestSchema::create(test)
+            .await
+            .map(|schema| Backend::Postgres(Arc::new(schema)))
+    }
+
+    /// Another empty database of the same kind (a new SQLite file, a new schema).
+    pub async fn fresh(&self, test: &str) -> Self {
+        match self {
+            Backend::Sqlite => Backend::Sqlite,
+            Backend::Postgres(_) => Self::postgres(test)
+                .await
+                .expect("PostgreSQL is configured"),
+        }
+    }
+}
+
+/// Runs each named `async fn(Backend)` as two tests, `NAME::sqlite` and `NAME::postgres`.
+#[allow(unused_macros)]
+macro_rules! each_backend {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(crate::common::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(backend) = crate::common::Backend::postgres(stringify!($name)).await {
+                    super::$name(backend).await;
+                }
+            }
+        }
+    )+};
+}
+
+/// What a stopped server leaves behind, to start another on the same data.
+pub struct Stopped {
+    pub temp: Option<tempfile::TempDir>,
+    data_dir: PathBuf,
+    clock: ManualClock,
+    backend: Backend,
+}
+
 pub struct TestServer {
     pub base: String,
     pub client: reqwest::Client,
     pub clock: ManualClock,
     pub state: AppState,
     pub data_dir: PathBuf,
+    pub backend: Backend,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
     _temp: Option<tempfile::TempDir>,
@@ -40,6 +99,8 @@ pub struct Options {
     pub clock: Option<ManualClock>,
     pub hash_cost: HashCost,
     pub data_dir: Option<PathBuf>,
+    pub backend: Backend,
+    pub temp: Option<tempfile::TempDir>,
 }
 
 impl Default for Options {
@@ -49,11 +110,32 @@ impl Default for Options {
             clock: None,
             hash_cost: TEST_HASH_COST,
             data_dir: None,
+            backend: Backend::Sqlite,
+            temp: None,
         }
     }
 }
 
 impl Options {
+    /// Defaults, on `backend`.
+    pub fn on(backend: &Backend) -> Self {
+        Self {
+            backend: backend.clone(),
+            ..Self::default()
+        }
+    }
+
+    /// Defaults, on the data, clock and backend a stopped server left.
+    pub fn after(stopped: Stopped) -> Self {
+        Self {
+            data_dir: Some(stopped.data_dir),
+            clock: Some(stopped.clock),
+            backend: stopped.backend,
+            temp: stopped.temp,
+            ..Self::default()
+        }
+    }
+
     pub fn with(mut self, name: &'static str, value: &str) -> Self {
         self.settings.push((name, value.to_owned()));
         self
@@ -65,9 +147,13 @@ impl TestServer {
         Self::start_with(Options::default()).await
     }
 
+    pub async fn start_on(backend: &Backend) -> Self {
+        Self::start_with(Options::on(backend)).await
+    }
+
     pub async fn start_with(options: Options) -> Self {
         let (temp, data_dir) = match options.data_dir {
-            Some(dir) => (None, dir),
+            Some(dir) => (options.temp, dir),
             None => {
                 let temp = tempfile::tempdir().expect("tempdir");
                 let dir = temp.path().join("data");
@@ -77,6 +163,9 @@ impl TestServer {
         let mut layer = Layer::new();
         layer.insert("listen", RawValue::Text("127.0.0.1:0".into()));
         layer.insert("data_dir", RawValue::Text(data_dir.display().to_string()));
+        if let Backend::Postgres(schema) = &options.backend {
+            layer.insert("database_url", RawValue::Text(schema.url()));
+        }
         for (name, value) in options.settings {
             layer.insert(name, RawValue::Text(value));
         }
@@ -104,22 +193,28 @@ impl TestServer {
             clock,
             state,
             data_dir,
+            backend: options.backend,
             shutdown: Some(shutdown),
             task: Some(task),
             _temp: temp,
         }
     }
 
-    /// Stops the server gracefully and waits until the database is closed. Returns the temp
-    /// dir so the caller can restart on the same data.
-    pub async fn stop(mut self) -> (Option<tempfile::TempDir>, PathBuf, ManualClock) {
+    /// Stops the server gracefully and waits until the database is closed. What it returns
+    /// starts another server on the same data ([`Options::after`]).
+    pub async fn stop(mut self) -> Stopped {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
         if let Some(task) = self.task.take() {
             task.await.expect("join").expect("clean shutdown");
         }
-        (self._temp.take(), self.data_dir.clone(), self.clock.clone())
+        Stopped {
+            temp: self._temp.take(),
+            data_dir: self.data_dir.clone(),
+            clock: self.clock.clone(),
+            backend: self.backend.clone(),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
