@@ -95,6 +95,14 @@ pub trait SessionStore: Send + Sync {
         now: Timestamp,
     ) -> Result<Vec<SessionId>, StoreError>;
 
+    /// Deletes up to `limit` sessions (with their refresh-token history) that expired or were
+    /// revoked before `ended_before`; returns how many. Small batches keep the write path free.
+    async fn purge_ended_sessions(
+        &self,
+        ended_before: Timestamp,
+        limit: u32,
+    ) -> Result<u64, StoreError>;
+
     /// Sessions revoked at or after `since`, with the time of revocation: what a fresh process
     /// must know to reject access tokens that are still unexpired.
     async fn sessions_revoked_since(

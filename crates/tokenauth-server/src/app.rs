@@ -168,6 +168,11 @@ fn spawn_maintenance(state: &AppState) -> JoinHandle<()> {
                 Err(error) => tracing::error!(%error, "key maintenance failed"),
             }
             auth.purge_revoked();
+            match auth.purge_ended_sessions(10).await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, "purged ended sessions"),
+                Err(error) => tracing::warn!(%error, "purging ended sessions failed"),
+            }
         }
     })
 }

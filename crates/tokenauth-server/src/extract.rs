@@ -80,7 +80,7 @@ impl FromRequestParts<AppState> for AuthUser {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts)?;
-        Ok(Self(state.auth.authenticate(token)?))
+        Ok(Self(state.auth.authenticate(token).await?))
     }
 }
 

@@ -414,6 +414,56 @@ async fn restart_keeps_users_sessions_and_keys(backend: Backend) {
     assert_eq!(jwks_before["keys"][0]["kid"], header["kid"]);
 }
 
+async fn ended_sessions_are_purged_after_the_retention_period(backend: Backend) {
+    let server =
+        TestServer::start_with(Options::on(&backend).with("refresh_token_ttl", "1h")).await;
+    let ended = server.signup("purge@example.com", PASSWORD).await;
+    let logged_out: Value = server
+        .login("purge@example.com", PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let logout = server
+        .client
+        .post(server.url("/v1/logout"))
+        .bearer_auth(access_token(&logged_out))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 204);
+    // Within retention the dead session's tokens are still recognised.
+    server.advance(Duration::from_secs(2 * 3600));
+    assert_eq!(server.state.auth.purge_ended_sessions(10).await.unwrap(), 0);
+    assert_problem(
+        server.refresh(&refresh_token(&logged_out)).await,
+        401,
+        "session_revoked",
+    )
+    .await;
+    assert_problem(
+        server.refresh(&refresh_token(&ended)).await,
+        401,
+        "token_expired",
+    )
+    .await;
+    // After it, both are gone, and a fresh session is untouched.
+    server.advance(tokenauth_core::service::ENDED_SESSION_RETENTION - Duration::from_secs(1800));
+    let fresh = server.login("purge@example.com", PASSWORD).await;
+    assert_eq!(fresh.status(), 200);
+    let fresh: Value = fresh.json().await.unwrap();
+    assert_eq!(server.state.auth.purge_ended_sessions(10).await.unwrap(), 2);
+    for gone in [&ended, &logged_out] {
+        assert_problem(
+            server.refresh(&refresh_token(gone)).await,
+            401,
+            "invalid_token",
+        )
+        .await;
+    }
+    assert_eq!(server.refresh(&refresh_token(&fresh)).await.status(), 200);
+}
+
 each_backend!(
     signup_login_and_me,
     wrong_password_and_unknown_email_look_the_same,
@@ -425,4 +475,5 @@ each_backend!(
     sessions_can_be_listed_and_revoked_one_by_one_or_all_at_once,
     access_and_refresh_tokens_expire,
     restart_keeps_users_sessions_and_keys,
+    ended_sessions_are_purged_after_the_retention_period,
 );

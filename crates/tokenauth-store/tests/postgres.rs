@@ -89,6 +89,7 @@ conformance!(store:
     sessions::revoke_session_ignores_expired,
     sessions::revoke_all_sessions_returns_ids_and_spares_others,
     sessions::sessions_revoked_since_reports_every_revocation,
+    sessions::purge_removes_only_long_ended_sessions,
     rotation::live_token_rotates,
     rotation::previous_token_within_grace_is_replayed,
     rotation::previous_token_after_grace_is_reuse,

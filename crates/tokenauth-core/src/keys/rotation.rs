@@ -58,7 +58,13 @@ pub struct KeyManager {
     /// Serialises maintenance passes, so a pass that read the keys earlier can never replace
     /// the keyring built by a pass that read them later.
     maintaining: tokio::sync::Mutex<()>,
+    /// When a token with an unknown kid last made us reload (rate limit).
+    last_unknown_kid_reload: std::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// Least time between two reloads caused by tokens with unknown kids: another instance's new key
+/// is picked up at once, while a flood of forged kids costs one key read per interval.
+const UNKNOWN_KID_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 
 impl KeyManager {
     /// Brings the stored keys on schedule (creating the first key on a fresh database) and loads
@@ -82,6 +88,7 @@ impl KeyManager {
             clock,
             keyring: ArcSwap::from_pointee(keyring),
             maintaining: tokio::sync::Mutex::new(()),
+            last_unknown_kid_reload: std::sync::Mutex::new(None),
         })
     }
 
@@ -106,6 +113,28 @@ impl KeyManager {
         let keyring = Keyring::from_records(&records, &self.master, now)?;
         self.keyring.store(Arc::new(keyring));
         Ok(true)
+    }
+
+    /// Reloads the keys because a token named a kid we do not know: another instance may have
+    /// activated a key we have not loaded yet. Rate-limited; returns whether a reload happened.
+    pub async fn reload_for_unknown_kid(&self) -> bool {
+        {
+            let Ok(mut last) = self.last_unknown_kid_reload.lock() else {
+                return false;
+            };
+            let now = std::time::Instant::now();
+            if last.is_some_and(|at| now.duration_since(at) < UNKNOWN_KID_RELOAD_INTERVAL) {
+                return false;
+            }
+            *last = Some(now);
+        }
+        match self.maintain().await {
+            Ok(_) => true,
+            Err(error) => {
+                tracing::warn!(%error, "reloading keys for an unknown kid failed");
+                false
+            }
+        }
     }
 
     /// How often [`KeyManager::maintain`] should run so that no step is late by more than a

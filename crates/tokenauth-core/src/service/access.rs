@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_lc_rs::rand;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use tokenauth_jwt::{AccessTokenClaims, Audience, Validation, VerifyError};
+use tokenauth_jwt::{AccessTokenClaims, Audience, VerifyError};
 
 use crate::clock::Timestamp;
 use crate::error::AuthError;
@@ -89,18 +89,18 @@ impl AuthService {
     /// # Errors
     /// [`AuthError::TokenExpired`], [`AuthError::SessionRevoked`], or [`AuthError::InvalidToken`]
     /// for everything else.
-    pub fn authenticate(&self, token: &str) -> Result<AuthenticatedCaller, AuthError> {
+    ///
+    /// A token naming a kid this instance does not know makes it reload its keys once (rate
+    /// limited) before giving up: with several instances, another one may have just activated a
+    /// new key.
+    pub async fn authenticate(&self, token: &str) -> Result<AuthenticatedCaller, AuthError> {
         let now = self.clock.now();
-        let mut validation =
-            Validation::new(self.settings.issuer.clone(), self.settings.audience.clone());
-        validation.leeway_secs = i64::try_from(self.settings.clock_leeway.as_secs()).unwrap_or(0);
-        let keyring = self.keys.keyring();
-        let claims = tokenauth_jwt::verify_access_token(
-            keyring.verifiers(),
-            token,
-            &validation,
-            now.as_secs(),
-        )
+        let claims = match self.verify_with_loaded_keys(token, now) {
+            Err(VerifyError::UnknownKey) if self.keys.reload_for_unknown_kid().await => {
+                self.verify_with_loaded_keys(token, now)
+            }
+            other => other,
+        }
         .map_err(|error| match error {
             VerifyError::Expired => AuthError::TokenExpired,
             _ => AuthError::InvalidToken,
@@ -115,6 +115,20 @@ impl AuthService {
             session_id,
             claims,
         })
+    }
+
+    fn verify_with_loaded_keys(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<AccessTokenClaims, VerifyError> {
+        let keyring = self.keys.keyring();
+        tokenauth_jwt::verify_access_token(
+            keyring.verifiers(),
+            token,
+            &self.validation,
+            now.as_secs(),
+        )
     }
 
     /// Forgets revoked sessions whose access tokens have all expired.

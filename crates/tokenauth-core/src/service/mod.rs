@@ -15,10 +15,12 @@ use crate::password::PasswordHasher;
 use crate::refresh_token::RotationSecret;
 use crate::settings::AuthSettings;
 use crate::store::Store;
+use tokenauth_jwt::Validation;
 
 pub use access::{ACCESS_TOKEN_TYP, AuthenticatedCaller, IssuedTokens};
 pub use credentials::ClientInfo;
 pub use revoked::RevokedSessions;
+pub use sessions::ENDED_SESSION_RETENTION;
 
 /// Sign-up, login, refresh, session management and access-token checks, over one store.
 pub struct AuthService {
@@ -29,6 +31,8 @@ pub struct AuthService {
     keys: Arc<KeyManager>,
     rotation_secret: RotationSecret,
     revoked: RevokedSessions,
+    /// What an access token must satisfy; built once.
+    validation: Validation,
 }
 
 impl AuthService {
@@ -51,7 +55,10 @@ impl AuthService {
         for (session, revoked_at) in store.sessions_revoked_since(since).await? {
             revoked.insert(session, revoked_at.plus(hold));
         }
+        let mut validation = Validation::new(settings.issuer.clone(), settings.audience.clone());
+        validation.leeway_secs = i64::try_from(settings.clock_leeway.as_secs()).unwrap_or(i64::MAX);
         Ok(Self {
+            validation,
             store,
             clock,
             settings,

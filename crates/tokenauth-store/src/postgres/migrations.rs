@@ -9,7 +9,10 @@ use tokenauth_core::store::StoreError;
 
 use super::unavailable;
 
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/postgres/0001_init.sql"),
+    include_str!("../../migrations/postgres/0002_session_expiry_index.sql"),
+];
 
 /// The schema version this build expects.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

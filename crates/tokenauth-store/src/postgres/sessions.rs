@@ -138,6 +138,23 @@ impl SessionStore for PostgresStore {
             .collect()
     }
 
+    async fn purge_ended_sessions(
+        &self,
+        ended_before: Timestamp,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        // SKIP LOCKED: instances purging at once take different rows instead of waiting.
+        client
+            .execute(
+                "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
+                 WHERE expires_at < $1 OR revoked_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                &[&ended_before.as_millis(), &i64::from(limit)],
+            )
+            .await
+            .map_err(unavailable)
+    }
+
     async fn sessions_revoked_since(
         &self,
         since: Timestamp,

@@ -10,7 +10,10 @@ use tokenauth_core::store::StoreError;
 use super::unavailable;
 
 /// The migrations in order; migration N (1-based) brings the schema to version N.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+    include_str!("../../migrations/sqlite/0002_session_expiry_index.sql"),
+];
 
 /// The schema version this build expects.
 pub(super) const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -148,6 +148,26 @@ impl SessionStore for SqliteStore {
             .await
     }
 
+    async fn purge_ended_sessions(
+        &self,
+        ended_before: Timestamp,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        self.workers
+            .write(move |conn| {
+                // The refresh-token history goes with each session (ON DELETE CASCADE).
+                let deleted = conn
+                    .prepare_cached(
+                        "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
+                         WHERE expires_at < ?1 OR revoked_at < ?1 LIMIT ?2)",
+                    )
+                    .and_then(|mut stmt| stmt.execute(params![ended_before.as_millis(), limit]))
+                    .map_err(unavailable)?;
+                Ok(u64::try_from(deleted).unwrap_or(0))
+            })
+            .await
+    }
+
     async fn sessions_revoked_since(
         &self,
         since: Timestamp,

@@ -305,3 +305,47 @@ pub async fn sessions_revoked_since_reports_every_revocation(store: Arc<dyn Stor
             .is_empty()
     );
 }
+
+/// Purging removes, in batches of at most `limit`, exactly the sessions that expired or were
+/// revoked before the cutoff, with their refresh-token history; everything else stays.
+pub async fn purge_removes_only_long_ended_sessions(store: Arc<dyn Store>) {
+    let alice = sign_up(&store, "alice@example.com", &[]).await;
+    // Expired long ago: created at T0, lives TOKEN_TTL.
+    let (_, expired_token) = add_session(&store, alice.user.id, T0).await;
+    // Revoked long ago.
+    let (revoked, revoked_token) = add_session(&store, alice.user.id, T0).await;
+    assert!(
+        store
+            .revoke_session(alice.user.id, revoked.id, RevokeReason::Logout, at(10))
+            .await
+            .expect("revoke")
+    );
+    // Live: created late enough to outlive the cutoff.
+    let late = T0.plus(super::TOKEN_TTL);
+    let (_, live_token) = add_session(&store, alice.user.id, late).await;
+
+    let cutoff = T0.plus(super::TOKEN_TTL).plus(Duration::from_secs(1));
+    // The signup session also expired at T0 + TTL: three ended sessions in all.
+    assert_eq!(
+        store.purge_ended_sessions(cutoff, 2).await.expect("purge"),
+        2
+    );
+    assert_eq!(
+        store.purge_ended_sessions(cutoff, 2).await.expect("purge"),
+        1
+    );
+    assert_eq!(
+        store.purge_ended_sessions(cutoff, 2).await.expect("purge"),
+        0
+    );
+
+    for gone in [&alice.token, &expired_token, &revoked_token] {
+        assert_eq!(rotate(&store, gone, cutoff).await, RotationOutcome::Unknown);
+    }
+    let remaining = store
+        .list_active_sessions(alice.user.id, cutoff)
+        .await
+        .expect("list");
+    assert_eq!(remaining.len(), 1);
+    rotate_ok(&store, &live_token, cutoff).await;
+}
