@@ -839,3 +839,70 @@ async fn json_logs_never_contain_passwords_or_tokens() {
         assert!(!log.contains(secret.as_str()), "secret in JSON log:\n{log}");
     }
 }
+
+fn jwt_claims(token: &str) -> Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).unwrap();
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&payload).unwrap()
+}
+
+#[tokio::test]
+async fn user_add_role_grants_a_role_that_new_tokens_carry() {
+    let (_temp, dir) = workdir();
+    let server = Server::start(&dir).await;
+    let body = server.signup("roles@example.com").await;
+    assert_eq!(
+        jwt_claims(body["access_token"].as_str().unwrap())["roles"],
+        json!([])
+    );
+
+    // While the server runs: the CLI and the server share the SQLite file.
+    let add = |email: &str, role: &str| {
+        let mut command = tokenauth(&dir);
+        command.args(["user", "add-role", email, role]);
+        run(command)
+    };
+    let granted = add("ROLES@example.com", "admin");
+    assert!(
+        granted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&granted.stderr)
+    );
+    assert!(String::from_utf8_lossy(&granted.stdout).contains("admin"));
+    let again = add("roles@example.com", "admin");
+    assert!(again.status.success(), "granting twice is harmless");
+
+    let login = server
+        .post(
+            "/v1/login",
+            json!({"email": "roles@example.com", "password": PASSWORD}),
+        )
+        .await;
+    let login: Value = login.json().await.unwrap();
+    assert_eq!(
+        jwt_claims(login["access_token"].as_str().unwrap())["roles"],
+        json!(["admin"])
+    );
+    let refreshed = server
+        .post(
+            "/v1/refresh",
+            json!({"refresh_token": login["refresh_token"]}),
+        )
+        .await;
+    let refreshed: Value = refreshed.json().await.unwrap();
+    assert_eq!(
+        jwt_claims(refreshed["access_token"].as_str().unwrap())["roles"],
+        json!(["admin"])
+    );
+
+    let unknown = add("nobody@example.com", "admin");
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no user"));
+    for bad in ["", "has space", "a,b", "x".repeat(65).as_str()] {
+        let refused = add("roles@example.com", bad);
+        assert!(!refused.status.success(), "role {bad:?} accepted");
+    }
+}
