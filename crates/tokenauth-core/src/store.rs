@@ -2,6 +2,9 @@
 //! conformance suite runs against every backend. Every method is one transaction: it either
 //! happens whole or changes nothing.
 
+mod copy;
+mod transfer;
+
 use async_trait::async_trait;
 
 use crate::clock::Timestamp;
@@ -9,6 +12,11 @@ use crate::ids::{SessionId, UserId};
 use crate::keys::SigningKeyRecord;
 use crate::session::{NewSession, RevokeReason, RotationOutcome, RotationRequest, Session};
 use crate::user::{Email, User};
+
+pub use copy::{
+    CopyError, CopyProgress, CopySummary, DEFAULT_BATCH_SIZE, Side, TableCopied, copy_database,
+};
+pub use transfer::{Batch, Cursor, RefreshTokenRow, SessionRow, Table, Transfer, UserRow};
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]

@@ -74,7 +74,10 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 
 /// Creates `path` with mode 0600 if it does not exist yet; SQLite gives its WAL and
 /// shared-memory files the same mode.
-fn create_private_file(path: &Path) -> anyhow::Result<()> {
+///
+/// # Errors
+/// When the file cannot be created.
+pub fn create_private_file(path: &Path) -> anyhow::Result<()> {
     match fs::OpenOptions::new()
         .write(true)
         .create_new(true)

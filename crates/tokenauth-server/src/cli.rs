@@ -1,4 +1,5 @@
-//! The command line: `tokenauth serve`, `tokenauth keys …`, `tokenauth user …`.
+//! The command line: `tokenauth serve`, `tokenauth keys …`, `tokenauth user …`,
+//! `tokenauth migrate`, `tokenauth db …`.
 
 use std::path::PathBuf;
 
@@ -33,6 +34,44 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Apply pending schema migrations to the configured database, then exit.
+    Migrate {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check or move the database.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+/// `tokenauth db …`.
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Check that the configured database answers and its schema is the one this build expects
+    /// (exit 0), or say why not (exit 1).
+    Check {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy users, sessions, refresh-token history and signing keys into an empty database
+    /// (stop the servers using the source first).
+    Copy {
+        /// The database to copy from: sqlite://PATH or postgres://…
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The empty database to copy into (created and migrated if needed).
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Rows per transaction on the target.
+        #[arg(long, value_name = "ROWS", default_value_t = tokenauth_core::store::DEFAULT_BATCH_SIZE,
+              value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        batch_size: u32,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `tokenauth keys …`.
@@ -113,4 +152,6 @@ setting_flags! {
     password_hash_queue => "password_hash_queue", "Password hashes that may wait before 503 [default: 64]";
     request_timeout => "request_timeout", "Longest a request may take [default: 30s]";
     log_format => "log_format", "text or json [default: text]";
+    database_max_connections => "database_max_connections", "PostgreSQL connections per instance [default: 16]";
+    database_timeout => "database_timeout", "Longest wait for a PostgreSQL connection [default: 5s]";
 }

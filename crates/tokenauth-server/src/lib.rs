@@ -6,6 +6,8 @@ pub mod app;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
+pub mod db_commands;
+pub mod db_copy;
 pub mod error;
 pub mod extract;
 pub mod routes;

@@ -9,9 +9,10 @@ use tokenauth_core::store::KeyStore;
 use tokenauth_core::user::Email;
 use tokenauth_core::{Clock, SystemClock};
 use tokenauth_server::bootstrap::{MASTER_KEY_ENV, load_master_key, open_database};
-use tokenauth_server::cli::{Cli, Command, KeysCommand, UserCommand};
+use tokenauth_server::cli::{Cli, Command, DbCommand, KeysCommand, UserCommand};
 use tokenauth_server::config::{Config, ConfigError, LogFormat};
-use tokenauth_server::{Application, BuildOptions};
+use tokenauth_server::db_copy::CopyRequest;
+use tokenauth_server::{Application, BuildOptions, db_commands, db_copy};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -36,6 +37,22 @@ fn main() -> ExitCode {
             Command::Serve => serve(config).await,
             Command::Keys(command) => keys(config, command).await,
             Command::User(command) => user(config, command).await,
+            Command::Migrate { json } => db_commands::migrate(&config, json).await,
+            Command::Db(DbCommand::Check { json }) => db_commands::check(&config, json).await,
+            Command::Db(DbCommand::Copy {
+                from,
+                to,
+                batch_size,
+                json,
+            }) => {
+                let request = CopyRequest {
+                    from,
+                    to,
+                    batch_size,
+                    json,
+                };
+                db_copy::copy(&config, &request).await
+            }
         }
     });
     match result {

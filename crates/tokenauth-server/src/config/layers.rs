@@ -27,6 +27,8 @@ pub const SETTINGS: &[&str] = &[
     "password_hash_queue",
     "request_timeout",
     "log_format",
+    "database_max_connections",
+    "database_timeout",
 ];
 
 /// A raw value before it is parsed for its setting.

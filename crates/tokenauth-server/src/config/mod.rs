@@ -400,6 +400,16 @@ impl Config {
     }
 }
 
+impl std::str::FromStr for DatabaseUrl {
+    type Err = ConfigError;
+
+    /// Parses `sqlite://PATH` or `postgres://…` as the `database_url` setting does; the error
+    /// never repeats the URL (it may hold a password).
+    fn from_str(url: &str) -> Result<Self, ConfigError> {
+        parse_database_url(url)
+    }
+}
+
 impl fmt::Display for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -141,3 +141,17 @@ fn refresh_must_outlive_access() {
     .expect_err("invalid");
     assert_eq!(error.setting, "refresh_token_ttl");
 }
+
+#[test]
+fn pool_settings_are_settings_like_any_other() {
+    let config = Config::from_layer(flags(&[
+        ("database_max_connections", "4"),
+        ("database_timeout", "2s"),
+    ]))
+    .expect("valid");
+    assert_eq!(config.database_max_connections, 4);
+    assert_eq!(config.database_timeout, Duration::from_secs(2));
+    let env = |name: &str| (name == "TOKENAUTH_DATABASE_MAX_CONNECTIONS").then(|| "8".to_owned());
+    let config = Config::resolve(Layer::new(), None, env).expect("valid");
+    assert_eq!(config.database_max_connections, 8);
+}

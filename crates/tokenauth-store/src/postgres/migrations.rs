@@ -68,15 +68,22 @@ async fn apply_locked(client: &mut Object) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The newest applied migration, 0 on an empty database.
+/// The newest applied migration, 0 on an empty database (even one without the version table,
+/// which only a store opened without migrating can meet).
 pub(super) async fn current(client: &Object) -> Result<i64, StoreError> {
-    let row = client
+    let row = match client
         .query_one(
             "SELECT COALESCE(MAX(version), 0) FROM tokenauth_schema",
             &[],
         )
         .await
-        .map_err(unavailable)?;
+    {
+        Ok(row) => row,
+        Err(error) if error.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => {
+            return Ok(0);
+        }
+        Err(error) => return Err(unavailable(error)),
+    };
     row.try_get(0).map_err(unavailable)
 }
 

@@ -14,6 +14,7 @@ mod rows;
 mod sessions;
 #[cfg(feature = "test-support")]
 pub mod test_schema;
+mod transfer;
 mod users;
 
 use std::time::Duration;
@@ -60,6 +61,22 @@ impl PostgresStore {
     /// [`StoreError::Unavailable`] if the URL is malformed, or the server cannot be reached or
     /// migrated.
     pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Self, StoreError> {
+        let store = Self::connect_unmigrated(url, settings).await?;
+        let mut client = store.client().await?;
+        migrations::apply(&mut client).await?;
+        Ok(store)
+    }
+
+    /// Connects to `url` and checks that the server answers, but applies no migration: the
+    /// schema version may differ from the one this build expects (0 on an empty database). For
+    /// operator commands that inspect a database or copy out of it.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] if the URL is malformed or the server cannot be reached.
+    pub async fn connect_unmigrated(
+        url: &str,
+        settings: &PoolSettings,
+    ) -> Result<Self, StoreError> {
         let mut config: tokio_postgres::Config = url.parse().map_err(unavailable)?;
         if let Some(schema) = &settings.schema {
             config.options(format!("-c search_path={schema}"));
@@ -82,8 +99,7 @@ impl PostgresStore {
             .build()
             .map_err(unavailable)?;
         let store = Self { pool };
-        let mut client = store.client().await?;
-        migrations::apply(&mut client).await?;
+        drop(store.client().await?);
         Ok(store)
     }
 
@@ -120,8 +136,20 @@ impl Lifecycle for PostgresStore {
     }
 }
 
-fn unavailable(error: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(error.to_string())
+/// A driver or pool failure as one line, causes included: tokio-postgres keeps the detail
+/// ("connection refused", the server's own message) in the cause, not in its text.
+fn unavailable(error: impl std::error::Error) -> StoreError {
+    let mut message = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let text = inner.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        cause = inner.source();
+    }
+    StoreError::Unavailable(message)
 }
 
 /// Whether `error` is a unique-constraint violation.

@@ -16,7 +16,7 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// The schema version this build expects.
-pub(super) const LATEST: i64 = MIGRATIONS.len() as i64;
+pub const LATEST: i64 = MIGRATIONS.len() as i64;
 
 /// Applies every migration newer than the database's version.
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {

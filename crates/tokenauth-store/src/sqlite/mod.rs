@@ -11,6 +11,7 @@ mod keys;
 mod migrations;
 mod rows;
 mod sessions;
+mod transfer;
 mod users;
 mod workers;
 
@@ -20,6 +21,8 @@ use rusqlite::{Connection, OpenFlags};
 use tokenauth_core::store::{Lifecycle, StoreError};
 
 use workers::Workers;
+
+pub use migrations::LATEST as LATEST_SCHEMA_VERSION;
 
 /// A tokenauth database in one SQLite file (WAL mode).
 pub struct SqliteStore {
@@ -36,18 +39,38 @@ impl SqliteStore {
     /// # Errors
     /// [`StoreError::Unavailable`] if the file cannot be opened or migrated.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::start(path, OpenFlags::SQLITE_OPEN_CREATE, true)
+    }
+
+    /// Opens the existing database at `path` as it is: creates no file and applies no
+    /// migration, so its schema version may differ from the one this build expects. For
+    /// operator commands that inspect a database or copy out of it.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] if there is no file at `path` or it cannot be opened.
+    pub fn open_unmigrated(path: &Path) -> Result<Self, StoreError> {
+        if !path.is_file() {
+            return Err(StoreError::Unavailable(format!(
+                "{} does not exist",
+                path.display()
+            )));
+        }
+        Self::start(path, OpenFlags::empty(), false)
+    }
+
+    fn start(path: &Path, create: OpenFlags, migrate: bool) -> Result<Self, StoreError> {
         let mut writer = Connection::open_with_flags(
             path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | create,
         )
         .map_err(unavailable)?;
         configure(&writer)?;
         writer
             .pragma_update(None, "journal_mode", "WAL")
             .map_err(unavailable)?;
-        migrations::apply(&mut writer)?;
+        if migrate {
+            migrations::apply(&mut writer)?;
+        }
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let reader = Connection::open_with_flags(
