@@ -1,7 +1,7 @@
 //! [`KeyStore`] on SQLite.
 
 use async_trait::async_trait;
-use rusqlite::params;
+use rusqlite::{Connection, params};
 use tokenauth_core::Timestamp;
 use tokenauth_core::keys::SigningKeyRecord;
 use tokenauth_core::store::{KeyStore, StoreError};
@@ -35,24 +35,7 @@ impl KeyStore for SqliteStore {
         let key = key.clone();
         self.workers
             .write(move |conn| {
-                let inserted = conn.execute(
-                    &format!(
-                        "INSERT INTO signing_keys ({KEY_COLUMNS}) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-                    ),
-                    params![
-                        key.kid,
-                        key.alg.to_string(),
-                        key.state.as_str(),
-                        key.sealed_material,
-                        key.public_jwk,
-                        key.created_at.as_millis(),
-                        key.activate_at.as_millis(),
-                        key.activated_at.map(Timestamp::as_millis),
-                        key.retired_at.map(Timestamp::as_millis),
-                        key.publish_until.map(Timestamp::as_millis),
-                    ],
-                );
+                let inserted = insert_key_row(conn, &key);
                 match inserted {
                     Ok(_) => Ok(()),
                     Err(error) if is_constraint_violation(&error) => {
@@ -114,4 +97,23 @@ impl KeyStore for SqliteStore {
             })
             .await
     }
+}
+
+/// Inserts one signing key row as it is (shared by `insert_signing_key` and `db copy` imports).
+pub(super) fn insert_key_row(conn: &Connection, key: &SigningKeyRecord) -> rusqlite::Result<usize> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO signing_keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+    ))?
+    .execute(params![
+        key.kid,
+        key.alg.to_string(),
+        key.state.as_str(),
+        key.sealed_material,
+        key.public_jwk,
+        key.created_at.as_millis(),
+        key.activate_at.as_millis(),
+        key.activated_at.map(Timestamp::as_millis),
+        key.retired_at.map(Timestamp::as_millis),
+        key.publish_until.map(Timestamp::as_millis),
+    ])
 }

@@ -224,34 +224,22 @@ fn insert_token(tx: &Transaction<'_>, token: &RefreshTokenRow) -> Result<(), Sto
 }
 
 fn insert_key(tx: &Transaction<'_>, key: &SigningKeyRecord) -> Result<(), StoreError> {
-    execute(
-        tx,
-        &format!(
-            "INSERT INTO signing_keys ({KEY_COLUMNS}) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-        ),
-        params![
-            key.kid,
-            key.alg.to_string(),
-            key.state.as_str(),
-            key.sealed_material,
-            key.public_jwk,
-            key.created_at.as_millis(),
-            key.activate_at.as_millis(),
-            key.activated_at.map(Timestamp::as_millis),
-            key.retired_at.map(Timestamp::as_millis),
-            key.publish_until.map(Timestamp::as_millis),
-        ],
-    )
+    conflict_or_unavailable(super::keys::insert_key_row(tx, key).map(drop))
 }
 
 /// Runs one cached insert; a unique or primary-key violation becomes [`StoreError::Conflict`].
 fn execute(tx: &Transaction<'_>, sql: &str, params: &[&dyn ToSql]) -> Result<(), StoreError> {
-    let result = tx
-        .prepare_cached(sql)
-        .and_then(|mut stmt| stmt.execute(params));
+    conflict_or_unavailable(
+        tx.prepare_cached(sql)
+            .and_then(|mut stmt| stmt.execute(params))
+            .map(drop),
+    )
+}
+
+/// Maps a unique or primary-key violation to [`StoreError::Conflict`].
+fn conflict_or_unavailable(result: rusqlite::Result<()>) -> Result<(), StoreError> {
     match result {
-        Ok(_) => Ok(()),
+        Ok(()) => Ok(()),
         Err(rusqlite::Error::SqliteFailure(failure, _))
             if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
                 || failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
