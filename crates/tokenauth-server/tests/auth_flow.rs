@@ -8,24 +8,10 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{Backend, Options, TestServer, assert_problem, jwt_parts};
+use common::{
+    Backend, Options, PASSWORD, TestServer, access_token, assert_problem, jwt_parts, refresh_token,
+};
 use serde_json::{Value, json};
-
-const PASSWORD: &str = "correct horse battery staple";
-
-fn refresh_token(body: &Value) -> String {
-    body["refresh_token"]
-        .as_str()
-        .expect("refresh_token")
-        .to_owned()
-}
-
-fn access_token(body: &Value) -> String {
-    body["access_token"]
-        .as_str()
-        .expect("access_token")
-        .to_owned()
-}
 
 async fn signup_login_and_me(backend: Backend) {
     let server = TestServer::start_on(&backend).await;

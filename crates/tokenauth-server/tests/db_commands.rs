@@ -5,25 +5,29 @@
 //! `TOKENAUTH_TEST_DATABASE_URL` is unset.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "db_commands/harness.rs"]
-mod harness;
+mod common;
 
-use std::fs;
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
-use harness::{
-    PASSWORD, Server, USER_AGENT, error_line, json_of, run_expecting, sqlite_url, stderr, stdout,
+use common::process::{
+    Server, USER_AGENT, error_line, json_of, mode, run_expecting, stderr, stdout, tokenauth,
     workdir,
 };
 use serde_json::json;
 use tokenauth_store::postgres::test_schema::TestSchema;
 
+/// No reuse grace: a rotated token is reuse at once.
+const NO_GRACE: &[&str] = &["--refresh-reuse-grace", "0s"];
+
+fn sqlite_url(dir: &Path, name: &str) -> String {
+    format!("sqlite://{}", dir.join(name).display())
+}
+
 /// Runs a used SQLite deployment, copies it to `target` with `db copy`, serves the copy and
 /// checks that every user, session, token and key made the trip.
 async fn deployment_survives_a_copy_to(dir: &Path, target: &str) {
     let source = sqlite_url(dir, "data/tokenauth.db");
-    let server = Server::start(dir, &source).await;
+    let server = Server::start_on(&source, NO_GRACE).await;
     let alice = server.signup("alice@example.com").await;
     let (_, a1) = server.refresh(&alice["refresh_token"]).await;
     let (status, a2) = server.refresh(&a1["refresh_token"]).await;
@@ -41,8 +45,7 @@ async fn deployment_survives_a_copy_to(dir: &Path, target: &str) {
     server.stop();
 
     let output = run_expecting(
-        dir,
-        &["db", "copy", "--from", &source, "--to", target, "--json"],
+        tokenauth(dir).args(["db", "copy", "--from", &source, "--to", target, "--json"]),
         0,
     );
     let summary = json_of(&output);
@@ -65,14 +68,17 @@ async fn deployment_survives_a_copy_to(dir: &Path, target: &str) {
     }
 
     // A second copy into the now populated target is refused, and writes nothing.
-    let again = run_expecting(dir, &["db", "copy", "--from", &source, "--to", target], 1);
+    let again = run_expecting(
+        tokenauth(dir).args(["db", "copy", "--from", &source, "--to", target]),
+        1,
+    );
     assert!(
         error_line(&again).contains("not empty"),
         "{}",
         stderr(&again)
     );
 
-    let server = Server::start(dir, target).await;
+    let server = Server::start_on(target, NO_GRACE).await;
     assert_eq!(
         server.kids().await,
         kids_before,
@@ -82,13 +88,7 @@ async fn deployment_survives_a_copy_to(dir: &Path, target: &str) {
     let (status, me) = server.get("/v1/me", a2["access_token"].as_str()).await;
     assert_eq!(status, 200, "{me}");
     assert_eq!(me["user"]["email"], "alice@example.com");
-    let (status, login) = server
-        .post(
-            "/v1/login",
-            json!({"email": "alice@example.com", "password": PASSWORD}),
-            None,
-        )
-        .await;
+    let (status, login) = server.login("alice@example.com").await;
     assert_eq!(status, 200, "{login}");
     // The latest refresh token keeps working.
     let (status, a3) = server.refresh(&a2["refresh_token"]).await;
@@ -133,39 +133,37 @@ async fn db_copy_moves_a_sqlite_deployment_to_postgres() {
     else {
         return;
     };
-    let temp = workdir();
-    deployment_survives_a_copy_to(temp.path(), &schema.url()).await;
+    let (_temp, dir) = workdir();
+    deployment_survives_a_copy_to(&dir, &schema.url()).await;
 }
 
 #[tokio::test]
 async fn db_copy_moves_a_sqlite_deployment_to_another_sqlite_file() {
-    let temp = workdir();
-    let target = sqlite_url(temp.path(), "moved/tokenauth.db");
-    deployment_survives_a_copy_to(temp.path(), &target).await;
-    let moved = temp.path().join("moved");
-    assert_eq!(
-        fs::metadata(&moved).unwrap().permissions().mode() & 0o777,
-        0o700
-    );
-    let file = moved.join("tokenauth.db");
-    assert_eq!(
-        fs::metadata(&file).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    let (_temp, dir) = workdir();
+    let target = sqlite_url(&dir, "moved/tokenauth.db");
+    deployment_survives_a_copy_to(&dir, &target).await;
+    let moved = dir.join("moved");
+    assert_eq!(mode(&moved), 0o700);
+    assert_eq!(mode(&moved.join("tokenauth.db")), 0o600);
 }
 
 #[test]
 fn db_copy_refuses_bad_arguments() {
-    let temp = workdir();
-    let dir = temp.path();
-    let a = sqlite_url(dir, "a.db");
-    let output = run_expecting(dir, &["db", "copy", "--from", "mysql://x/y", "--to", &a], 2);
+    let (_temp, dir) = workdir();
+    let copy = |from: &str, to: &str, code| {
+        run_expecting(
+            tokenauth(&dir).args(["db", "copy", "--from", from, "--to", to]),
+            code,
+        )
+    };
+    let a = sqlite_url(&dir, "a.db");
+    let output = copy("mysql://x/y", &a, 2);
     assert!(error_line(&output).contains("--from"));
-    let output = run_expecting(dir, &["db", "copy", "--from", &a, "--to", &a], 2);
+    let output = copy(&a, &a, 2);
     assert!(error_line(&output).contains("--to"));
     // A missing source is an error, not an empty database created on the way.
-    let b = sqlite_url(dir, "b.db");
-    let output = run_expecting(dir, &["db", "copy", "--from", &a, "--to", &b], 1);
+    let b = sqlite_url(&dir, "b.db");
+    let output = copy(&a, &b, 1);
     assert!(
         error_line(&output).contains("does not exist"),
         "{}",
@@ -183,7 +181,7 @@ fn check_migrate_check(dir: &Path, database_url: &str, fresh_status: &str) {
         if json {
             args.push("--json");
         }
-        run_expecting(dir, &args, code)
+        run_expecting(tokenauth(dir).args(&args), code)
     };
     let report = json_of(&check(true, 1));
     assert_eq!(report["status"], fresh_status, "{report}");
@@ -192,13 +190,12 @@ fn check_migrate_check(dir: &Path, database_url: &str, fresh_status: &str) {
     error_line(&check(false, 1));
 
     let migrated = json_of(&run_expecting(
-        dir,
-        &[&["migrate", "--json"][..], &db[..]].concat(),
+        tokenauth(dir).args(["migrate", "--json"]).args(db),
         0,
     ));
     assert_eq!(migrated["before"], 0, "{migrated}");
     assert_eq!(migrated["after"], expected, "{migrated}");
-    let again = run_expecting(dir, &[&["migrate"][..], &db[..]].concat(), 0);
+    let again = run_expecting(tokenauth(dir).arg("migrate").args(db), 0);
     assert!(
         stdout(&again).contains("already at schema version"),
         "{}",
@@ -213,21 +210,17 @@ fn check_migrate_check(dir: &Path, database_url: &str, fresh_status: &str) {
 
 #[test]
 fn migrate_and_db_check_on_sqlite() {
-    let temp = workdir();
-    let url = sqlite_url(temp.path(), "data/tokenauth.db");
+    let (_temp, dir) = workdir();
+    let url = sqlite_url(&dir, "data/tokenauth.db");
     // `db check` creates nothing: the database is reported missing before and after.
-    let output = run_expecting(temp.path(), &["db", "check", "--database-url", &url], 1);
+    let output = run_expecting(
+        tokenauth(&dir).args(["db", "check", "--database-url", &url]),
+        1,
+    );
     assert!(error_line(&output).contains("does not exist"));
-    assert!(
-        !temp.path().join("data").exists(),
-        "db check created nothing"
-    );
-    check_migrate_check(temp.path(), &url, "unreachable");
-    let file = temp.path().join("data/tokenauth.db");
-    assert_eq!(
-        fs::metadata(&file).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert!(!dir.join("data").exists(), "db check created nothing");
+    check_migrate_check(&dir, &url, "unreachable");
+    assert_eq!(mode(&dir.join("data/tokenauth.db")), 0o600);
 }
 
 #[tokio::test]
@@ -235,8 +228,7 @@ async fn migrate_and_db_check_on_postgres() {
     let Some(schema) = TestSchema::create("migrate_and_db_check_on_postgres").await else {
         return;
     };
-    let temp = workdir();
-    let dir = temp.path().to_owned();
+    let (_temp, dir) = workdir();
     let url = schema.url();
     tokio::task::spawn_blocking(move || check_migrate_check(&dir, &url, "behind"))
         .await
@@ -245,9 +237,12 @@ async fn migrate_and_db_check_on_postgres() {
 
 #[test]
 fn db_check_exits_1_when_postgres_is_unreachable() {
-    let temp = workdir();
+    let (_temp, dir) = workdir();
     let url = "postgres://postgres@127.0.0.1:1/test";
-    let output = run_expecting(temp.path(), &["db", "check", "--database-url", url], 1);
+    let output = run_expecting(
+        tokenauth(&dir).args(["db", "check", "--database-url", url]),
+        1,
+    );
     let line = error_line(&output);
     assert!(
         line.contains("unreachable") && line.contains("127.0.0.1:1"),
@@ -255,8 +250,7 @@ fn db_check_exits_1_when_postgres_is_unreachable() {
     );
     assert_eq!(stderr(&output).lines().count(), 1, "{}", stderr(&output));
     let output = run_expecting(
-        temp.path(),
-        &["db", "check", "--json", "--database-url", url],
+        tokenauth(&dir).args(["db", "check", "--json", "--database-url", url]),
         1,
     );
     assert_eq!(json_of(&output)["status"], "unreachable");

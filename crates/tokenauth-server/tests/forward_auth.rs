@@ -6,12 +6,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backend, TestServer, assert_problem};
+use common::{Backend, PASSWORD, TestServer, assert_problem};
 use serde_json::Value;
 use tokenauth_core::user::Email;
 use tokenauth_core::{Clock, SystemClock};
-
-const PASSWORD: &str = "correct horse battery staple";
 
 async fn a_good_token_passes_with_identity_headers(backend: Backend) {
     let server = TestServer::start_on(&backend).await;

@@ -7,26 +7,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backend, Options, TestServer, jwt_parts};
+use common::{Backend, Options, PASSWORD, TestServer, jwt_parts, kid_of, kids};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde_json::Value;
 use tokenauth_core::keys::RotationMode;
-
-const PASSWORD: &str = "correct horse battery staple";
-
-fn kids(jwks: &Value) -> Vec<String> {
-    jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-fn kid_of(token: &str) -> String {
-    jwt_parts(token).0["kid"].as_str().unwrap().to_owned()
-}
 
 async fn access_token_for(server: &TestServer, email: &str) -> String {
     let response = server.login(email, PASSWORD).await;

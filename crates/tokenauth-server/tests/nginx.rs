@@ -4,17 +4,15 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use axum::Router;
 use axum::http::HeaderMap;
 use axum::routing::get;
-use common::TestServer;
+use common::process::free_port;
+use common::{PASSWORD, TestServer};
 use serde_json::Value;
-
-const PASSWORD: &str = "correct horse battery staple";
 
 struct KillOnDrop(Child);
 
@@ -30,14 +28,6 @@ fn nginx_binary() -> Option<String> {
         .into_iter()
         .find(|path| std::path::Path::new(path).exists())
         .map(str::to_owned)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// An upstream API that echoes the identity nginx passed on.

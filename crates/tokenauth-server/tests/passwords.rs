@@ -5,12 +5,10 @@
 #[macro_use]
 mod common;
 
-use common::{Backend, Options, TestServer, assert_problem};
+use common::{Backend, Options, PASSWORD, TestServer, assert_problem};
 use serde_json::json;
 use tokenauth_core::password::HashCost;
 use tokenauth_core::user::Email;
-
-const PASSWORD: &str = "correct horse battery staple";
 
 async fn stored_hash(server: &TestServer, email: &str) -> String {
     let email = Email::parse(email).unwrap();

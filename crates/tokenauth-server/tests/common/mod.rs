@@ -1,4 +1,5 @@
-//! A real server on a random local port with a fresh SQLite file, driven over real HTTP.
+//! A real server on a random local port with a fresh SQLite file, driven over real HTTP; the
+//! real `tokenauth` binary as a child process is in [`process`].
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -14,6 +15,11 @@ use tokenauth_server::{Application, BuildOptions};
 use tokenauth_store::postgres::test_schema::TestSchema;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+pub mod process;
+
+/// The password tests sign up with, unless they test passwords.
+pub const PASSWORD: &str = "correct horse battery staple";
 
 /// Argon2 parameters cheap enough for tests; production uses OWASP's.
 pub const TEST_HASH_COST: HashCost = HashCost {
@@ -301,6 +307,26 @@ pub async fn assert_problem(response: reqwest::Response, status: u16, code: &str
     body
 }
 
+/// Asserts a 400 `invalid_request` problem whose detail names `field`; returns the body.
+pub async fn assert_invalid_field(response: reqwest::Response, field: &str) -> Value {
+    let problem = assert_problem(response, 400, "invalid_request").await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains(field),
+        "{field}: {problem}"
+    );
+    problem
+}
+
+/// No account exists for `email`: a login with the password it would have had is refused.
+pub async fn assert_no_user(server: &TestServer, email: &str, password: &str) {
+    assert_problem(
+        server.login(email, password).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+}
+
 /// Decodes a JWT's header and payload without verifying (for inspection in tests).
 pub fn jwt_parts(token: &str) -> (Value, Value) {
     use base64::Engine as _;
@@ -312,6 +338,37 @@ pub fn jwt_parts(token: &str) -> (Value, Value) {
         serde_json::from_slice(&header).unwrap(),
         serde_json::from_slice(&payload).unwrap(),
     )
+}
+
+/// The `kid` in a JWT's header (not verified).
+pub fn kid_of(token: &str) -> String {
+    jwt_parts(token).0["kid"].as_str().unwrap().to_owned()
+}
+
+/// The `kid` of every key in a JWKS document, in its order.
+pub fn kids(jwks: &Value) -> Vec<String> {
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The `access_token` of a signup, login or refresh response.
+pub fn access_token(body: &Value) -> String {
+    body["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned()
+}
+
+/// The `refresh_token` of a signup, login or refresh response.
+pub fn refresh_token(body: &Value) -> String {
+    body["refresh_token"]
+        .as_str()
+        .expect("refresh_token")
+        .to_owned()
 }
 
 pub fn data_path(dir: &Path) -> PathBuf {
