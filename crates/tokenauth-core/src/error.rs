@@ -36,6 +36,10 @@ pub enum AuthError {
     /// The thing asked for does not exist (or is not the caller's to see).
     #[error("not found")]
     NotFound,
+    /// An API client failed to authenticate: unknown id, wrong secret, or disabled. The same
+    /// error for each, so a caller learns nothing about which.
+    #[error("client authentication failed")]
+    InvalidClient,
     /// Too much work is queued (password hashing); try again shortly.
     #[error("the server is busy; retry shortly")]
     Overloaded,

@@ -59,6 +59,8 @@ pub enum RevokeReason {
     RevokeAll,
     /// A rotated refresh token of the family was reused: presumed theft.
     RefreshTokenReused,
+    /// A registered API client revoked one of the session's tokens (RFC 7009).
+    RevokedByClient,
 }
 
 impl RevokeReason {
@@ -69,6 +71,7 @@ impl RevokeReason {
             RevokeReason::RevokedByUser => "revoked_by_user",
             RevokeReason::RevokeAll => "revoke_all",
             RevokeReason::RefreshTokenReused => "refresh_token_reused",
+            RevokeReason::RevokedByClient => "revoked_by_client",
         }
     }
 }
@@ -88,8 +91,34 @@ impl FromStr for RevokeReason {
             "revoked_by_user" => RevokeReason::RevokedByUser,
             "revoke_all" => RevokeReason::RevokeAll,
             "refresh_token_reused" => RevokeReason::RefreshTokenReused,
+            "revoked_by_client" => RevokeReason::RevokedByClient,
             other => return Err(format!("unknown revoke reason {other:?}")),
         })
+    }
+}
+
+/// What the store knows of a refresh token, looked up by its hash without using it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenStatus {
+    /// The session (family) that issued it.
+    pub session_id: SessionId,
+    /// The session's user.
+    pub user_id: UserId,
+    /// Whether it is the session's live token (not one already rotated away).
+    pub current: bool,
+    /// When the session's live refresh token expires.
+    pub expires_at: Timestamp,
+    /// When the session was revoked, if it was.
+    pub revoked_at: Option<Timestamp>,
+    /// The user's roles now.
+    pub roles: Vec<String>,
+}
+
+impl RefreshTokenStatus {
+    /// Whether the token can still be exchanged at `now`: live, session neither revoked nor
+    /// expired.
+    pub fn is_active(&self, now: Timestamp) -> bool {
+        self.current && self.revoked_at.is_none() && now < self.expires_at
     }
 }
 

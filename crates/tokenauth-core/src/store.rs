@@ -7,10 +7,14 @@ mod transfer;
 
 use async_trait::async_trait;
 
+use crate::client::ApiClient;
 use crate::clock::Timestamp;
 use crate::ids::{SessionId, UserId};
 use crate::keys::SigningKeyRecord;
-use crate::session::{NewSession, RevokeReason, RotationOutcome, RotationRequest, Session};
+use crate::refresh_token::RefreshTokenHash;
+use crate::session::{
+    NewSession, RefreshTokenStatus, RevokeReason, RotationOutcome, RotationRequest, Session,
+};
 use crate::user::{Email, User};
 
 pub use copy::{
@@ -111,6 +115,14 @@ pub trait SessionStore: Send + Sync {
         limit: u32,
     ) -> Result<u64, StoreError>;
 
+    /// The session that issued the refresh token with this hash (its live token or one already
+    /// rotated away), read without rotating or consuming anything. `None` if no session ever
+    /// issued it (or it was purged).
+    async fn find_refresh_token(
+        &self,
+        hash: &RefreshTokenHash,
+    ) -> Result<Option<RefreshTokenStatus>, StoreError>;
+
     /// Sessions revoked at or after `since`, with the time of revocation: what a fresh process
     /// must know to reject access tokens that are still unexpired.
     async fn sessions_revoked_since(
@@ -145,6 +157,22 @@ pub trait KeyStore: Send + Sync {
     async fn delete_expired_signing_keys(&self, now: Timestamp) -> Result<u64, StoreError>;
 }
 
+/// Registered API clients (the callers of `/oauth2/revoke` and `/oauth2/introspect`).
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    /// Stores a new client.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] if the client id is taken; nothing is written then.
+    async fn insert_client(&self, client: &ApiClient) -> Result<(), StoreError>;
+
+    /// The client with this id.
+    async fn find_client(&self, client_id: &str) -> Result<Option<ApiClient>, StoreError>;
+
+    /// Every client, in order of registration.
+    async fn list_clients(&self) -> Result<Vec<ApiClient>, StoreError>;
+}
+
 /// The database as a whole: its health and its end.
 #[async_trait]
 pub trait Lifecycle: Send + Sync {
@@ -160,6 +188,6 @@ pub trait Lifecycle: Send + Sync {
 }
 
 /// Everything the server needs from a backend.
-pub trait Store: UserStore + SessionStore + KeyStore + Lifecycle {}
+pub trait Store: UserStore + SessionStore + KeyStore + ClientStore + Lifecycle {}
 
-impl<T: UserStore + SessionStore + KeyStore + Lifecycle> Store for T {}
+impl<T: UserStore + SessionStore + KeyStore + ClientStore + Lifecycle> Store for T {}

@@ -1,5 +1,5 @@
 //! The command line: `tokenauth serve`, `tokenauth keys …`, `tokenauth user …`,
-//! `tokenauth migrate`, `tokenauth db …`.
+//! `tokenauth client …`, `tokenauth migrate`, `tokenauth db …`.
 
 use std::path::PathBuf;
 
@@ -34,6 +34,9 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage the API clients allowed to call /oauth2/revoke and /oauth2/introspect.
+    #[command(subcommand)]
+    Client(ClientCommand),
     /// Apply pending schema migrations to the configured database, then exit.
     Migrate {
         /// Print JSON.
@@ -55,7 +58,8 @@ pub enum DbCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Copy users, sessions, refresh-token history and signing keys into an empty database
+    /// Copy users, sessions, refresh-token history, signing keys and API clients into an empty
+    /// database
     /// (stop the servers using the source first).
     Copy {
         /// The database to copy from: sqlite://PATH or postgres://…
@@ -88,6 +92,25 @@ pub enum KeysCommand {
         /// Make the new key sign at once (e.g. the active key leaked).
         #[arg(long)]
         now: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `tokenauth client …`.
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client; prints its id and secret once (only a hash of the secret is stored).
+    Add {
+        /// A name saying who the client is.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List registered clients (never their secrets).
+    List {
         /// Print JSON.
         #[arg(long)]
         json: bool,

@@ -88,6 +88,11 @@ impl ApiError {
                 "session_revoked",
                 "Session revoked",
             ),
+            ApiError::Auth(A::InvalidClient) => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "Client authentication failed",
+            ),
             ApiError::Auth(A::NotFound) | ApiError::NotFound => {
                 (StatusCode::NOT_FOUND, "not_found", "Not found")
             }

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod bootstrap;
 pub mod cli;
+pub mod client_commands;
 pub mod config;
 pub mod db_commands;
 pub mod db_copy;

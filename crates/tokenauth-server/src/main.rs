@@ -9,10 +9,10 @@ use tokenauth_core::store::KeyStore;
 use tokenauth_core::user::Email;
 use tokenauth_core::{Clock, SystemClock};
 use tokenauth_server::bootstrap::{MASTER_KEY_ENV, load_master_key, open_database};
-use tokenauth_server::cli::{Cli, Command, DbCommand, KeysCommand, UserCommand};
+use tokenauth_server::cli::{Cli, ClientCommand, Command, DbCommand, KeysCommand, UserCommand};
 use tokenauth_server::config::{Config, ConfigError, LogFormat};
 use tokenauth_server::db_copy::CopyRequest;
-use tokenauth_server::{Application, BuildOptions, db_commands, db_copy};
+use tokenauth_server::{Application, BuildOptions, client_commands, db_commands, db_copy};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -37,6 +37,12 @@ fn main() -> ExitCode {
             Command::Serve => serve(config).await,
             Command::Keys(command) => keys(config, command).await,
             Command::User(command) => user(config, command).await,
+            Command::Client(ClientCommand::Add { name, json }) => {
+                client_commands::add(&config, &name, json).await
+            }
+            Command::Client(ClientCommand::List { json }) => {
+                client_commands::list(&config, json).await
+            }
             Command::Migrate { json } => db_commands::migrate(&config, json).await,
             Command::Db(DbCommand::Check { json }) => db_commands::check(&config, json).await,
             Command::Db(DbCommand::Copy {

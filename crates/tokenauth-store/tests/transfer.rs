@@ -6,12 +6,13 @@
 
 use std::time::Duration;
 
+use tokenauth_core::client::{ApiClient, ClientSecretHash};
 use tokenauth_core::keys::{KeyState, SigningKeyRecord};
 use tokenauth_core::refresh_token::{RefreshToken, RotationSecret};
 use tokenauth_core::session::{NewSession, RevokeReason, RotationOutcome, RotationRequest};
 use tokenauth_core::store::{
-    Batch, CopyError, CopyProgress, Cursor, KeyStore, Store, StoreError, Table, Transfer, UserRow,
-    copy_database,
+    Batch, ClientStore, CopyError, CopyProgress, Cursor, KeyStore, Store, StoreError, Table,
+    Transfer, UserRow, copy_database,
 };
 use tokenauth_core::user::{Email, User};
 use tokenauth_core::{SessionId, Timestamp, UserId};
@@ -146,6 +147,21 @@ async fn populate(store: &(impl Store + Transfer)) -> Fixture {
     ] {
         store.insert_signing_key(&key(kid, state)).await.unwrap();
     }
+    // More clients than a batch holds, one disabled, ids in mixed case.
+    for (i, id) in ["tac_b", "tac_A", "tac_c", "tac_d", "_tac_e"]
+        .iter()
+        .enumerate()
+    {
+        let i = i as u64;
+        let client = ApiClient {
+            client_id: (*id).to_owned(),
+            name: format!("client {i} – ü"),
+            secret_hash: ClientSecretHash::of(&format!("secret-{id}")),
+            created_at: at(10 + i),
+            disabled_at: (i == 2).then(|| at(20)),
+        };
+        store.insert_client(&client).await.unwrap();
+    }
     let (live, address, rotated) = fixture.unwrap();
     Fixture {
         live: (live, address),
@@ -188,6 +204,10 @@ async fn dump(store: &dyn Transfer, table: Table) -> Vec<String> {
             Batch::SigningKeys(r) => r
                 .iter()
                 .map(|r| format!("{r:?} {:?} {:?}", r.sealed_material, r.public_jwk))
+                .collect(),
+            Batch::ApiClients(r) => r
+                .iter()
+                .map(|r| format!("{r:?} {:?}", r.secret_hash.as_bytes()))
                 .collect(),
         });
         match batch.next_cursor() {
@@ -268,6 +288,16 @@ async fn round_trip(target: &(impl Store + Transfer)) {
         target.list_signing_keys().await.unwrap(),
         source.list_signing_keys().await.unwrap()
     );
+    assert_eq!(
+        target.list_clients().await.unwrap(),
+        source.list_clients().await.unwrap()
+    );
+    let client = target
+        .find_client("tac_A")
+        .await
+        .unwrap()
+        .expect("client copied");
+    assert!(client.accepts("secret-tac_A"));
 
     // A second copy into the now non-empty target is refused before writing anything.
     let before = target.count_rows(Table::Users).await.unwrap();

@@ -2,7 +2,9 @@
 //! values, talks to the store through its traits and returns domain results or [`AuthError`].
 
 mod access;
+mod clients;
 mod credentials;
+mod oauth;
 mod revoked;
 mod sessions;
 
@@ -18,7 +20,9 @@ use crate::store::Store;
 use tokenauth_jwt::Validation;
 
 pub use access::{ACCESS_TOKEN_TYP, AuthenticatedCaller, IssuedTokens};
+pub use clients::register_client;
 pub use credentials::ClientInfo;
+pub use oauth::Introspection;
 pub use revoked::RevokedSessions;
 pub use sessions::ENDED_SESSION_RETENTION;
 

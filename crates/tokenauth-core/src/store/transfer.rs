@@ -6,6 +6,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 
+use crate::client::ApiClient;
 use crate::clock::Timestamp;
 use crate::ids::{SessionId, UserId};
 use crate::keys::SigningKeyRecord;
@@ -25,15 +26,18 @@ pub enum Table {
     RefreshTokens,
     /// Signing keys, with their material still sealed.
     SigningKeys,
+    /// Registered API clients, with their secrets still hashed.
+    ApiClients,
 }
 
 impl Table {
     /// Every table, in an order in which importing them keeps every reference valid.
-    pub const ALL: [Table; 4] = [
+    pub const ALL: [Table; 5] = [
         Table::Users,
         Table::Sessions,
         Table::RefreshTokens,
         Table::SigningKeys,
+        Table::ApiClients,
     ];
 
     /// The table's name, the same on every backend.
@@ -43,6 +47,7 @@ impl Table {
             Table::Sessions => "sessions",
             Table::RefreshTokens => "refresh_tokens",
             Table::SigningKeys => "signing_keys",
+            Table::ApiClients => "api_clients",
         }
     }
 }
@@ -66,6 +71,8 @@ pub enum Cursor {
     RefreshTokens(Option<RefreshTokenHash>),
     /// Signing keys with a kid after this one.
     SigningKeys(Option<String>),
+    /// API clients with a client id after this one.
+    ApiClients(Option<String>),
 }
 
 impl Cursor {
@@ -76,6 +83,7 @@ impl Cursor {
             Table::Sessions => Cursor::Sessions(None),
             Table::RefreshTokens => Cursor::RefreshTokens(None),
             Table::SigningKeys => Cursor::SigningKeys(None),
+            Table::ApiClients => Cursor::ApiClients(None),
         }
     }
 
@@ -86,6 +94,7 @@ impl Cursor {
             Cursor::Sessions(_) => Table::Sessions,
             Cursor::RefreshTokens(_) => Table::RefreshTokens,
             Cursor::SigningKeys(_) => Table::SigningKeys,
+            Cursor::ApiClients(_) => Table::ApiClients,
         }
     }
 }
@@ -177,6 +186,8 @@ pub enum Batch {
     RefreshTokens(Vec<RefreshTokenRow>),
     /// Signing keys, sealed.
     SigningKeys(Vec<SigningKeyRecord>),
+    /// API clients, every column (the row type is [`ApiClient`] itself).
+    ApiClients(Vec<ApiClient>),
 }
 
 impl Batch {
@@ -187,6 +198,7 @@ impl Batch {
             Batch::Sessions(_) => Table::Sessions,
             Batch::RefreshTokens(_) => Table::RefreshTokens,
             Batch::SigningKeys(_) => Table::SigningKeys,
+            Batch::ApiClients(_) => Table::ApiClients,
         }
     }
 
@@ -197,6 +209,7 @@ impl Batch {
             Batch::Sessions(rows) => rows.len(),
             Batch::RefreshTokens(rows) => rows.len(),
             Batch::SigningKeys(rows) => rows.len(),
+            Batch::ApiClients(rows) => rows.len(),
         }
     }
 
@@ -212,6 +225,7 @@ impl Batch {
             Batch::Sessions(rows) => Cursor::Sessions(Some(rows.last()?.id)),
             Batch::RefreshTokens(rows) => Cursor::RefreshTokens(Some(rows.last()?.hash)),
             Batch::SigningKeys(rows) => Cursor::SigningKeys(Some(rows.last()?.kid.clone())),
+            Batch::ApiClients(rows) => Cursor::ApiClients(Some(rows.last()?.client_id.clone())),
         })
     }
 }

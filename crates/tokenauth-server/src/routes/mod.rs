@@ -1,8 +1,10 @@
 //! The HTTP routes, one file per area, assembled with the middleware stack.
 
 mod account;
+mod client_auth;
 mod credentials;
 mod health;
+mod oauth2;
 mod responses;
 mod verify;
 mod well_known;
@@ -17,6 +19,7 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, delete, get, post};
 use tower::ServiceBuilder;
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
 use tower_http::trace::TraceLayer;
@@ -44,6 +47,8 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route("/v1/sessions/{id}", delete(account::revoke_session))
         .route("/v1/verify", any(verify::forward_auth))
         .route("/v1/verify/{*path}", any(verify::forward_auth))
+        .route("/oauth2/revoke", post(oauth2::revoke))
+        .route("/oauth2/introspect", post(oauth2::introspect))
         .route("/.well-known/jwks.json", get(well_known::jwks))
         .route(
             "/.well-known/openid-configuration",
@@ -69,6 +74,9 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
                 ApiError::Timeout
             }))
             .timeout(request_timeout)
+            // A declared Content-Length over the limit is refused before any of the body is
+            // read; a chunked body is cut off by the extractor's limit while it is read.
+            .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
             .layer(DefaultBodyLimit::max(BODY_LIMIT)),
     )
 }
@@ -92,7 +100,11 @@ async fn problem_for_bare_errors(response: Response) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+    let is_oauth = response
+        .extensions()
+        .get::<client_auth::OAuthResponse>()
+        .is_some();
+    if !(status.is_client_error() || status.is_server_error()) || is_problem || is_oauth {
         return response;
     }
     match status {

@@ -12,6 +12,7 @@ use super::unavailable;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
     include_str!("../../migrations/postgres/0002_session_expiry_index.sql"),
+    include_str!("../../migrations/postgres/0003_api_clients.sql"),
 ];
 
 /// The schema version this build expects.

@@ -8,12 +8,14 @@
 //! rotations of one token queue behind each other, and the loser re-reads the row and matches
 //! nothing, so no serialisation failure can occur.
 
+mod clients;
 mod keys;
 mod migrations;
 mod rows;
 mod sessions;
 #[cfg(feature = "test-support")]
 pub mod test_schema;
+mod token_status;
 mod transfer;
 mod users;
 

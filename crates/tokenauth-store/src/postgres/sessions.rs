@@ -2,8 +2,10 @@
 
 use async_trait::async_trait;
 use deadpool_postgres::Transaction;
+use tokenauth_core::refresh_token::RefreshTokenHash;
 use tokenauth_core::session::{
-    NewSession, RevokeReason, RotationOutcome, RotationRequest, Session, SessionOwner,
+    NewSession, RefreshTokenStatus, RevokeReason, RotationOutcome, RotationRequest, Session,
+    SessionOwner,
 };
 use tokenauth_core::store::{SessionStore, StoreError};
 use tokenauth_core::{SessionId, Timestamp, UserId};
@@ -153,6 +155,13 @@ impl SessionStore for PostgresStore {
             )
             .await
             .map_err(unavailable)
+    }
+
+    async fn find_refresh_token(
+        &self,
+        hash: &RefreshTokenHash,
+    ) -> Result<Option<RefreshTokenStatus>, StoreError> {
+        self.refresh_token_status(hash).await
     }
 
     async fn sessions_revoked_since(

@@ -13,6 +13,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
+use super::clients::{CLIENT_COLUMNS, client_row, import_clients};
 use super::rows::{self, KEY_COLUMNS, corrupt, get};
 use super::{PostgresStore, is_unique_violation, unavailable};
 
@@ -77,6 +78,21 @@ impl Transfer for PostgresStore {
                     .collect::<Result<_, _>>()
                     .map(Batch::RefreshTokens)
             }
+            Cursor::ApiClients(after) => {
+                let rows = self
+                    .page(
+                        "api_clients",
+                        CLIENT_COLUMNS,
+                        "client_id",
+                        after.clone(),
+                        limit,
+                    )
+                    .await?;
+                rows.iter()
+                    .map(client_row)
+                    .collect::<Result<_, _>>()
+                    .map(Batch::ApiClients)
+            }
             Cursor::SigningKeys(after) => {
                 let rows = self
                     .page("signing_keys", KEY_COLUMNS, "kid", after.clone(), limit)
@@ -100,6 +116,7 @@ impl Transfer for PostgresStore {
             Batch::Sessions(sessions) => import_sessions(&tx, sessions).await,
             Batch::RefreshTokens(tokens) => import_tokens(&tx, tokens).await,
             Batch::SigningKeys(keys) => import_keys(&tx, keys).await,
+            Batch::ApiClients(clients) => import_clients(&tx, clients).await,
         }
         .map_err(|error| {
             if is_unique_violation(&error) {

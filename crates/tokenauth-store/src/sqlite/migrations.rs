@@ -13,6 +13,7 @@ use super::unavailable;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_session_expiry_index.sql"),
+    include_str!("../../migrations/sqlite/0003_api_clients.sql"),
 ];
 
 /// The schema version this build expects.

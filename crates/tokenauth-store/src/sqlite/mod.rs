@@ -7,10 +7,12 @@
 //! WAL mode lets run alongside the writer. rusqlite is used rather than sqlx: it measured about
 //! twice as fast per transaction here, and sqlx degraded badly under write contention.
 
+mod clients;
 mod keys;
 mod migrations;
 mod rows;
 mod sessions;
+mod token_status;
 mod transfer;
 mod users;
 mod workers;

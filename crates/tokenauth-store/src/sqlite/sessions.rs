@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokenauth_core::refresh_token::RefreshTokenHash;
 use tokenauth_core::session::{
-    NewSession, RevokeReason, RotationOutcome, RotationRequest, Session, SessionOwner,
+    NewSession, RefreshTokenStatus, RevokeReason, RotationOutcome, RotationRequest, Session,
+    SessionOwner,
 };
 use tokenauth_core::store::{SessionStore, StoreError};
 use tokenauth_core::{SessionId, Timestamp, UserId};
@@ -165,6 +166,16 @@ impl SessionStore for SqliteStore {
                     .map_err(unavailable)?;
                 Ok(u64::try_from(deleted).unwrap_or(0))
             })
+            .await
+    }
+
+    async fn find_refresh_token(
+        &self,
+        hash: &RefreshTokenHash,
+    ) -> Result<Option<RefreshTokenStatus>, StoreError> {
+        let hash = *hash;
+        self.workers
+            .read(move |conn| super::token_status::find_refresh_token(conn, &hash))
             .await
     }
 

@@ -15,6 +15,7 @@ use tokenauth_core::store::{
 };
 use tokenauth_core::{SessionId, Timestamp, UserId};
 
+use super::clients::{CLIENT_COLUMNS, client_row, insert_client_row};
 use super::rows::{self, KEY_COLUMNS, read_error};
 use super::{SqliteStore, unavailable};
 
@@ -57,6 +58,14 @@ impl Transfer for SqliteStore {
                     let from = after.map(|h| h.as_bytes().to_vec()).unwrap_or_default();
                     select(conn, TOKEN_EXPORT, &from, limit, token_row).map(Batch::RefreshTokens)
                 }
+                Cursor::ApiClients(after) => {
+                    let from = after.unwrap_or_default();
+                    let sql = format!(
+                        "SELECT {CLIENT_COLUMNS} FROM api_clients WHERE client_id > ?1 \
+                         ORDER BY client_id LIMIT ?2"
+                    );
+                    select(conn, &sql, &from, limit, client_row).map(Batch::ApiClients)
+                }
                 Cursor::SigningKeys(after) => {
                     let from = after.unwrap_or_default();
                     let sql = format!(
@@ -82,6 +91,9 @@ impl Transfer for SqliteStore {
                         tokens.iter().try_for_each(|t| insert_token(&tx, t))
                     }
                     Batch::SigningKeys(keys) => keys.iter().try_for_each(|k| insert_key(&tx, k)),
+                    Batch::ApiClients(clients) => clients
+                        .iter()
+                        .try_for_each(|c| conflict_or_unavailable(insert_client_row(&tx, c))),
                 }?;
                 tx.commit().map_err(unavailable)
             })

@@ -46,6 +46,9 @@ macro_rules! every_conformance_test {
     keys::promote_without_active_key,
     keys::delete_expired_signing_keys_only_removes_ended_retired_keys,
     persistence::lifecycle_reports_expected_schema_version,
+    clients::clients_round_trip,
+    clients::duplicate_client_id_conflicts,
+    clients::find_refresh_token_reports_without_consuming,
         );
         $runner!(backend:
     persistence::data_survives_reopen,
@@ -56,6 +59,7 @@ macro_rules! every_conformance_test {
     };
 }
 
+pub mod clients;
 pub mod concurrency;
 pub mod keys;
 pub mod persistence;

@@ -1,0 +1,89 @@
+//! `tokenauth client add` and `tokenauth client list`: registering the API clients that may call
+//! `/oauth2/revoke` and `/oauth2/introspect`.
+
+use tokenauth_core::client::ApiClient;
+use tokenauth_core::service::register_client;
+use tokenauth_core::store::ClientStore;
+use tokenauth_core::{Clock, SystemClock, Timestamp};
+
+use crate::bootstrap::open_database;
+use crate::config::Config;
+
+/// Registers a client named `name` and prints its id and secret. The secret is printed here
+/// once and never again: only its hash is stored, and it is never logged.
+///
+/// # Errors
+/// A bad name, or a database failure.
+pub async fn add(config: &Config, name: &str, json: bool) -> anyhow::Result<()> {
+    let store = open_database(config).await?;
+    let (client, secret) = register_client(store.as_ref(), name, SystemClock.now())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    store.close().await;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "client_id": client.client_id,
+                "client_secret": secret.expose(),
+                "name": client.name,
+                "created_at": format_time(Some(client.created_at)),
+            })
+        );
+    } else {
+        println!("client_id:     {}", client.client_id);
+        println!("client_secret: {}", secret.expose());
+        println!("Store the secret now: it is not stored and cannot be shown again.");
+    }
+    Ok(())
+}
+
+/// Prints every registered client (never a secret or its hash).
+///
+/// # Errors
+/// A database failure.
+pub async fn list(config: &Config, json: bool) -> anyhow::Result<()> {
+    let store = open_database(config).await?;
+    let clients = ClientStore::list_clients(store.as_ref()).await;
+    store.close().await;
+    print_clients(&clients?, json)
+}
+
+fn print_clients(clients: &[ApiClient], json: bool) -> anyhow::Result<()> {
+    if json {
+        let rows: Vec<_> = clients
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "client_id": c.client_id,
+                    "name": c.name,
+                    "created_at": format_time(Some(c.created_at)),
+                    "disabled_at": format_time(c.disabled_at),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        println!("{:<28} {:<30} {:<10} NAME", "CLIENT_ID", "CREATED", "STATE");
+        for c in clients {
+            let state = if c.disabled_at.is_some() {
+                "disabled"
+            } else {
+                "enabled"
+            };
+            println!(
+                "{:<28} {:<30} {:<10} {}",
+                c.client_id,
+                format_time(Some(c.created_at)).unwrap_or_default(),
+                state,
+                c.name
+            );
+        }
+    }
+    Ok(())
+}
+
+fn format_time(t: Option<Timestamp>) -> Option<String> {
+    t.and_then(|t| jiff::Timestamp::from_millisecond(t.as_millis()).ok())
+        .map(|t| t.to_string())
+}
