@@ -1,0 +1,185 @@
+//! The result of a benchmark: each run's figures and the median of each figure over the runs.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::ceiling::Ceiling;
+use crate::load::RunRecord;
+use crate::options::{Backend, Options, Scenario};
+use crate::recorder::Latency;
+
+/// What one measured run gave.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    /// Requests sent inside the measured window.
+    pub requests: u64,
+    /// Length of the window, to the last answer, in seconds.
+    pub seconds: f64,
+    /// Requests a second.
+    pub throughput: f64,
+    /// Latency percentiles.
+    pub latency: Latency,
+    /// Failed requests by status code (or `transport`, `bad_body`).
+    pub errors: BTreeMap<String, u64>,
+}
+
+impl RunSummary {
+    /// Summarises a run's record.
+    pub fn from_record(record: &RunRecord) -> Self {
+        let requests = record.tally.requests();
+        let seconds = record.elapsed.as_secs_f64();
+        Self {
+            requests,
+            seconds,
+            throughput: requests as f64 / seconds.max(1e-9),
+            latency: record.tally.latency(),
+            errors: record.tally.errors().clone(),
+        }
+    }
+}
+
+/// The median over the runs, taken figure by figure.
+#[derive(Debug, Clone, Serialize)]
+pub struct Median {
+    /// Requests a second.
+    pub throughput: f64,
+    /// Latency percentiles.
+    pub latency: Latency,
+}
+
+/// Where the load went.
+#[derive(Debug, Clone, Serialize)]
+pub struct Setup {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// The in-process server's backend; `None` for `--target`.
+    pub backend: Option<Backend>,
+    /// The server's base URL.
+    pub target: String,
+    /// Sessions preloaded before the runs.
+    pub preload: u64,
+    /// Seconds the preload took.
+    pub preload_seconds: f64,
+    /// Signing algorithm of the in-process server; `None` for `--target`.
+    pub alg: Option<String>,
+    /// Concurrent clients.
+    pub clients: usize,
+    /// Threads of the load generator.
+    pub client_threads: usize,
+    /// Warm-up before each run, in seconds.
+    pub warmup_seconds: f64,
+    /// Measured window of each run, in seconds.
+    pub duration_seconds: f64,
+    /// Measured runs.
+    pub runs: usize,
+    /// Cores of the machine (shared by the server and the load generator in-process).
+    pub cores: usize,
+}
+
+impl Setup {
+    /// The setup `options` describe, against `target`.
+    pub fn new(options: &Options, target: &str, preload_seconds: f64) -> Self {
+        let in_process = options.target.is_none();
+        Self {
+            scenario: options.scenario,
+            backend: in_process.then_some(options.backend),
+            target: target.to_owned(),
+            preload: options.preload,
+            preload_seconds,
+            alg: in_process.then(|| options.alg.clone()),
+            clients: options.clients,
+            client_threads: options.client_threads,
+            warmup_seconds: options.warmup.as_secs_f64(),
+            duration_seconds: options.duration.as_secs_f64(),
+            runs: options.runs,
+            cores: std::thread::available_parallelism().map_or(1, usize::from),
+        }
+    }
+}
+
+/// A whole benchmark: setup, runs, medians, errors and, for Argon2-bound scenarios, the ceiling.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// What was loaded and how.
+    pub setup: Setup,
+    /// Each run, in order.
+    pub runs: Vec<RunSummary>,
+    /// The median of each figure over the runs.
+    pub median: Median,
+    /// Errors of every run, added up.
+    pub errors: BTreeMap<String, u64>,
+    /// The Argon2 ceiling, for `login` and `signup`.
+    pub argon2_ceiling: Option<Ceiling>,
+    /// The median throughput as a fraction of the ceiling.
+    pub share_of_ceiling: Option<f64>,
+}
+
+impl Report {
+    /// Puts the runs together.
+    pub fn new(setup: Setup, runs: Vec<RunSummary>, ceiling: Option<Ceiling>) -> Self {
+        let pick = |figure: fn(&RunSummary) -> f64| median(runs.iter().map(figure).collect());
+        let median = Median {
+            throughput: pick(|run| run.throughput),
+            latency: Latency {
+                p50_ms: pick(|run| run.latency.p50_ms),
+                p90_ms: pick(|run| run.latency.p90_ms),
+                p99_ms: pick(|run| run.latency.p99_ms),
+                max_ms: pick(|run| run.latency.max_ms),
+            },
+        };
+        let mut errors = BTreeMap::new();
+        for run in &runs {
+            for (label, count) in &run.errors {
+                *errors.entry(label.clone()).or_default() += count;
+            }
+        }
+        let share_of_ceiling = ceiling
+            .as_ref()
+            .map(|ceiling| ceiling.share(median.throughput));
+        Self {
+            setup,
+            runs,
+            median,
+            errors,
+            argon2_ceiling: ceiling,
+            share_of_ceiling,
+        }
+    }
+
+    /// Failed requests over every run.
+    pub fn error_count(&self) -> u64 {
+        self.errors.values().sum()
+    }
+
+    /// The report as one JSON object.
+    ///
+    /// # Errors
+    /// Never in practice: every field serialises.
+    pub fn to_json(&self) -> serde_json::Result<String> {
+        serde_json::to_string(self)
+    }
+}
+
+/// The median of `values`; the mean of the middle two for an even count; 0 when empty.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => 0.0,
+        _ if n % 2 == 1 => values[n / 2],
+        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(median(Vec::new()), 0.0);
+    }
+}

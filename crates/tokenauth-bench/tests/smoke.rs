@@ -1,0 +1,133 @@
+//! CI smoke test: every scenario runs for about a second against an in-process server and sees
+//! no failed request. No timing assertions: the figures of a debug build on a shared machine
+//! mean nothing.
+
+use std::process::Command;
+
+use tokenauth_bench::{Options, Report};
+
+/// Runs `scenario` briefly with `extra` options and returns the report.
+fn run(scenario: &str, extra: &[&str]) -> Report {
+    let mut args = vec![
+        "tokenauth-bench",
+        scenario,
+        "--duration",
+        "1s",
+        "--warmup",
+        "200ms",
+        "--clients",
+        "4",
+        "--runs",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    let options = Options::parse_from_args(args).expect("valid options");
+    tokenauth_bench::run(&options).expect("the benchmark runs")
+}
+
+fn assert_clean(report: &Report) {
+    assert_eq!(report.error_count(), 0, "errors: {:?}", report.errors);
+    assert_eq!(report.runs.len(), 1);
+    assert!(report.runs[0].requests > 0, "no request measured");
+}
+
+#[test]
+fn refresh_follows_rotation() {
+    assert_clean(&run("refresh", &[]));
+}
+
+#[test]
+fn refresh_from_preloaded_sessions() {
+    let report = run("refresh", &["--preload", "2500"]);
+    assert_clean(&report);
+    assert_eq!(report.setup.preload, 2500);
+}
+
+#[test]
+fn me() {
+    assert_clean(&run("me", &["--alg", "EdDSA"]));
+}
+
+#[test]
+fn login_reports_the_argon2_ceiling() {
+    let report = run("login", &[]);
+    assert_clean(&report);
+    let ceiling = report.argon2_ceiling.expect("login measures the ceiling");
+    assert!(ceiling.per_second > 0.0);
+    assert!(report.share_of_ceiling.is_some());
+}
+
+#[test]
+fn signup() {
+    assert_clean(&run("signup", &[]));
+}
+
+#[test]
+fn mixed() {
+    assert_clean(&run("mixed", &[]));
+}
+
+/// The binary end to end: `verify` with `--json` prints one JSON object and exits 0.
+#[test]
+fn verify_through_the_binary_with_json() {
+    let output = Command::new(env!("CARGO_BIN_EXE_tokenauth-bench"))
+        .args([
+            "verify",
+            "--duration",
+            "1s",
+            "--warmup",
+            "200ms",
+            "--clients",
+            "4",
+            "--runs",
+            "1",
+            "--json",
+        ])
+        .output()
+        .expect("the binary runs");
+    assert!(
+        output.status.success(),
+        "exit {:?}: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("stdout is one JSON object");
+    assert_eq!(report["setup"]["scenario"], "verify");
+    assert_eq!(report["errors"], serde_json::json!({}));
+    assert!(report["median"]["throughput"].as_f64().expect("a number") > 0.0);
+}
+
+/// Bad usage exits 2 with one line, before anything starts.
+#[test]
+fn conflicting_options_exit_2() {
+    let output = Command::new(env!("CARGO_BIN_EXE_tokenauth-bench"))
+        .args([
+            "refresh",
+            "--target",
+            "http://127.0.0.1:9",
+            "--preload",
+            "5",
+        ])
+        .output()
+        .expect("the binary runs");
+    assert_eq!(output.status.code(), Some(2));
+}
+
+/// On PostgreSQL (when `TOKENAUTH_TEST_DATABASE_URL` names one): a fresh schema, a preload
+/// through the bulk API, refresh chains, and the schema dropped again.
+#[test]
+fn refresh_on_postgres_with_preload() {
+    if std::env::var(tokenauth_bench::options::DATABASE_URL_ENV).is_err() {
+        // Straight to stderr: the harness captures `eprintln!` of passing tests.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: PostgreSQL tests (first: refresh_on_postgres_with_preload) need \
+             TOKENAUTH_TEST_DATABASE_URL, e.g. postgres://postgres@127.0.0.1:5432/test"
+        );
+        return;
+    }
+    let report = run("refresh", &["--backend", "postgres", "--preload", "2500"]);
+    assert_clean(&report);
+}
