@@ -187,7 +187,64 @@ pub trait Lifecycle: Send + Sync {
     async fn close(&self);
 }
 
-/// Everything the server needs from a backend.
-pub trait Store: UserStore + SessionStore + KeyStore + ClientStore + Lifecycle {}
+/// One entry of the revocation feed: a session revoked at `revoked_at`, numbered `seq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevocationEvent {
+    /// Position in the feed; strictly increasing in commit order, never reused.
+    pub seq: u64,
+    /// The revoked session.
+    pub session: SessionId,
+    /// When it was revoked.
+    pub revoked_at: Timestamp,
+}
 
-impl<T: UserStore + SessionStore + KeyStore + ClientStore + Lifecycle> Store for T {}
+/// Where the revocation feed of one database stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedPosition {
+    /// Random identity of this database's feed (16 lowercase hex digits), fixed when the schema
+    /// was created: a cursor from another database (a restore, a `db copy`) is recognised as
+    /// foreign by it.
+    pub epoch: String,
+    /// The highest `seq` ever assigned (0 before the first revocation).
+    pub head: u64,
+    /// Every event with `seq <= purged_through` has been deleted; a reader whose cursor is below
+    /// it may have missed events and must start again from a snapshot.
+    pub purged_through: u64,
+}
+
+/// The revocation feed: every store method that revokes sessions (`revoke_session`,
+/// `revoke_all_sessions`, a reuse detected by `rotate_refresh_token`, and any later one) appends
+/// one event per revoked session in the same transaction, so the feed never misses a revocation
+/// and never shows one that did not commit. Events become visible in `seq` order: a reader that
+/// has seen `seq` n never later finds an event below n.
+#[async_trait]
+pub trait RevocationStore: Send + Sync {
+    /// The feed's epoch and bounds.
+    async fn revocation_feed_position(&self) -> Result<FeedPosition, StoreError>;
+
+    /// Events with `seq > after`, in ascending order, at most `limit` of them.
+    async fn revocations_after(
+        &self,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<RevocationEvent>, StoreError>;
+
+    /// Deletes up to `limit` of the oldest events revoked before `revoked_before` and raises
+    /// `purged_through` to the highest `seq` deleted; returns how many were deleted.
+    async fn purge_revocations(
+        &self,
+        revoked_before: Timestamp,
+        limit: u32,
+    ) -> Result<u64, StoreError>;
+}
+
+/// Everything the server needs from a backend.
+pub trait Store:
+    UserStore + SessionStore + KeyStore + ClientStore + RevocationStore + Lifecycle
+{
+}
+
+impl<T: UserStore + SessionStore + KeyStore + ClientStore + RevocationStore + Lifecycle> Store
+    for T
+{
+}

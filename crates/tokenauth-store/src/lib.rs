@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod feed;
 pub mod postgres;
 pub mod sqlite;
 

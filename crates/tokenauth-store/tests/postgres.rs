@@ -77,6 +77,14 @@ macro_rules! conformance {
             conformance::$module::$test(&backend).await;
         }
     )+};
+    (pair: $($module:ident::$test:ident),+ $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $test() {
+            let Some(first) = Postgres::new(stringify!($test)).await else { return };
+            let Some(second) = Postgres::new(stringify!($test)).await else { return };
+            conformance::$module::$test(first.open().await, second.open().await).await;
+        }
+    )+};
 }
 
 every_conformance_test!(conformance);

@@ -69,7 +69,8 @@ impl Backend for Sqlite {
 }
 
 /// One `#[tokio::test]` per conformance function: `store` tests get a fresh store, `backend`
-/// tests the fresh database's [`Backend`]. The database is checked after every store test.
+/// tests the fresh database's [`Backend`], `pair` tests a fresh store on each of two fresh
+/// databases. The database is checked after every store test.
 macro_rules! conformance {
     (store: $($module:ident::$test:ident),+ $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,6 +86,13 @@ macro_rules! conformance {
         async fn $test() {
             let backend = Sqlite::new();
             conformance::$module::$test(&backend).await;
+        }
+    )+};
+    (pair: $($module:ident::$test:ident),+ $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $test() {
+            let (first, second) = (Sqlite::new(), Sqlite::new());
+            conformance::$module::$test(first.open().await, second.open().await).await;
         }
     )+};
 }

@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
     include_str!("../../migrations/postgres/0002_session_expiry_index.sql"),
     include_str!("../../migrations/postgres/0003_api_clients.sql"),
+    include_str!("../../migrations/postgres/0004_revocation_feed.sql"),
 ];
 
 /// The schema version this build expects.

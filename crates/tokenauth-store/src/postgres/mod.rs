@@ -11,6 +11,7 @@
 mod clients;
 mod keys;
 mod migrations;
+mod revocations;
 mod rows;
 mod sessions;
 #[cfg(feature = "test-support")]

@@ -11,7 +11,7 @@ use tokenauth_core::store::{SessionStore, StoreError};
 use tokenauth_core::{SessionId, Timestamp, UserId};
 
 use super::rows::{self, SESSION_COLUMNS};
-use super::{PostgresStore, unavailable};
+use super::{PostgresStore, revocations, unavailable};
 
 /// Inserts a session and the history row of its first refresh token (generation 0).
 pub(super) async fn insert_session(
@@ -103,8 +103,9 @@ impl SessionStore for PostgresStore {
         reason: RevokeReason,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let client = self.client().await?;
-        let changed = client
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(unavailable)?;
+        let changed = tx
             .execute(
                 "UPDATE sessions SET revoked_at = $3, revoke_reason = $4 \
                  WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > $3",
@@ -117,6 +118,10 @@ impl SessionStore for PostgresStore {
             )
             .await
             .map_err(unavailable)?;
+        if changed == 1 {
+            revocations::append(&tx, &[session], now).await?;
+        }
+        tx.commit().await.map_err(unavailable)?;
         Ok(changed == 1)
     }
 
@@ -126,8 +131,9 @@ impl SessionStore for PostgresStore {
         reason: RevokeReason,
         now: Timestamp,
     ) -> Result<Vec<SessionId>, StoreError> {
-        let client = self.client().await?;
-        client
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(unavailable)?;
+        let ids = tx
             .query(
                 "UPDATE sessions SET revoked_at = $2, revoke_reason = $3 \
                  WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 RETURNING id",
@@ -137,7 +143,10 @@ impl SessionStore for PostgresStore {
             .map_err(unavailable)?
             .iter()
             .map(|row| rows::session_id(row, "id"))
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        revocations::append(&tx, &ids, now).await?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(ids)
     }
 
     async fn purge_ended_sessions(
@@ -275,12 +284,16 @@ async fn rotate(
             expires_at,
         }));
     }
-    tx.execute(
-        "UPDATE sessions SET revoked_at = $2, revoke_reason = $3 WHERE id = $1 AND revoked_at IS NULL",
-        &[&session_id.as_uuid(), &now, &RevokeReason::RefreshTokenReused.as_str()],
-    )
-    .await
-    .map_err(unavailable)?;
+    let revoked = tx
+        .execute(
+            "UPDATE sessions SET revoked_at = $2, revoke_reason = $3 WHERE id = $1 AND revoked_at IS NULL",
+            &[&session_id.as_uuid(), &now, &RevokeReason::RefreshTokenReused.as_str()],
+        )
+        .await
+        .map_err(unavailable)?;
+    if revoked == 1 {
+        revocations::append(tx, &[session_id], request.now).await?;
+    }
     Ok(RotationOutcome::Reused {
         session_id,
         user_id,

@@ -10,6 +10,7 @@
 mod clients;
 mod keys;
 mod migrations;
+mod revocations;
 mod rows;
 mod sessions;
 mod token_status;

@@ -11,7 +11,7 @@ use tokenauth_core::store::{SessionStore, StoreError};
 use tokenauth_core::{SessionId, Timestamp, UserId};
 
 use super::rows::{self, SESSION_COLUMNS, read_error};
-use super::{SqliteStore, unavailable};
+use super::{SqliteStore, revocations, unavailable};
 
 /// Inserts a session and the history row of its first refresh token (generation 0).
 pub(super) fn insert_session(tx: &Transaction<'_>, session: &NewSession) -> Result<(), StoreError> {
@@ -103,7 +103,8 @@ impl SessionStore for SqliteStore {
     ) -> Result<bool, StoreError> {
         self.workers
             .write(move |conn| {
-                let changed = conn
+                let tx = conn.transaction().map_err(unavailable)?;
+                let changed = tx
                     .prepare_cached(
                         "UPDATE sessions SET revoked_at = ?3, revoke_reason = ?4 \
                          WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL AND expires_at > ?3",
@@ -117,6 +118,10 @@ impl SessionStore for SqliteStore {
                         ])
                     })
                     .map_err(unavailable)?;
+                if changed == 1 {
+                    revocations::append(&tx, &[session], now)?;
+                }
+                tx.commit().map_err(unavailable)?;
                 Ok(changed == 1)
             })
             .await
@@ -130,20 +135,10 @@ impl SessionStore for SqliteStore {
     ) -> Result<Vec<SessionId>, StoreError> {
         self.workers
             .write(move |conn| {
-                let mut stmt = conn
-                    .prepare_cached(
-                        "UPDATE sessions SET revoked_at = ?2, revoke_reason = ?3 \
-                         WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2 RETURNING id",
-                    )
-                    .map_err(unavailable)?;
-                let ids = stmt
-                    .query_map(
-                        params![user.to_string(), now.as_millis(), reason.as_str()],
-                        |row| rows::parse::<SessionId>(row, 0),
-                    )
-                    .map_err(unavailable)?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(read_error)?;
+                let tx = conn.transaction().map_err(unavailable)?;
+                let ids = revoke_all(&tx, user, reason, now)?;
+                revocations::append(&tx, &ids, now)?;
+                tx.commit().map_err(unavailable)?;
                 Ok(ids)
             })
             .await
@@ -199,6 +194,28 @@ impl SessionStore for SqliteStore {
             })
             .await
     }
+}
+
+/// Revokes every live session of `user` inside `tx`; returns their ids.
+fn revoke_all(
+    tx: &Transaction<'_>,
+    user: UserId,
+    reason: RevokeReason,
+    now: Timestamp,
+) -> Result<Vec<SessionId>, StoreError> {
+    let mut stmt = tx
+        .prepare_cached(
+            "UPDATE sessions SET revoked_at = ?2, revoke_reason = ?3 \
+             WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2 RETURNING id",
+        )
+        .map_err(unavailable)?;
+    stmt.query_map(
+        params![user.to_string(), now.as_millis(), reason.as_str()],
+        |row| rows::parse::<SessionId>(row, 0),
+    )
+    .map_err(unavailable)?
+    .collect::<Result<Vec<_>, _>>()
+    .map_err(read_error)
 }
 
 /// The rotation state machine, inside the caller's transaction. See
@@ -271,17 +288,21 @@ fn rotate(tx: &Transaction<'_>, request: &RotationRequest) -> Result<RotationOut
             expires_at: family.expires_at,
         }));
     }
-    tx.prepare_cached(
-        "UPDATE sessions SET revoked_at = ?2, revoke_reason = ?3 WHERE id = ?1 AND revoked_at IS NULL",
-    )
-    .and_then(|mut stmt| {
-        stmt.execute(params![
-            family.session_id.to_string(),
-            now,
-            RevokeReason::RefreshTokenReused.as_str()
-        ])
-    })
-    .map_err(unavailable)?;
+    let revoked = tx
+        .prepare_cached(
+            "UPDATE sessions SET revoked_at = ?2, revoke_reason = ?3 WHERE id = ?1 AND revoked_at IS NULL",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                family.session_id.to_string(),
+                now,
+                RevokeReason::RefreshTokenReused.as_str()
+            ])
+        })
+        .map_err(unavailable)?;
+    if revoked == 1 {
+        revocations::append(tx, &[family.session_id], request.now)?;
+    }
     Ok(RotationOutcome::Reused {
         session_id: family.session_id,
         user_id: family.user_id,

@@ -9,8 +9,9 @@
 //!
 //! No clock is involved: every time is a [`Timestamp`] built from [`T0`].
 
-/// Invokes `$runner!(store: …)` and `$runner!(backend: …)` with every conformance test, so each
-/// backend's file lists none of them itself and none can be forgotten.
+/// Invokes `$runner!(store: …)`, `$runner!(backend: …)` and `$runner!(pair: …)` with every
+/// conformance test, so each backend's file lists none of them itself and none can be
+/// forgotten.
 #[allow(unused_macros)]
 macro_rules! every_conformance_test {
     ($runner:ident) => {
@@ -49,12 +50,25 @@ macro_rules! every_conformance_test {
     clients::clients_round_trip,
     clients::duplicate_client_id_conflicts,
     clients::find_refresh_token_reports_without_consuming,
+    revocations::feed_starts_empty,
+    revocations::revoke_session_appends_one_event,
+    revocations::revoke_all_appends_one_event_per_session,
+    revocations::reuse_detection_appends_one_event,
+    revocations::racing_reuse_appends_one_event,
+    revocations::revocations_after_pages_in_order,
+    revocations::purge_deletes_oldest_and_never_lowers_head,
+    revocations::purge_deletes_only_a_prefix,
+    revocations::concurrent_revocations_appear_in_seq_order,
         );
         $runner!(backend:
     persistence::data_survives_reopen,
     persistence::failed_calls_change_nothing,
     persistence::close_with_calls_in_flight,
     persistence::lifecycle_close_with_calls_in_flight,
+    revocations::feed_survives_reopen,
+        );
+        $runner!(pair:
+    revocations::databases_have_different_epochs,
         );
     };
 }
@@ -63,6 +77,7 @@ pub mod clients;
 pub mod concurrency;
 pub mod keys;
 pub mod persistence;
+pub mod revocations;
 pub mod rotation;
 pub mod sessions;
 pub mod users;

@@ -9,6 +9,7 @@ use tokenauth_core::session::{RevokeReason, RotationOutcome};
 use tokenauth_core::store::{Store, StoreError};
 
 use super::keys::{key, retired};
+use super::revocations::feed;
 use super::{
     Backend, T0, active, add_session, at, email, new_session, new_user, only_session, request,
     revoked_since, rotate, rotate_ok, sign_up, successor, token,
@@ -165,11 +166,18 @@ pub async fn failed_calls_change_nothing(backend: &dyn Backend) {
         "delete keys",
         store.delete_expired_signing_keys(at(12)).await,
     );
+    assert_unavailable("feed position", store.revocation_feed_position().await);
+    assert_unavailable("read feed", store.revocations_after(0, 10).await);
+    assert_unavailable("purge feed", store.purge_revocations(at(12), 10).await);
     drop(store);
 
     let store = backend.open().await;
     assert_eq!(only_session(&store, alice.user.id, at(13)).await, before);
     assert!(revoked_since(&store, T0).await.is_empty());
+    assert!(
+        feed(&store).await.is_empty(),
+        "failed revocations appended nothing"
+    );
     assert!(
         store
             .find_user_by_email(&email("bob@example.com"))

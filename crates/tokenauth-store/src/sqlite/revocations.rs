@@ -1,0 +1,143 @@
+//! [`RevocationStore`] on SQLite: the revocation feed. Appends run on the single writer thread
+//! inside the transaction that revokes, so seq order is commit order by construction; reads
+//! go to the reader connections.
+
+use async_trait::async_trait;
+use rusqlite::{Connection, Row, Transaction, params};
+use tokenauth_core::store::{FeedPosition, RevocationEvent, RevocationStore, StoreError};
+use tokenauth_core::{SessionId, Timestamp};
+
+use super::rows::{self, read_error};
+use super::{SqliteStore, unavailable};
+use crate::feed;
+
+/// Appends one feed event per session in `sessions`, each revoked at `revoked_at`, inside the
+/// caller's transaction (the one that set their `revoked_at`).
+pub(super) fn append(
+    tx: &Transaction<'_>,
+    sessions: &[SessionId],
+    revoked_at: Timestamp,
+) -> Result<(), StoreError> {
+    let mut stmt = tx
+        .prepare_cached("INSERT INTO revocations (session_id, revoked_at) VALUES (?1, ?2)")
+        .map_err(unavailable)?;
+    for session in sessions {
+        stmt.execute(params![session.to_string(), revoked_at.as_millis()])
+            .map_err(unavailable)?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl RevocationStore for SqliteStore {
+    async fn revocation_feed_position(&self) -> Result<FeedPosition, StoreError> {
+        self.workers.read(position).await
+    }
+
+    async fn revocations_after(
+        &self,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<RevocationEvent>, StoreError> {
+        let after = feed::cursor(after);
+        self.workers
+            .read(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT seq, session_id, revoked_at FROM revocations WHERE seq > ?1 \
+                         ORDER BY seq LIMIT ?2",
+                    )
+                    .map_err(read_error)?;
+                let events = stmt
+                    .query_map(params![after, limit], event)
+                    .map_err(read_error)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(read_error)?;
+                Ok(events)
+            })
+            .await
+    }
+
+    async fn purge_revocations(
+        &self,
+        revoked_before: Timestamp,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        self.workers
+            .write(move |conn| {
+                let tx = conn.transaction().map_err(unavailable)?;
+                let deleted = purge(&tx, revoked_before, limit)?;
+                tx.commit().map_err(unavailable)?;
+                Ok(deleted)
+            })
+            .await
+    }
+}
+
+/// The feed's position, read in one statement (one snapshot).
+fn position(conn: &mut Connection) -> Result<FeedPosition, StoreError> {
+    let (epoch, purged_through, max_seq) = conn
+        .prepare_cached(
+            "SELECT epoch, purged_through, (SELECT MAX(seq) FROM revocations) \
+             FROM revocation_feed WHERE id = 1",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, Option<i64>>(2)?,
+                ))
+            })
+        })
+        .map_err(read_error)?;
+    let purged_through = feed::seq(purged_through)?;
+    let head = feed::seq(max_seq.unwrap_or(0))?.max(purged_through);
+    Ok(FeedPosition {
+        epoch: feed::checked_epoch(epoch)?,
+        head,
+        purged_through,
+    })
+}
+
+/// Deletes the oldest events, in seq order, up to `limit` of them and stopping at the first
+/// one revoked at or after `revoked_before`; raises `purged_through` to the last seq deleted.
+///
+/// Only a prefix of the feed is ever deleted, so every event at or below `purged_through` is
+/// gone even when revocation times are not in seq order.
+fn purge(tx: &Transaction<'_>, revoked_before: Timestamp, limit: u32) -> Result<u64, StoreError> {
+    let oldest = tx
+        .prepare_cached("SELECT seq, revoked_at FROM revocations ORDER BY seq LIMIT ?1")
+        .and_then(|mut stmt| {
+            stmt.query_map([limit], |row| {
+                Ok((row.get::<_, i64>(0)?, rows::time(row, 1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(read_error)?;
+    let Some(last) = feed::purge_end(&oldest, revoked_before) else {
+        return Ok(0);
+    };
+    let deleted = tx
+        .prepare_cached("DELETE FROM revocations WHERE seq <= ?1")
+        .and_then(|mut stmt| stmt.execute([last]))
+        .map_err(unavailable)?;
+    tx.prepare_cached(
+        "UPDATE revocation_feed SET purged_through = MAX(purged_through, ?1) WHERE id = 1",
+    )
+    .and_then(|mut stmt| stmt.execute([last]))
+    .map_err(unavailable)?;
+    u64::try_from(deleted).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// An event from a row of `seq, session_id, revoked_at`.
+fn event(row: &Row<'_>) -> rusqlite::Result<RevocationEvent> {
+    let stored: i64 = row.get(0)?;
+    Ok(RevocationEvent {
+        seq: u64::try_from(stored).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, e.into())
+        })?,
+        session: rows::parse::<SessionId>(row, 1)?,
+        revoked_at: rows::time(row, 2)?,
+    })
+}
