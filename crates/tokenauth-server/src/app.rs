@@ -11,6 +11,7 @@ use tokenauth_core::password::{HashCost, PasswordHasher};
 use tokenauth_core::service::AuthService;
 use tokenauth_core::{Clock, SystemClock};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::bootstrap::{MASTER_KEY_ENV, load_master_key, open_database};
@@ -23,7 +24,14 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     config: Config,
+    shutting_down: watch::Sender<bool>,
 }
+
+/// A long-poll ends this long before the request timeout would cut it off.
+const FEED_WAIT_MARGIN: Duration = Duration::from_secs(2);
+
+/// The longest a feed reader is held, even when the request timeout allows more.
+const FEED_WAIT_CAP: Duration = Duration::from_secs(30);
 
 /// What a test (or an embedding program) may tune beyond the configuration.
 pub struct BuildOptions {
@@ -79,15 +87,22 @@ impl Application {
             &master,
         )
         .await?;
+        let (shutting_down, shutdown_signal) = watch::channel(false);
         let state = AppState {
             auth: Arc::new(auth),
             store,
             jwks_max_age_secs: config.jwks_max_age.as_secs(),
+            feed_max_wait: config
+                .request_timeout
+                .saturating_sub(FEED_WAIT_MARGIN)
+                .min(FEED_WAIT_CAP),
+            shutting_down: shutdown_signal,
         };
         Ok(Self {
             listener,
             state,
             config,
+            shutting_down,
         })
     }
 
@@ -117,15 +132,27 @@ impl Application {
             listener,
             state,
             config,
+            shutting_down,
         } = self;
-        let background = spawn_maintenance(&state);
+        let background = [
+            spawn_maintenance(&state),
+            spawn_revocation_follower(&state, config.revocation_poll_interval),
+        ];
         let app = routes::router(state.clone(), config.request_timeout)
             .into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                // Held long-polls answer now rather than hold up the shutdown.
+                shutting_down.send_replace(true);
+            })
             .await;
-        background.abort();
-        let _ = background.await;
+        for task in &background {
+            task.abort();
+        }
+        for task in background {
+            let _ = task.await;
+        }
         let store = state.store.clone();
         drop(state);
         store.close().await;
@@ -173,6 +200,34 @@ fn spawn_maintenance(state: &AppState) -> JoinHandle<()> {
                 Ok(purged) => tracing::info!(purged, "purged ended sessions"),
                 Err(error) => tracing::warn!(%error, "purging ended sessions failed"),
             }
+            if let Err(error) = auth.purge_revocation_feed(10).await {
+                tracing::warn!(%error, "purging the revocation feed failed");
+            }
+        }
+    })
+}
+
+/// Keeps this instance's revoked set (and its long-polling feed readers) up to date: at once
+/// after a revocation made here, and every `poll_interval` for those made by other instances
+/// or processes on the same database.
+fn spawn_revocation_follower(state: &AppState, poll_interval: Duration) -> JoinHandle<()> {
+    let auth = state.auth.clone();
+    tokio::spawn(async move {
+        let mut failing = false;
+        loop {
+            match auth.follow_revocation_feed().await {
+                Ok(_) if failing => {
+                    failing = false;
+                    tracing::info!("reading the revocation feed works again");
+                }
+                Ok(_) => {}
+                Err(error) if !failing => {
+                    failing = true;
+                    tracing::warn!(%error, "reading the revocation feed failed; retrying");
+                }
+                Err(_) => {}
+            }
+            auth.revocation_made(poll_interval).await;
         }
     })
 }

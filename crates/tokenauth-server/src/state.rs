@@ -1,9 +1,11 @@
 //! What every handler shares.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokenauth_core::service::AuthService;
 use tokenauth_core::store::Store;
+use tokio::sync::watch;
 
 /// The application state handed to handlers (cheap to clone).
 #[derive(Clone)]
@@ -14,4 +16,9 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// `max-age` of the JWKS document, in seconds.
     pub jwks_max_age_secs: u64,
+    /// Longest a long-polling feed reader is held (kept below the request timeout).
+    pub feed_max_wait: Duration,
+    /// Turns true when the server starts shutting down, so held long-polls answer at once
+    /// instead of delaying the shutdown.
+    pub shutting_down: watch::Receiver<bool>,
 }

@@ -140,9 +140,10 @@ impl AuthService {
     pub(crate) fn remember_revoked(&self, session: SessionId, now: Timestamp) {
         self.revoked
             .insert(session, now.plus(self.revocation_hold()));
+        self.nudge_revocation_follower();
     }
 
-    fn revocation_hold(&self) -> Duration {
+    pub(crate) fn revocation_hold(&self) -> Duration {
         self.settings.key_retire_hold()
     }
 }

@@ -4,6 +4,7 @@
 mod access;
 mod clients;
 mod credentials;
+mod feed;
 mod oauth;
 mod revoked;
 mod sessions;
@@ -22,6 +23,9 @@ use tokenauth_jwt::Validation;
 pub use access::{ACCESS_TOKEN_TYP, AuthenticatedCaller, IssuedTokens};
 pub use clients::register_client;
 pub use credentials::ClientInfo;
+pub use feed::{
+    FEED_PAGE_LIMIT, FEED_RETENTION, FeedCursor, FeedPage, InvalidCursor, RevokedSession,
+};
 pub use oauth::Introspection;
 pub use revoked::RevokedSessions;
 pub use sessions::ENDED_SESSION_RETENTION;
@@ -35,6 +39,8 @@ pub struct AuthService {
     keys: Arc<KeyManager>,
     rotation_secret: RotationSecret,
     revoked: RevokedSessions,
+    /// This instance's place in the revocation feed.
+    feed: feed::FeedFollower,
     /// What an access token must satisfy; built once.
     validation: Validation,
 }
@@ -70,6 +76,7 @@ impl AuthService {
             keys,
             rotation_secret: master.rotation_secret(),
             revoked,
+            feed: feed::FeedFollower::default(),
         })
     }
 

@@ -29,6 +29,7 @@ pub const SETTINGS: &[&str] = &[
     "log_format",
     "database_max_connections",
     "database_timeout",
+    "revocation_poll_interval",
 ];
 
 /// A raw value before it is parsed for its setting.

@@ -150,6 +150,9 @@ pub struct Config {
     pub database_max_connections: usize,
     /// Longest wait for a PostgreSQL connection before a request fails.
     pub database_timeout: Duration,
+    /// How often this instance reads the revocation feed for revocations made elsewhere (other
+    /// instances, the CLI); its own are applied at once.
+    pub revocation_poll_interval: Duration,
 }
 
 /// Cookie transport of tokens.
@@ -278,6 +281,21 @@ impl Config {
             take("request_timeout"),
             Duration::from_secs(30),
         )?;
+        let revocation_poll_interval = duration(
+            "revocation_poll_interval",
+            take("revocation_poll_interval"),
+            Duration::from_millis(250),
+        )?;
+        require_at_least(
+            "revocation_poll_interval",
+            revocation_poll_interval,
+            Duration::from_millis(10),
+        )?;
+        require_at_most(
+            "revocation_poll_interval",
+            revocation_poll_interval,
+            Duration::from_secs(60),
+        )?;
         require_at_least("access_token_ttl", access_token_ttl, Duration::from_secs(1))?;
         require_at_least(
             "refresh_token_ttl",
@@ -372,6 +390,7 @@ impl Config {
             log_format,
             database_max_connections,
             database_timeout,
+            revocation_poll_interval,
         })
     }
 

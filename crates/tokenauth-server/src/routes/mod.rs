@@ -6,6 +6,7 @@ mod credentials;
 mod health;
 mod oauth2;
 mod responses;
+mod revocations;
 mod verify;
 mod well_known;
 
@@ -47,6 +48,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route("/v1/sessions/{id}", delete(account::revoke_session))
         .route("/v1/verify", any(verify::forward_auth))
         .route("/v1/verify/{*path}", any(verify::forward_auth))
+        .route("/v1/revocations", get(revocations::feed))
         .route("/oauth2/revoke", post(oauth2::revoke))
         .route("/oauth2/introspect", post(oauth2::introspect))
         .route("/.well-known/jwks.json", get(well_known::jwks))

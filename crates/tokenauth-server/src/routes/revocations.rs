@@ -1,0 +1,131 @@
+//! `GET /v1/revocations`: the revocation feed for verifiers, authenticated as an API client
+//! (HTTP Basic, RFC 6749 §2.3.1). A long-poll: with `wait`, an empty answer is held until a
+//! revocation arrives or the wait ends.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use tokenauth_core::AuthError;
+use tokenauth_core::service::{FeedCursor, FeedPage, RevokedSession};
+
+use super::client_auth::{OAuthError, client_credentials};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The query: `after` (a cursor from an earlier answer; absent for a first snapshot) and
+/// `wait` (seconds to hold an empty answer, capped by the server).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedQuery {
+    after: Option<String>,
+    wait: Option<u64>,
+}
+
+/// One answer of the feed.
+#[derive(Debug, Serialize)]
+struct FeedBody {
+    cursor: String,
+    reset: bool,
+    more: bool,
+    revocations: Vec<RevocationBody>,
+}
+
+/// A revoked session: `sid`, and Unix milliseconds of its revocation and of the latest `exp`
+/// its access tokens can carry.
+#[derive(Debug, Serialize)]
+struct RevocationBody {
+    sid: String,
+    revoked_at_ms: i64,
+    alive_until_ms: i64,
+}
+
+impl From<&RevokedSession> for RevocationBody {
+    fn from(revoked: &RevokedSession) -> Self {
+        Self {
+            sid: revoked.session.to_string(),
+            revoked_at_ms: revoked.revoked_at.as_millis(),
+            alive_until_ms: revoked.alive_until.as_millis(),
+        }
+    }
+}
+
+impl From<FeedPage> for FeedBody {
+    fn from(page: FeedPage) -> Self {
+        Self {
+            cursor: page.cursor.to_string(),
+            reset: page.reset,
+            more: page.more,
+            revocations: page.revocations.iter().map(RevocationBody::from).collect(),
+        }
+    }
+}
+
+/// `GET /v1/revocations?after=CURSOR&wait=SECONDS`.
+pub async fn feed(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<FeedQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let credentials = client_credentials(&headers, None, None).map_err(|error| match error {
+        OAuthError::InvalidRequest(detail) => ApiError::InvalidRequest(detail.to_owned()),
+        _ => ApiError::Auth(AuthError::InvalidClient),
+    })?;
+    state
+        .auth
+        .authenticate_client(&credentials.client_id, &credentials.secret)
+        .await?;
+    let Query(query) = query.map_err(|rejection| {
+        ApiError::InvalidRequest(format!(
+            "query: {} (expected after=CURSOR and wait=SECONDS)",
+            rejection.body_text()
+        ))
+    })?;
+    let after = match query.after.as_deref() {
+        None => None,
+        Some(text) => Some(
+            text.parse::<FeedCursor>()
+                .map_err(|error| ApiError::InvalidRequest(format!("after: {error}")))?,
+        ),
+    };
+    let wait = Duration::from_secs(query.wait.unwrap_or(0)).min(state.feed_max_wait);
+    let page = next_page(&state, after.as_ref(), wait).await?;
+    let mut response = Json(FeedBody::from(page)).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
+}
+
+/// The page after `after`; if it is empty, waits up to `wait` for this instance to apply a new
+/// revocation (or for shutdown) and reads again.
+async fn next_page(
+    state: &AppState,
+    after: Option<&FeedCursor>,
+    wait: Duration,
+) -> Result<FeedPage, AuthError> {
+    // Subscribe before reading, so a revocation applied between the read and the wait still
+    // wakes the wait.
+    let mut head = state.auth.revocation_feed_head();
+    head.borrow_and_update();
+    let mut shutting_down = state.shutting_down.clone();
+    let mut page = state.auth.revocation_feed(after).await?;
+    let deadline = tokio::time::Instant::now() + wait;
+    while !page.reset && page.revocations.is_empty() && !*shutting_down.borrow() {
+        tokio::select! {
+            changed = tokio::time::timeout_at(deadline, head.changed()) => {
+                if !matches!(changed, Ok(Ok(()))) {
+                    break;
+                }
+            }
+            _ = shutting_down.wait_for(|down| *down) => break,
+        }
+        page = state.auth.revocation_feed(Some(&page.cursor)).await?;
+    }
+    Ok(page)
+}
