@@ -229,6 +229,14 @@ pub trait RevocationStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<RevocationEvent>, StoreError>;
 
+    /// A signal fired when another process may have appended events (PostgreSQL: `LISTEN` on a
+    /// channel every append notifies at commit), so a follower can read at once instead of at
+    /// its next poll. `None` when the backend has no such channel; poll then. A signal can be
+    /// lost (a dropped connection): it speeds polling up, it does not replace it.
+    fn revocation_signal(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
+
     /// Deletes up to `limit` of the oldest events revoked before `revoked_before` and raises
     /// `purged_through` to the highest `seq` deleted; returns how many were deleted.
     async fn purge_revocations(

@@ -119,14 +119,17 @@ pub(crate) struct FeedFollower {
     head: watch::Sender<u64>,
     /// Woken by a revocation made through this instance, so it is synced at once.
     nudge: tokio::sync::Notify,
+    /// The store's signal of revocations made by other processes, if it has one.
+    store_signal: Option<std::sync::Arc<tokio::sync::Notify>>,
 }
 
-impl Default for FeedFollower {
-    fn default() -> Self {
+impl FeedFollower {
+    pub(crate) fn new(store_signal: Option<std::sync::Arc<tokio::sync::Notify>>) -> Self {
         Self {
             applied: tokio::sync::Mutex::new(None),
             head: watch::Sender::new(0),
             nudge: tokio::sync::Notify::new(),
+            store_signal,
         }
     }
 }
@@ -201,10 +204,23 @@ impl AuthService {
         self.feed.head.subscribe()
     }
 
-    /// Waits until a revocation is made through this instance, or `timeout` passes: the
-    /// follower's cue to sync at once rather than at its next poll.
+    /// Waits until a revocation is made through this instance, the store signals one made
+    /// elsewhere, or `timeout` passes: the follower's cue to sync at once rather than at its
+    /// next poll.
     pub async fn revocation_made(&self, timeout: Duration) {
-        let _ = tokio::time::timeout(timeout, self.feed.nudge.notified()).await;
+        let elsewhere = async {
+            match &self.feed.store_signal {
+                Some(signal) => signal.notified().await,
+                None => std::future::pending().await,
+            }
+        };
+        let _ = tokio::time::timeout(timeout, async {
+            tokio::select! {
+                () = self.feed.nudge.notified() => {}
+                () = elsewhere => {}
+            }
+        })
+        .await;
     }
 
     /// Brings the in-memory revoked set up to date with the feed: revocations made by other

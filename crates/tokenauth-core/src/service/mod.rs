@@ -65,6 +65,7 @@ impl AuthService {
         for (session, revoked_at) in store.sessions_revoked_since(since).await? {
             revoked.insert(session, revoked_at.plus(hold));
         }
+        let feed = feed::FeedFollower::new(store.revocation_signal());
         let mut validation = Validation::new(settings.issuer.clone(), settings.audience.clone());
         validation.leeway_secs = i64::try_from(settings.clock_leeway.as_secs()).unwrap_or(i64::MAX);
         Ok(Self {
@@ -76,7 +77,7 @@ impl AuthService {
             keys,
             rotation_secret: master.rotation_secret(),
             revoked,
-            feed: feed::FeedFollower::default(),
+            feed,
         })
     }
 

@@ -158,30 +158,38 @@ impl Server {
     }
 
     /// [`Server::start`] with the arguments and variables that `configure` adds.
-    pub async fn start_with(dir: &Path, configure: impl FnOnce(&mut Command)) -> Self {
-        let port = free_port();
-        let name = dir.file_name().unwrap().display();
-        let log = dir.with_file_name(format!("{name}-{port}.log"));
-        let mut command = tokenauth(dir);
-        command
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .stderr(fs::File::create(&log).unwrap());
-        configure(&mut command);
-        let child = command.spawn().expect("spawn tokenauth serve");
-        let mut server = Self {
-            child: Some(child),
-            port,
-            base: format!("http://127.0.0.1:{port}"),
-            client: reqwest::Client::builder()
-                .user_agent(USER_AGENT)
-                .build()
-                .unwrap(),
-            log,
-            _workdir: None,
-        };
-        server.wait_ready().await;
-        server
+    pub async fn start_with(dir: &Path, configure: impl Fn(&mut Command)) -> Self {
+        // The port is free when picked but may be taken (by any process's outgoing connection)
+        // before the server binds it: then pick another.
+        for _ in 0..3 {
+            let port = free_port();
+            let name = dir.file_name().unwrap().display();
+            let log = dir.with_file_name(format!("{name}-{port}.log"));
+            let mut command = tokenauth(dir);
+            command
+                .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+                .stdout(Stdio::null())
+                .stderr(fs::File::create(&log).unwrap());
+            configure(&mut command);
+            let child = command.spawn().expect("spawn tokenauth serve");
+            let mut server = Self {
+                child: Some(child),
+                port,
+                base: format!("http://127.0.0.1:{port}"),
+                client: reqwest::Client::builder()
+                    .user_agent(USER_AGENT)
+                    .build()
+                    .unwrap(),
+                log,
+                _workdir: None,
+            };
+            match server.wait_ready().await {
+                Ok(()) => return server,
+                Err(log) if log.contains("cannot listen") => continue,
+                Err(log) => panic!("tokenauth exited early: {log}"),
+            }
+        }
+        panic!("no free port to start tokenauth on after 3 tries");
     }
 
     /// Starts a server in a working directory of its own, on `database_url`, with
@@ -198,15 +206,16 @@ impl Server {
         server
     }
 
-    async fn wait_ready(&mut self) {
+    /// Waits until the server answers `/readyz`; the log text if it exits first.
+    async fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("tokenauth exited early with {status}: {}", self.log_text());
+                return Err(format!("{status}: {}", self.log_text()));
             }
             let ready = self.client.get(self.url("/readyz")).send().await;
             if ready.is_ok_and(|response| response.status() == 200) {
-                return;
+                return Ok(());
             }
             assert!(
                 Instant::now() < deadline,

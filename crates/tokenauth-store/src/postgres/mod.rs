@@ -10,6 +10,7 @@
 
 mod clients;
 mod keys;
+mod listener;
 mod migrations;
 mod revocations;
 mod rows;
@@ -20,6 +21,7 @@ mod token_status;
 mod transfer;
 mod users;
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
@@ -54,6 +56,10 @@ impl Default for PoolSettings {
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
+    /// How to open a connection outside the pool (the revocation listener's).
+    config: Arc<tokio_postgres::Config>,
+    /// The revocation listener, started on first use.
+    listener: Arc<OnceLock<listener::Listener>>,
 }
 
 impl PostgresStore {
@@ -88,7 +94,7 @@ impl PostgresStore {
             config.connect_timeout(settings.acquire_timeout);
         }
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -101,7 +107,11 @@ impl PostgresStore {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(unavailable)?;
-        let store = Self { pool };
+        let store = Self {
+            pool,
+            config: Arc::new(config),
+            listener: Arc::default(),
+        };
         drop(store.client().await?);
         Ok(store)
     }
@@ -114,9 +124,19 @@ impl PostgresStore {
         migrations::current(&self.client().await?).await
     }
 
-    /// Closes the pool; later calls fail with [`StoreError::Unavailable`].
+    /// Closes the pool and the revocation listener; later calls fail with
+    /// [`StoreError::Unavailable`].
     pub fn close(&self) {
+        if let Some(listener) = self.listener.get() {
+            listener.stop();
+        }
         self.pool.close();
+    }
+
+    /// The revocation listener, started on first call (on the current tokio runtime).
+    fn listener(&self) -> &listener::Listener {
+        self.listener
+            .get_or_init(|| listener::Listener::start(tokio_postgres::Config::clone(&self.config)))
     }
 
     pub(crate) async fn client(&self) -> Result<Object, StoreError> {

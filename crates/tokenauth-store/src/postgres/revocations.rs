@@ -50,6 +50,11 @@ pub(super) async fn append(
     tx.execute(&insert, &[&ids, &revoked_at.as_millis()])
         .await
         .map_err(unavailable)?;
+    // Delivered at commit, not before (and not at all on rollback): other instances' listeners
+    // then read the feed at once.
+    tx.execute("SELECT pg_notify($1, '')", &[&super::listener::CHANNEL])
+        .await
+        .map_err(unavailable)?;
     Ok(())
 }
 
@@ -95,6 +100,10 @@ impl RevocationStore for PostgresStore {
             .iter()
             .map(event)
             .collect()
+    }
+
+    fn revocation_signal(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        Some(self.listener().signal.clone())
     }
 
     async fn purge_revocations(
