@@ -10,9 +10,23 @@ use crate::error::VerifierError;
 use crate::jwks::fetch::{Fetcher, discover, http_client, issuer_url, parse_url};
 use crate::jwks::refresher;
 use crate::jwks::remote::{RefreshPolicy, RemoteKeys};
+use crate::revocations::RevokedSessions;
+use crate::revocations::feed::{self, FeedSource, FeedState};
 use crate::token_cache::TokenCache;
 use crate::trusted_keys::TrustedKeys;
-use crate::verifier::Verifier;
+use crate::verifier::{Parts, Verifier};
+
+/// How long the auth server may hold an empty revocation-feed answer.
+const DEFAULT_FEED_WAIT: Duration = Duration::from_secs(25);
+
+/// The revocation feed subscription asked for.
+#[derive(Clone)]
+struct FeedSettings {
+    url: Option<String>,
+    client_id: String,
+    client_secret: zeroize::Zeroizing<String>,
+    wait: Duration,
+}
 
 /// Largest accepted clock leeway (the auth server's own limit).
 const MAX_LEEWAY: Duration = Duration::from_secs(300);
@@ -47,6 +61,8 @@ pub struct VerifierBuilder {
     token_cache: Option<usize>,
     max_token_len: usize,
     clock: Arc<dyn Clock>,
+    feed: Option<FeedSettings>,
+    revoked: Option<Arc<RevokedSessions>>,
 }
 
 impl VerifierBuilder {
@@ -62,6 +78,8 @@ impl VerifierBuilder {
             token_cache: None,
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             clock: Arc::new(SystemClock),
+            feed: None,
+            revoked: None,
         }
     }
 
@@ -125,6 +143,61 @@ impl VerifierBuilder {
         self
     }
 
+    /// Subscribe to the auth server's revocation feed at
+    /// `{issuer}/v1/revocations`, authenticating as the API client
+    /// `client_id` (see `tokenauth client add`). Tokens of a revoked session
+    /// are then refused with [`VerifierError::SessionRevoked`] within about a
+    /// second of the revocation, still without any call per request.
+    ///
+    /// [`build`](Self::build) takes a first snapshot and fails if it cannot;
+    /// afterwards a long-poll runs in the background, resuming from its
+    /// cursor after any interruption (while the server is unreachable, the
+    /// revocations already known stay in force). Each revoked session is
+    /// held only until its last access token has expired.
+    pub fn revocation_feed(
+        mut self,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+    ) -> Self {
+        let wait = self.feed.as_ref().map_or(DEFAULT_FEED_WAIT, |f| f.wait);
+        let url = self.feed.as_ref().and_then(|f| f.url.clone());
+        self.feed = Some(FeedSettings {
+            url,
+            client_id: client_id.into(),
+            client_secret: zeroize::Zeroizing::new(client_secret.into()),
+            wait,
+        });
+        self
+    }
+
+    /// Read the revocation feed from `url` instead of
+    /// `{issuer}/v1/revocations` (call after
+    /// [`revocation_feed`](Self::revocation_feed)).
+    pub fn revocation_feed_url(mut self, url: impl Into<String>) -> Self {
+        if let Some(feed) = &mut self.feed {
+            feed.url = Some(url.into());
+        }
+        self
+    }
+
+    /// How long the server may hold an empty feed answer (default 25 s; the
+    /// server caps it below its request timeout). Shorter means more
+    /// requests, not faster revocations: a revocation ends the wait at once.
+    pub fn revocation_feed_wait(mut self, wait: Duration) -> Self {
+        if let Some(feed) = &mut self.feed {
+            feed.wait = wait;
+        }
+        self
+    }
+
+    /// Also refuse tokens whose `sid` is in `set` (shared with whoever fills
+    /// it). With [`revocation_feed`](Self::revocation_feed), the feed fills
+    /// this set.
+    pub fn revoked_sessions(mut self, set: Arc<RevokedSessions>) -> Self {
+        self.revoked = Some(set);
+        self
+    }
+
     /// Read "now" from `clock` (for tests); any `Fn() -> i64` closure of
     /// Unix seconds is a [`Clock`].
     pub fn clock(mut self, clock: impl Clock) -> Self {
@@ -138,7 +211,9 @@ impl VerifierBuilder {
     /// # Errors
     /// [`VerifierError::InvalidConfig`] for a bad setting or URL;
     /// [`VerifierError::Unavailable`] if discovery or the first JWKS fetch
-    /// fails or yields no usable key.
+    /// fails or yields no usable key;
+    /// [`VerifierError::RevocationsUnavailable`] if the first revocation
+    /// snapshot cannot be fetched (wrong client credentials included).
     pub async fn build(self) -> Result<Verifier, VerifierError> {
         let validation = self.validation()?;
         let client = http_client(self.http_timeout).map_err(VerifierError::Unavailable)?;
@@ -161,18 +236,68 @@ impl VerifierBuilder {
             default_max_age: self.default_max_age,
         };
         let remote = Arc::new(RemoteKeys::new(
-            Fetcher::new(client, url),
+            Fetcher::new(client.clone(), url),
             Arc::clone(&keys),
             policy,
         ));
         remote.refresh().await.map_err(VerifierError::Unavailable)?;
-        let stop = refresher::spawn(&remote);
-        Ok(Verifier::from_parts(
+        let (revoked, feed) = match &self.feed {
+            Some(settings) => {
+                let set = self.revoked.clone().unwrap_or_default();
+                let subscription = self
+                    .subscribe(settings, client, &set, validation.leeway_secs)
+                    .await?;
+                (Some(set), Some(subscription))
+            }
+            None => (self.revoked.clone(), None),
+        };
+        let stop_refresher = refresher::spawn(&remote);
+        Ok(Verifier::from_parts(Parts {
             validation,
-            self.clock,
+            clock: self.clock,
             keys,
-            Some((remote, stop)),
-        ))
+            remote: Some((remote, stop_refresher)),
+            revoked,
+            feed,
+        }))
+    }
+
+    /// Takes the first snapshot of the revocation feed into `set`, then
+    /// starts the long-poll task.
+    async fn subscribe(
+        &self,
+        settings: &FeedSettings,
+        client: reqwest::Client,
+        set: &Arc<RevokedSessions>,
+        leeway_secs: i64,
+    ) -> Result<(Arc<FeedState>, tokio::sync::oneshot::Sender<()>), VerifierError> {
+        let url = match &settings.url {
+            Some(url) => parse_url(url).map_err(|_| {
+                VerifierError::InvalidConfig("revocation_feed_url is not an http(s) URL")
+            })?,
+            None => issuer_url(&self.issuer, "/v1/revocations")
+                .map_err(|_| VerifierError::InvalidConfig("issuer is not an http(s) URL"))?,
+        };
+        if settings.client_id.is_empty() {
+            return Err(VerifierError::InvalidConfig(
+                "the revocation feed needs a client id",
+            ));
+        }
+        let source = FeedSource::new(
+            client,
+            url,
+            settings.client_id.clone(),
+            settings.client_secret.clone(),
+            settings.wait,
+            self.http_timeout,
+        );
+        let state = Arc::new(FeedState::default());
+        source
+            .sync(&state, set, leeway_secs, self.clock.as_ref())
+            .await
+            .map_err(VerifierError::RevocationsUnavailable)?;
+        let stop = feed::spawn(source, &state, set, leeway_secs, Arc::clone(&self.clock));
+        Ok((state, stop))
     }
 
     /// A verifier that trusts exactly `keys` and never fetches anything
@@ -182,8 +307,20 @@ impl VerifierBuilder {
     /// [`VerifierError::InvalidConfig`] for a bad setting.
     pub fn build_with_keys(self, keys: KeySet) -> Result<Verifier, VerifierError> {
         let validation = self.validation()?;
+        if self.feed.is_some() {
+            return Err(VerifierError::InvalidConfig(
+                "the revocation feed needs build(), which fetches",
+            ));
+        }
         let keys = self.trusted_keys(keys);
-        Ok(Verifier::from_parts(validation, self.clock, keys, None))
+        Ok(Verifier::from_parts(Parts {
+            validation,
+            clock: self.clock,
+            keys,
+            remote: None,
+            revoked: self.revoked,
+            feed: None,
+        }))
     }
 
     fn trusted_keys(&self, keys: KeySet) -> Arc<TrustedKeys> {
@@ -234,6 +371,7 @@ impl std::fmt::Debug for VerifierBuilder {
             .field("http_timeout", &self.http_timeout)
             .field("token_cache", &self.token_cache)
             .field("max_token_len", &self.max_token_len)
+            .field("revocation_feed", &self.feed.as_ref().map(|f| &f.client_id))
             .finish_non_exhaustive()
     }
 }

@@ -54,10 +54,18 @@ pub enum VerifierError {
     /// Longer than the configured maximum; rejected before any parsing.
     #[error("the token is too large")]
     TooLarge,
+    /// The token is valid, but its session (`sid`) has been revoked (logout,
+    /// revoke-all, theft detection, an administrator).
+    #[error("the token's session has been revoked")]
+    SessionRevoked,
     /// Building: the JWKS (or discovery document) could not be fetched or
     /// held no usable key.
     #[error("the signing keys could not be fetched")]
     Unavailable(#[source] FetchError),
+    /// Building: the first snapshot of the revocation feed could not be
+    /// fetched (unreachable, or the client credentials were refused).
+    #[error("the revocation feed could not be read")]
+    RevocationsUnavailable(#[source] FetchError),
     /// Building: a setting is out of range or a URL does not parse.
     #[error("invalid verifier configuration: {0}")]
     InvalidConfig(&'static str),
@@ -68,13 +76,17 @@ pub enum VerifierError {
 
 impl VerifierError {
     /// The stable machine code for an API response: `token_expired` for
-    /// [`Expired`](Self::Expired), `invalid_token` for every other token
-    /// failure, `jwks_unavailable` and `invalid_config` for build errors.
+    /// [`Expired`](Self::Expired), `session_revoked` for
+    /// [`SessionRevoked`](Self::SessionRevoked), `invalid_token` for every
+    /// other token failure; `jwks_unavailable`, `revocations_unavailable`
+    /// and `invalid_config` for build errors.
     #[must_use]
     pub fn code(&self) -> &'static str {
         match self {
             VerifierError::Expired => "token_expired",
+            VerifierError::SessionRevoked => "session_revoked",
             VerifierError::Unavailable(_) => "jwks_unavailable",
+            VerifierError::RevocationsUnavailable(_) => "revocations_unavailable",
             VerifierError::InvalidConfig(_) | VerifierError::InvalidKey(_) => "invalid_config",
             _ => "invalid_token",
         }
@@ -98,7 +110,9 @@ impl VerifierError {
             VerifierError::MissingClaim(_) => "missing_claim",
             VerifierError::Malformed(_) => "malformed",
             VerifierError::TooLarge => "too_large",
+            VerifierError::SessionRevoked => "session_revoked",
             VerifierError::Unavailable(_) => "jwks_unavailable",
+            VerifierError::RevocationsUnavailable(_) => "revocations_unavailable",
             VerifierError::InvalidConfig(_) | VerifierError::InvalidKey(_) => "invalid_config",
         }
     }
@@ -109,6 +123,7 @@ impl VerifierError {
         !matches!(
             self,
             VerifierError::Unavailable(_)
+                | VerifierError::RevocationsUnavailable(_)
                 | VerifierError::InvalidConfig(_)
                 | VerifierError::InvalidKey(_)
         )

@@ -14,6 +14,9 @@
 //! - reads the keys lock-free on the verify path;
 //! - optionally remembers verified tokens (see
 //!   [`VerifierBuilder::token_cache`] for the trade-off);
+//! - optionally subscribes to the auth server's revocation feed
+//!   ([`VerifierBuilder::revocation_feed`]) and refuses tokens of revoked
+//!   sessions within about a second, still without a call per request;
 //! - also works with one HS256 shared secret ([`Verifier::hs256`]).
 //!
 //! With the default `axum` feature, [`axum`] adds the [`Claims`] extractor,
@@ -41,6 +44,7 @@ mod builder;
 mod clock;
 mod error;
 mod jwks;
+mod revocations;
 mod token_cache;
 mod trusted_keys;
 mod verifier;
@@ -50,5 +54,7 @@ pub use crate::axum::{AuthRejection, Claims, VerifyLayer, require_role};
 pub use builder::VerifierBuilder;
 pub use clock::{Clock, SystemClock};
 pub use error::{FetchError, VerifierError};
+pub use revocations::RevokedSessions;
+pub use revocations::feed::FeedStatus;
 pub use tokenauth_jwt::{AccessTokenClaims, Audience, KeySet, VerifyingKey};
 pub use verifier::Verifier;

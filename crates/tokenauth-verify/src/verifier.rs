@@ -10,6 +10,8 @@ use crate::builder::VerifierBuilder;
 use crate::clock::Clock;
 use crate::error::VerifierError;
 use crate::jwks::remote::RemoteKeys;
+use crate::revocations::RevokedSessions;
+use crate::revocations::feed::{FeedState, FeedStatus};
 use crate::token_cache::TokenCache;
 use crate::trusted_keys::TrustedKeys;
 
@@ -36,8 +38,24 @@ struct Inner {
     clock: Arc<dyn Clock>,
     keys: Arc<TrustedKeys>,
     remote: Option<Arc<RemoteKeys>>,
+    /// Sessions whose tokens are refused.
+    revoked: Option<Arc<RevokedSessions>>,
+    /// The revocation feed subscription, if any.
+    feed: Option<Arc<FeedState>>,
     /// Dropping this (with the last clone) stops the refresher.
     _stop_refresher: Option<oneshot::Sender<()>>,
+    /// Dropping this (with the last clone) stops the feed subscription.
+    _stop_feed: Option<oneshot::Sender<()>>,
+}
+
+/// What a [`Verifier`] is assembled from.
+pub(crate) struct Parts {
+    pub(crate) validation: Validation,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) keys: Arc<TrustedKeys>,
+    pub(crate) remote: Option<(Arc<RemoteKeys>, oneshot::Sender<()>)>,
+    pub(crate) revoked: Option<Arc<RevokedSessions>>,
+    pub(crate) feed: Option<(Arc<FeedState>, oneshot::Sender<()>)>,
 }
 
 impl Verifier {
@@ -67,20 +85,21 @@ impl Verifier {
         Verifier::builder(issuer, audience).build_with_keys(KeySet::new([key]))
     }
 
-    pub(crate) fn from_parts(
-        validation: Validation,
-        clock: Arc<dyn Clock>,
-        keys: Arc<TrustedKeys>,
-        remote: Option<(Arc<RemoteKeys>, oneshot::Sender<()>)>,
-    ) -> Verifier {
-        let (remote, stop) = remote.map_or((None, None), |(r, s)| (Some(r), Some(s)));
+    pub(crate) fn from_parts(parts: Parts) -> Verifier {
+        let (remote, stop_refresher) = parts
+            .remote
+            .map_or((None, None), |(r, s)| (Some(r), Some(s)));
+        let (feed, stop_feed) = parts.feed.map_or((None, None), |(f, s)| (Some(f), Some(s)));
         Verifier {
             inner: Arc::new(Inner {
-                validation,
-                clock,
-                keys,
+                validation: parts.validation,
+                clock: parts.clock,
+                keys: parts.keys,
                 remote,
-                _stop_refresher: stop,
+                revoked: parts.revoked,
+                feed,
+                _stop_refresher: stop_refresher,
+                _stop_feed: stop_feed,
             }),
         }
     }
@@ -102,22 +121,32 @@ impl Verifier {
         }
         let now = inner.clock.now_secs();
         let Some(cache) = inner.keys.token_cache() else {
-            return Ok(verify_access_token(
-                &inner.keys.load(),
-                token,
-                &inner.validation,
-                now,
-            )?);
+            let claims = verify_access_token(&inner.keys.load(), token, &inner.validation, now)?;
+            return self.unless_revoked(claims, now);
         };
         if let Some(claims) = cache.get(token, now) {
-            return Ok(AccessTokenClaims::clone(&claims));
+            return self.unless_revoked(AccessTokenClaims::clone(&claims), now);
         }
         let epoch = cache.epoch();
         let claims = verify_access_token(&inner.keys.load(), token, &inner.validation, now)?;
         let expires_at = claims.exp.saturating_add(inner.validation.leeway_secs);
         let shared = Arc::new(claims.clone());
         cache.insert(token, shared, expires_at, epoch);
-        Ok(claims)
+        self.unless_revoked(claims, now)
+    }
+
+    /// `claims`, unless their session is in the revoked set.
+    fn unless_revoked(
+        &self,
+        claims: AccessTokenClaims,
+        now: i64,
+    ) -> Result<AccessTokenClaims, VerifierError> {
+        match &self.inner.revoked {
+            Some(revoked) if revoked.contains(&claims.sid, now) => {
+                Err(VerifierError::SessionRevoked)
+            }
+            _ => Ok(claims),
+        }
     }
 
     /// Like [`Verifier::verify_local`], but a token whose `kid` is unknown
@@ -175,6 +204,23 @@ impl Verifier {
     #[must_use]
     pub fn jwks_url(&self) -> Option<&str> {
         self.inner.remote.as_deref().map(RemoteKeys::url)
+    }
+
+    /// The set of revoked sessions this verifier checks `sid` against;
+    /// `None` without a revocation feed or a set of its own.
+    #[must_use]
+    pub fn revoked_sessions(&self) -> Option<&Arc<RevokedSessions>> {
+        self.inner.revoked.as_ref()
+    }
+
+    /// What the revocation feed subscription has done: connected or not,
+    /// sessions held, revocations applied, the lag of the last one. `None`
+    /// without a feed.
+    #[must_use]
+    pub fn revocation_status(&self) -> Option<FeedStatus> {
+        let feed = self.inner.feed.as_ref()?;
+        let set = self.inner.revoked.as_ref()?;
+        Some(feed.status(set))
     }
 
     /// Number of tokens in the verified-token cache (0 when disabled).

@@ -12,7 +12,7 @@ use crate::error::VerifierError;
 /// As a response: RFC 9457 problem+json `{type, title, status, detail,
 /// error}` with `Cache-Control: no-store`; 401 and `WWW-Authenticate:
 /// Bearer error="invalid_token"` for a missing or invalid token (`error`
-/// `invalid_token`, or `token_expired`), 403 with `error`
+/// `invalid_token`, `token_expired` or `session_revoked`), 403 with `error`
 /// `insufficient_role` for a missing role. The detail never says which
 /// check a bad token failed (that is logged at debug level).
 #[derive(Debug, Error)]
@@ -40,13 +40,14 @@ struct Problem<'a> {
 }
 
 impl AuthRejection {
-    /// The stable machine code: `invalid_token`, `token_expired` or
-    /// `insufficient_role`.
+    /// The stable machine code: `invalid_token`, `token_expired`,
+    /// `session_revoked` or `insufficient_role`.
     #[must_use]
     pub fn code(&self) -> &'static str {
         match self {
             AuthRejection::MissingToken(_) => "invalid_token",
             AuthRejection::InvalidToken(VerifierError::Expired) => "token_expired",
+            AuthRejection::InvalidToken(VerifierError::SessionRevoked) => "session_revoked",
             AuthRejection::InvalidToken(_) => "invalid_token",
             AuthRejection::InsufficientRole => "insufficient_role",
         }
@@ -73,6 +74,11 @@ impl IntoResponse for AuthRejection {
                 "Token expired",
                 "the access token expired",
                 r#"Bearer error="invalid_token", error_description="The access token expired""#,
+            ),
+            AuthRejection::InvalidToken(VerifierError::SessionRevoked) => (
+                "Session revoked",
+                "the session of this access token has been revoked",
+                r#"Bearer error="invalid_token", error_description="The session has been revoked""#,
             ),
             AuthRejection::InvalidToken(error) => {
                 tracing::debug!(reason = error.reason(), "rejected a bearer token");

@@ -127,7 +127,10 @@ async fn get(client: &Client, url: &Url) -> Result<Response, FetchError> {
 }
 
 /// The body, or [`FetchError::TooLarge`] as soon as it passes `limit`.
-async fn read_limited(mut response: Response, limit: usize) -> Result<Vec<u8>, FetchError> {
+pub(crate) async fn read_limited(
+    mut response: Response,
+    limit: usize,
+) -> Result<Vec<u8>, FetchError> {
     if response
         .content_length()
         .is_some_and(|len| len > limit as u64)
