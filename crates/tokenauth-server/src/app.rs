@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use axum::serve::ListenerExt as _;
 use tokenauth_core::keys::KeyManager;
 use tokenauth_core::password::{HashCost, PasswordHasher};
 use tokenauth_core::service::AuthService;
@@ -17,6 +18,7 @@ use tokio::task::JoinHandle;
 use crate::bootstrap::{MASTER_KEY_ENV, load_master_key, open_database};
 use crate::browser::BrowserPolicy;
 use crate::config::Config;
+use crate::listener::{LimitedListener, LimitedStream};
 use crate::routes;
 use crate::state::AppState;
 
@@ -142,6 +144,9 @@ impl Application {
         ];
         let app = routes::router(state.clone(), config.request_timeout)
             .into_make_service_with_connect_info::<SocketAddr>();
+        // `tap_io` (a no-op here) gives the wrapped listener axum's `ConnectInfo<SocketAddr>`.
+        let listener = LimitedListener::new(listener, config.max_connections)
+            .tap_io(|_: &mut LimitedStream| {});
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 shutdown.await;

@@ -178,4 +178,5 @@ setting_flags! {
     database_max_connections => "database_max_connections", "PostgreSQL connections per instance [default: 16]";
     database_timeout => "database_timeout", "Longest wait for a PostgreSQL connection [default: 5s]";
     revocation_poll_interval => "revocation_poll_interval", "How often to read revocations made elsewhere [default: 250ms]";
+    max_connections => "max_connections", "Client connections open at once [default: 10000]";
 }

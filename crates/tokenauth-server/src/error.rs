@@ -21,6 +21,9 @@ pub enum ApiError {
     /// The body is larger than the limit.
     #[error("the request body is too large")]
     PayloadTooLarge,
+    /// The request headers together are larger than the limit.
+    #[error("the request headers are too large")]
+    HeadersTooLarge,
     /// No usable `Authorization: Bearer` header.
     #[error("{0}")]
     MissingToken(&'static str),
@@ -122,6 +125,11 @@ impl ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 "Payload too large",
+            ),
+            ApiError::HeadersTooLarge => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers_too_large",
+                "Request headers too large",
             ),
             ApiError::MissingToken(_) => {
                 (StatusCode::UNAUTHORIZED, "invalid_token", "Missing token")

@@ -12,6 +12,7 @@ pub mod db_commands;
 pub mod db_copy;
 pub mod error;
 pub mod extract;
+pub mod listener;
 pub mod routes;
 pub mod state;
 

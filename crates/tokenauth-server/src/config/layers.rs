@@ -30,6 +30,7 @@ pub const SETTINGS: &[&str] = &[
     "database_max_connections",
     "database_timeout",
     "revocation_poll_interval",
+    "max_connections",
 ];
 
 /// A raw value before it is parsed for its setting.

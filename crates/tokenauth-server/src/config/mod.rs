@@ -150,6 +150,8 @@ pub struct Config {
     pub database_max_connections: usize,
     /// Longest wait for a PostgreSQL connection before a request fails.
     pub database_timeout: Duration,
+    /// Most client connections open at once; more wait in the kernel's accept queue.
+    pub max_connections: usize,
     /// How often this instance reads the revocation feed for revocations made elsewhere (other
     /// instances, the CLI); its own are applied at once.
     pub revocation_poll_interval: Duration,
@@ -284,6 +286,10 @@ impl Config {
             take("request_timeout"),
             Duration::from_secs(30),
         )?;
+        let max_connections = count("max_connections", take("max_connections"), 10_000)?;
+        if max_connections == 0 {
+            return Err(invalid("max_connections", "must be at least 1"));
+        }
         let revocation_poll_interval = duration(
             "revocation_poll_interval",
             take("revocation_poll_interval"),
@@ -395,6 +401,7 @@ impl Config {
             database_max_connections,
             database_timeout,
             revocation_poll_interval,
+            max_connections,
         })
     }
 

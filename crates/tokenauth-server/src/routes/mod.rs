@@ -33,6 +33,10 @@ use crate::state::AppState;
 /// most 1 KiB.
 pub const BODY_LIMIT: usize = 16 * 1024;
 
+/// Largest total size of a request's headers (names and values). A session cookie and a JWT take
+/// a few KiB; anything far larger is abuse.
+pub const HEADER_LIMIT: usize = 16 * 1024;
+
 /// The whole application: routes plus middleware.
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
@@ -74,6 +78,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
             .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
             .layer(TraceLayer::new_for_http().make_span_with(request_span))
             .layer(PropagateRequestIdLayer::new(request_id))
+            .layer(middleware::from_fn(limit_header_size))
             .layer(middleware::from_fn_with_state(
                 browser,
                 no_cors_headers_for_other_origins,
@@ -101,6 +106,20 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
         path = request.uri().path(),
         version = ?request.version(),
     )
+}
+
+/// Refuses requests whose headers together exceed [`HEADER_LIMIT`] with 431, before any of them
+/// is looked at.
+async fn limit_header_size(request: axum::extract::Request, next: middleware::Next) -> Response {
+    let size: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if size > HEADER_LIMIT {
+        return ApiError::HeadersTooLarge.into_response();
+    }
+    next.run(request).await
 }
 
 /// The CORS layer marks some answers (`Access-Control-Allow-Credentials`, `Vary`) whatever the
