@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 
 use crate::bootstrap::{MASTER_KEY_ENV, load_master_key, open_database};
 use crate::browser::BrowserPolicy;
-use crate::config::Config;
+use crate::config::{Config, SignupResponse};
 use crate::listener::{LimitedListener, LimitedStream};
 use crate::routes;
 use crate::state::AppState;
@@ -101,6 +101,7 @@ impl Application {
                 .min(FEED_WAIT_CAP),
             shutting_down: shutdown_signal,
             browser: Arc::new(BrowserPolicy::new(&config)),
+            uniform_signup: config.signup_response == SignupResponse::Uniform,
         };
         Ok(Self {
             listener,

@@ -179,4 +179,5 @@ setting_flags! {
     database_timeout => "database_timeout", "Longest wait for a PostgreSQL connection [default: 5s]";
     revocation_poll_interval => "revocation_poll_interval", "How often to read revocations made elsewhere [default: 250ms]";
     max_connections => "max_connections", "Client connections open at once [default: 10000]";
+    signup_response => "signup_response", "distinct (409 for a taken email) or uniform (202 either way) [default: distinct]";
 }

@@ -20,6 +20,8 @@ pub struct AppState {
     pub jwks_max_age_secs: u64,
     /// Longest a long-polling feed reader is held (kept below the request timeout).
     pub feed_max_wait: Duration,
+    /// Whether sign-up answers a taken email like a new one.
+    pub uniform_signup: bool,
     /// Cookies, CSRF and CORS for browser apps.
     pub browser: Arc<BrowserPolicy>,
     /// Turns true when the server starts shutting down, so held long-polls answer at once

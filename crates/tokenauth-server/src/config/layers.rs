@@ -31,6 +31,7 @@ pub const SETTINGS: &[&str] = &[
     "database_timeout",
     "revocation_poll_interval",
     "max_connections",
+    "signup_response",
 ];
 
 /// A raw value before it is parsed for its setting.

@@ -150,11 +150,24 @@ pub struct Config {
     pub database_max_connections: usize,
     /// Longest wait for a PostgreSQL connection before a request fails.
     pub database_timeout: Duration,
+    /// Whether sign-up tells a taken email apart from a new one.
+    pub signup_response: SignupResponse,
     /// Most client connections open at once; more wait in the kernel's accept queue.
     pub max_connections: usize,
     /// How often this instance reads the revocation feed for revocations made elsewhere (other
     /// instances, the CLI); its own are applied at once.
     pub revocation_poll_interval: Duration,
+}
+
+/// How sign-up answers (account enumeration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignupResponse {
+    /// 201 with tokens for a new account, 409 `email_taken` for a registered email: friendly,
+    /// but it tells anyone whether an email has an account.
+    Distinct,
+    /// 202 with the same body whether the email was new (the account is created) or taken
+    /// (nothing happens), after the same work; the client then logs in.
+    Uniform,
 }
 
 /// Cookie transport of tokens.
@@ -369,6 +382,16 @@ impl Config {
             return Err(invalid("password_hash_concurrency", "must be at least 1"));
         }
         let password_hash_queue = count("password_hash_queue", take("password_hash_queue"), 64)?;
+        let signup_response = match text("signup_response", take("signup_response"))?.as_deref() {
+            None | Some("distinct") => SignupResponse::Distinct,
+            Some("uniform") => SignupResponse::Uniform,
+            Some(other) => {
+                return Err(invalid(
+                    "signup_response",
+                    format!("{other:?} is not distinct or uniform"),
+                ));
+            }
+        };
         let log_format = match text("log_format", take("log_format"))?.as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -402,6 +425,7 @@ impl Config {
             database_timeout,
             revocation_poll_interval,
             max_connections,
+            signup_response,
         })
     }
 

@@ -2,15 +2,18 @@
 
 use std::net::SocketAddr;
 
+use axum::Json;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use serde_json::json;
+use tokenauth_core::AuthError;
 use tokenauth_core::service::{ClientInfo, IssuedTokens};
 use tokenauth_core::user::User;
 
-use super::responses::{CookieTokenBody, TokenBody, with_cookies};
+use super::responses::{CookieTokenBody, TokenBody, no_store, with_cookies};
 use crate::browser::Transport;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
@@ -87,10 +90,25 @@ pub async fn signup(
     ApiJson(body): ApiJson<CredentialsRequest>,
 ) -> Result<Response, ApiError> {
     let transport = transport(&state, &headers)?;
-    let (user, tokens) = state
-        .auth
-        .signup(&body.email, body.password, client)
-        .await?;
+    let signed_up = state.auth.signup(&body.email, body.password, client).await;
+    if state.uniform_signup {
+        // A taken email was hashed like a new one before the insert failed: same work, same
+        // answer, no tokens either way.
+        return match signed_up {
+            Ok(_) | Err(AuthError::EmailTaken) => Ok(no_store(
+                (
+                    StatusCode::ACCEPTED,
+                    Json(json!({
+                        "status": "accepted",
+                        "detail": "if this email had no account, it has one now: log in"
+                    })),
+                )
+                    .into_response(),
+            )),
+            Err(other) => Err(other.into()),
+        };
+    }
+    let (user, tokens) = signed_up?;
     Ok(respond(
         &state,
         transport,
