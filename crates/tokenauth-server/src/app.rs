@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::bootstrap::{MASTER_KEY_ENV, load_master_key, open_database};
+use crate::browser::BrowserPolicy;
 use crate::config::Config;
 use crate::routes;
 use crate::state::AppState;
@@ -97,6 +98,7 @@ impl Application {
                 .saturating_sub(FEED_WAIT_MARGIN)
                 .min(FEED_WAIT_CAP),
             shutting_down: shutdown_signal,
+            browser: Arc::new(BrowserPolicy::new(&config)),
         };
         Ok(Self {
             listener,

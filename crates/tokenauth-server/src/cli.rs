@@ -169,7 +169,7 @@ setting_flags! {
     key_rotation_interval => "key_rotation_interval", "Signing key rotation interval [default: 7d]";
     clock_leeway => "clock_leeway", "Tolerated clock skew for exp/nbf [default: 10s]";
     cors_allowed_origins => "cors_allowed_origins", "Comma-separated browser origins allowed to call the API";
-    cookie_mode => "cookie_mode", "Token cookies: off [default: off]";
+    cookie_mode => "cookie_mode", "Browser cookie mode: on or off [default: on]";
     jwks_max_age => "jwks_max_age", "Cache lifetime of the JWKS document [default: 5m]";
     password_hash_concurrency => "password_hash_concurrency", "Password hashes run at once [default: cores]";
     password_hash_queue => "password_hash_queue", "Password hashes that may wait before 503 [default: 64]";

@@ -36,6 +36,10 @@ pub enum ApiError {
     /// The caller is known but may not do this.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// A state-changing request authenticated by cookies lacks the proof that script of an
+    /// allowed origin sent it.
+    #[error("{0}")]
+    CsrfRejected(&'static str),
     /// Any other client error raised below the handlers, answered with its own status.
     #[error("the request was rejected ({0})")]
     Rejected(StatusCode),
@@ -133,8 +137,18 @@ impl ApiError {
                 "Request timed out",
             ),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            ApiError::CsrfRejected(_) => (
+                StatusCode::FORBIDDEN,
+                "csrf_rejected",
+                "Cross-site request rejected",
+            ),
             ApiError::Rejected(status) => (*status, "invalid_request", "Request rejected"),
         }
+    }
+
+    /// Whether the answer is 401 (the credentials presented are no good).
+    pub fn is_unauthorized(&self) -> bool {
+        self.classify().0 == StatusCode::UNAUTHORIZED
     }
 
     /// Whether this is a failure of the bearer token itself (RFC 6750 `invalid_token`).

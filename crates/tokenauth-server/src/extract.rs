@@ -68,8 +68,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     }
 }
 
-/// The caller, authenticated by a valid access token in `Authorization: Bearer`. Tokens are
-/// never taken from the query string.
+/// The caller, authenticated by a valid access token in `Authorization: Bearer` or, when there
+/// is no such header, in the access cookie (cookie mode; a state-changing request must then
+/// pass the CSRF check). Tokens are never taken from the query string.
 pub struct AuthUser(pub AuthenticatedCaller);
 
 impl FromRequestParts<AppState> for AuthUser {
@@ -79,7 +80,17 @@ impl FromRequestParts<AppState> for AuthUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(parts)?;
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            let token = bearer_token(parts)?;
+            return Ok(Self(state.auth.authenticate(token).await?));
+        }
+        let policy = &state.browser;
+        let Some(token) = policy.cookie(&parts.headers, policy.access_cookie()) else {
+            return Err(ApiError::MissingToken(
+                "an Authorization: Bearer access token (or the access cookie) is required",
+            ));
+        };
+        policy.check_csrf(&parts.method, &parts.headers)?;
         Ok(Self(state.auth.authenticate(token).await?))
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod bootstrap;
+pub mod browser;
 pub mod cli;
 pub mod client_commands;
 pub mod config;

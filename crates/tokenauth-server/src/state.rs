@@ -7,6 +7,8 @@ use tokenauth_core::service::AuthService;
 use tokenauth_core::store::Store;
 use tokio::sync::watch;
 
+use crate::browser::BrowserPolicy;
+
 /// The application state handed to handlers (cheap to clone).
 #[derive(Clone)]
 pub struct AppState {
@@ -18,6 +20,8 @@ pub struct AppState {
     pub jwks_max_age_secs: u64,
     /// Longest a long-polling feed reader is held (kept below the request timeout).
     pub feed_max_wait: Duration,
+    /// Cookies, CSRF and CORS for browser apps.
+    pub browser: Arc<BrowserPolicy>,
     /// Turns true when the server starts shutting down, so held long-polls answer at once
     /// instead of delaying the shutdown.
     pub shutting_down: watch::Receiver<bool>,

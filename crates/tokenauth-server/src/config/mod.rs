@@ -134,7 +134,7 @@ pub struct Config {
     pub clock_leeway: Duration,
     /// Origins allowed to call the API from a browser.
     pub cors_allowed_origins: Vec<String>,
-    /// Whether tokens may travel in cookies (only `off` in this version).
+    /// Whether browsers may ask for tokens in HttpOnly cookies (`X-Token-Transport: cookie`).
     pub cookie_mode: CookieMode,
     /// `Cache-Control: max-age` of the JWKS document.
     pub jwks_max_age: Duration,
@@ -158,7 +158,10 @@ pub struct Config {
 /// Cookie transport of tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CookieMode {
-    /// Tokens travel only in JSON bodies and the `Authorization` header.
+    /// A request may ask for cookies with `X-Token-Transport: cookie`; protected endpoints
+    /// accept the access cookie (with CSRF protection on state-changing requests).
+    On,
+    /// Tokens travel only in JSON bodies and the `Authorization` header; cookies are ignored.
     Off,
 }
 
@@ -341,11 +344,12 @@ impl Config {
             validate_origin(origin)?;
         }
         let cookie_mode = match text("cookie_mode", take("cookie_mode"))?.as_deref() {
-            None | Some("off") => CookieMode::Off,
+            None | Some("on") => CookieMode::On,
+            Some("off") => CookieMode::Off,
             Some(other) => {
                 return Err(invalid(
                     "cookie_mode",
-                    format!("{other:?} is not supported by this version (only \"off\")"),
+                    format!("{other:?} is not on or off"),
                 ));
             }
         };

@@ -2,14 +2,15 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tokenauth_core::SessionId;
 use tokenauth_core::session::Session;
 use tokenauth_jwt::AccessTokenClaims;
 
-use super::responses::{UserBody, no_store, rfc3339};
+use super::responses::{UserBody, no_store, rfc3339, with_cookies};
+use crate::browser::Transport;
 use crate::error::ApiError;
 use crate::extract::AuthUser;
 use crate::state::AppState;
@@ -98,11 +99,17 @@ pub async fn revoke_all_sessions(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /v1/logout`: revokes the caller's session.
+/// `POST /v1/logout`: revokes the caller's session; in cookie mode also deletes both cookies.
 pub async fn logout(
     State(state): State<AppState>,
+    headers: HeaderMap,
     AuthUser(caller): AuthUser,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
+    let transport = state.browser.transport(&headers)?;
     state.auth.logout(caller.user_id, caller.session_id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let response = StatusCode::NO_CONTENT.into_response();
+    Ok(match transport {
+        Transport::Cookie => with_cookies(response, state.browser.clear_cookies()),
+        Transport::Header => response,
+    })
 }

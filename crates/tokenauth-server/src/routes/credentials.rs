@@ -2,14 +2,16 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
-use axum::response::Response;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use tokenauth_core::service::ClientInfo;
+use tokenauth_core::service::{ClientInfo, IssuedTokens};
+use tokenauth_core::user::User;
 
-use super::responses::TokenBody;
+use super::responses::{CookieTokenBody, TokenBody, with_cookies};
+use crate::browser::Transport;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::state::AppState;
@@ -47,34 +49,104 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     }
 }
 
+/// The transport a credentials request asked for; in cookie mode, after the CSRF check (login
+/// CSRF would sign a victim into the attacker's account).
+fn transport(state: &AppState, headers: &HeaderMap) -> Result<Transport, ApiError> {
+    let transport = state.browser.transport(headers)?;
+    if transport == Transport::Cookie {
+        state.browser.check_csrf(&Method::POST, headers)?;
+    }
+    Ok(transport)
+}
+
+/// The token response in the transport asked for: tokens in the body (header mode), or in
+/// cookies with only lifetimes and ids in the body (cookie mode).
+fn respond(
+    state: &AppState,
+    transport: Transport,
+    tokens: IssuedTokens,
+    user: Option<&User>,
+    status: StatusCode,
+) -> Response {
+    match transport {
+        Transport::Header => TokenBody::new(tokens, user).respond(status),
+        Transport::Cookie => {
+            let cookies = state
+                .browser
+                .set_cookies(&tokens.access_token, tokens.refresh_token.expose());
+            with_cookies(CookieTokenBody::new(&tokens, user).respond(status), cookies)
+        }
+    }
+}
+
 /// `POST /v1/signup`: 201 with tokens and the user.
 pub async fn signup(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Client(client): Client,
     ApiJson(body): ApiJson<CredentialsRequest>,
 ) -> Result<Response, ApiError> {
+    let transport = transport(&state, &headers)?;
     let (user, tokens) = state
         .auth
         .signup(&body.email, body.password, client)
         .await?;
-    Ok(TokenBody::new(tokens, Some(&user)).respond(StatusCode::CREATED))
+    Ok(respond(
+        &state,
+        transport,
+        tokens,
+        Some(&user),
+        StatusCode::CREATED,
+    ))
 }
 
 /// `POST /v1/login`: 200 with tokens and the user.
 pub async fn login(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Client(client): Client,
     ApiJson(body): ApiJson<CredentialsRequest>,
 ) -> Result<Response, ApiError> {
+    let transport = transport(&state, &headers)?;
     let (user, tokens) = state.auth.login(&body.email, body.password, client).await?;
-    Ok(TokenBody::new(tokens, Some(&user)).respond(StatusCode::OK))
+    Ok(respond(
+        &state,
+        transport,
+        tokens,
+        Some(&user),
+        StatusCode::OK,
+    ))
 }
 
-/// `POST /v1/refresh`: 200 with the rotated tokens.
+/// `POST /v1/refresh`: 200 with the rotated tokens. In cookie mode the refresh token comes from
+/// the refresh cookie (any body is ignored), and a refused refresh clears both cookies.
 pub async fn refresh(
     State(state): State<AppState>,
-    ApiJson(body): ApiJson<RefreshRequest>,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    let tokens = state.auth.refresh(&body.refresh_token).await?;
-    Ok(TokenBody::new(tokens, None).respond(StatusCode::OK))
+    let transport = transport(&state, request.headers())?;
+    match transport {
+        Transport::Header => {
+            let ApiJson(body) = ApiJson::<RefreshRequest>::from_request(request, &state).await?;
+            let tokens = state.auth.refresh(&body.refresh_token).await?;
+            Ok(respond(&state, transport, tokens, None, StatusCode::OK))
+        }
+        Transport::Cookie => {
+            let policy = &state.browser;
+            let presented = policy
+                .cookie(request.headers(), policy.refresh_cookie())
+                .map(str::to_owned);
+            let refreshed = match presented {
+                Some(token) => state.auth.refresh(&token).await.map_err(ApiError::from),
+                None => Err(ApiError::MissingToken("no refresh cookie was sent")),
+            };
+            match refreshed {
+                Ok(tokens) => Ok(respond(&state, transport, tokens, None, StatusCode::OK)),
+                Err(error) if error.is_unauthorized() => {
+                    Ok(with_cookies(error.into_response(), policy.clear_cookies()))
+                }
+                Err(error) => Err(error),
+            }
+        }
+    }
 }

@@ -26,6 +26,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::browser::BrowserPolicy;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -36,6 +37,8 @@ pub const BODY_LIMIT: usize = 16 * 1024;
 /// The whole application: routes plus middleware.
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
+    let cors = state.browser.cors_layer();
+    let browser = state.browser.clone();
     let api = Router::new()
         .route("/v1/signup", post(credentials::signup))
         .route("/v1/login", post(credentials::login))
@@ -76,6 +79,12 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
             .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
             .layer(TraceLayer::new_for_http().make_span_with(request_span))
             .layer(PropagateRequestIdLayer::new(request_id))
+            .layer(middleware::from_fn_with_state(
+                browser,
+                no_cors_headers_for_other_origins,
+            ))
+            // Preflights are answered here, before routing.
+            .option_layer(cors)
             .layer(middleware::map_response(problem_for_bare_errors))
             .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
                 ApiError::Timeout
@@ -97,6 +106,33 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
         path = request.uri().path(),
         version = ?request.version(),
     )
+}
+
+/// The CORS layer marks some answers (`Access-Control-Allow-Credentials`, `Vary`) whatever the
+/// origin; a disallowed origin gets no CORS header at all, so it learns nothing.
+async fn no_cors_headers_for_other_origins(
+    axum::extract::State(policy): axum::extract::State<std::sync::Arc<BrowserPolicy>>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
+    let foreign = request
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .is_some_and(|origin| !policy.cors_allowed(origin));
+    let mut response = next.run(request).await;
+    if foreign {
+        let cors: Vec<HeaderName> = response
+            .headers()
+            .keys()
+            .filter(|name| name.as_str().starts_with("access-control-"))
+            .cloned()
+            .collect();
+        for name in cors {
+            response.headers_mut().remove(name);
+        }
+    }
+    response
 }
 
 /// Errors produced below the handlers (by axum or a layer) come with an empty or plain-text

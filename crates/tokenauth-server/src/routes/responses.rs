@@ -65,6 +65,44 @@ impl TokenBody {
     }
 }
 
+/// The token response of cookie mode: the tokens travel in cookies, the body says only when
+/// they expire and which session they belong to.
+#[derive(Debug, Serialize)]
+pub struct CookieTokenBody {
+    token_type: &'static str,
+    expires_in: u64,
+    refresh_token_expires_in: u64,
+    session_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<UserBody>,
+}
+
+impl CookieTokenBody {
+    /// The body for `tokens`, with the user on sign-up and login.
+    pub fn new(tokens: &IssuedTokens, user: Option<&User>) -> Self {
+        Self {
+            token_type: "cookie",
+            expires_in: tokens.expires_in,
+            refresh_token_expires_in: tokens.refresh_token_expires_in,
+            session_id: tokens.session_id.to_string(),
+            user: user.map(UserBody::from),
+        }
+    }
+
+    /// The response, never cached.
+    pub fn respond(self, status: StatusCode) -> Response {
+        no_store((status, Json(self)).into_response())
+    }
+}
+
+/// `response` with these `Set-Cookie` headers added.
+pub fn with_cookies(mut response: Response, cookies: [HeaderValue; 2]) -> Response {
+    for cookie in cookies {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
 /// Marks a response as not to be stored by any cache.
 pub fn no_store(mut response: Response) -> Response {
     let headers = response.headers_mut();
