@@ -4,7 +4,8 @@
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them); without them the
 //! browser test says `SKIPPED` and passes. `TOKENAUTH_UI_SCREENSHOT=<path>` saves a PNG of the
-//! logged-in UI there (how docs/ui.png is made).
+//! logged-in UI there, 1100x800 (how docs/ui.png is made; a relative path starts in
+//! crates/tokenauth-server).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -104,19 +105,27 @@ async fn the_web_ui_signs_up_refreshes_silently_and_logs_out_in_chromium() {
     .await;
     let driver = ChromeDriver::start().await;
     let browser = driver.browser().await;
-    let outcome = walk_through_the_ui(&server, &browser).await;
+    let mut step = "start";
+    let outcome = walk_through_the_ui(&server, &browser, &mut step).await;
     let _ = browser.close().await;
-    outcome.unwrap();
+    if let Err(error) = outcome {
+        panic!("{step}: {error}");
+    }
 }
 
-async fn walk_through_the_ui(server: &TestServer, browser: &Client) -> Result<(), String> {
+/// The scenario; `step` names the part under way, for the failure message.
+async fn walk_through_the_ui(
+    server: &TestServer,
+    browser: &Client,
+    step: &mut &'static str,
+) -> Result<(), String> {
     let email = "ada@example.com";
     let ui = server.url("/");
     let settings = server.state.auth.settings();
     // Past the access token's lifetime and the verifier's leeway: the server calls it expired.
     let expire = settings.access_token_ttl + settings.clock_leeway + Duration::from_secs(1);
 
-    // Sign up.
+    *step = "sign up";
     browser.goto(&ui).await.map_err(debug)?;
     visible(browser, "#signed-out").await?;
     fill(browser, "#signup-email", email).await?;
@@ -129,6 +138,7 @@ async fn walk_through_the_ui(server: &TestServer, browser: &Client) -> Result<()
     visible(browser, "#signed-in").await?;
     expect_text(browser, "#whoami-email", email).await?;
 
+    *step = "reload while logged in";
     // A reload finds the session in the cookies.
     browser.refresh().await.map_err(debug)?;
     visible(browser, "#signed-in").await?;
@@ -155,6 +165,7 @@ async fn walk_through_the_ui(server: &TestServer, browser: &Client) -> Result<()
         "the current session is marked",
     )?;
 
+    *step = "tokens hidden from scripts";
     // The tokens are in HttpOnly cookies: the browser has them, page scripts do not.
     let page_cookies = browser
         .execute("return document.cookie", vec![])
@@ -166,6 +177,7 @@ async fn walk_through_the_ui(server: &TestServer, browser: &Client) -> Result<()
         &format!("document.cookie shows no token: {page_cookies:?}"),
     )?;
 
+    *step = "silent refresh on page load";
     // Silent refresh on page load. Off the UI (no timer runs), the server sees the access token
     // expire; a bare request says so; the UI, loaded again, refreshes and retries by itself.
     // (WebDriver lists the cookies a page's URL gets: only on /v1/refresh both show.)
@@ -199,6 +211,7 @@ async fn walk_through_the_ui(server: &TestServer, browser: &Client) -> Result<()
     no_error(browser).await?;
     issued_after_advance(server, browser).await?;
 
+    *step = "silent refresh while the UI runs";
     // Silent refresh while the UI runs: expire again, then ask for the list.
     server.advance(expire);
     browser
@@ -239,6 +252,7 @@ async fn walk_through_the_ui(server: &TestServer, browser: &Client) -> Result<()
         "the session was used (refreshed) after the access token expired",
     )?;
 
+    *step = "revoke another session";
     // Another device logs in; it shows up and can be revoked from here.
     let other = server
         .client
@@ -263,6 +277,7 @@ async fn walk_through_the_ui(server: &TestServer, browser: &Client) -> Result<()
     })
     .await?;
     if let Ok(path) = std::env::var("TOKENAUTH_UI_SCREENSHOT") {
+        viewport(browser, 1100, 800).await?;
         let png = browser.screenshot().await.map_err(debug)?;
         std::fs::write(&path, png).map_err(debug)?;
         eprintln!("screenshot of the logged-in UI saved to {path}");
@@ -282,6 +297,7 @@ async fn walk_through_the_ui(server: &TestServer, browser: &Client) -> Result<()
     .await?;
     no_error(browser).await?;
 
+    *step = "log out";
     // Log out: back to the forms, the cookies are gone, and a reload stays logged out.
     find(browser, "#logout")
         .await?
@@ -297,6 +313,7 @@ async fn walk_through_the_ui(server: &TestServer, browser: &Client) -> Result<()
     visible(browser, "#signed-out").await?;
     no_error(browser).await?;
 
+    *step = "log in, log out everywhere";
     // Log in with the form, then log out everywhere.
     fill(browser, "#email", email).await?;
     fill(browser, "#password", PASSWORD).await?;
@@ -333,6 +350,26 @@ async fn issued_after_advance(server: &TestServer, browser: &Client) -> Result<(
         iat >= server.clock.now().as_secs(),
         "the access cookie holds a token refreshed after the expiry",
     )
+}
+
+/// Resizes the window so that the page itself (the screenshot) is `width` x `height`.
+async fn viewport(browser: &Client, width: u32, height: u32) -> Result<(), String> {
+    browser
+        .set_window_size(width, height)
+        .await
+        .map_err(debug)?;
+    let page = browser
+        .execute("return [window.innerWidth, window.innerHeight]", vec![])
+        .await
+        .map_err(debug)?;
+    let inner = |i: usize| u32::try_from(page[i].as_u64().unwrap_or_default()).unwrap_or(0);
+    browser
+        .set_window_size(
+            (2 * width).saturating_sub(inner(0)),
+            (2 * height).saturating_sub(inner(1)),
+        )
+        .await
+        .map_err(debug)
 }
 
 /// The values of the access and refresh cookies, checked to be HttpOnly.
