@@ -7,6 +7,7 @@ mod health;
 mod oauth2;
 mod responses;
 mod revocations;
+mod ui;
 mod verify;
 mod well_known;
 
@@ -65,6 +66,10 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/", get(ui::index))
+        .route("/ui/app.js", get(ui::app_js))
+        .route("/ui/tokenauth-client.js", get(ui::client_js))
+        .route("/ui/app.css", get(ui::app_css))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state);
