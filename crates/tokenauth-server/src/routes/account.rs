@@ -90,13 +90,20 @@ pub async fn revoke_session(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `DELETE /v1/sessions`: revokes every session of the caller ("log out everywhere").
+/// `DELETE /v1/sessions`: revokes every session of the caller ("log out everywhere"), the
+/// current one included; in cookie mode also deletes both cookies.
 pub async fn revoke_all_sessions(
     State(state): State<AppState>,
+    headers: HeaderMap,
     AuthUser(caller): AuthUser,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
+    let transport = state.browser.transport(&headers)?;
     state.auth.revoke_all_sessions(caller.user_id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let response = StatusCode::NO_CONTENT.into_response();
+    Ok(match transport {
+        Transport::Cookie => with_cookies(response, state.browser.clear_cookies()),
+        Transport::Header => response,
+    })
 }
 
 /// `POST /v1/logout`: revokes the caller's session; in cookie mode also deletes both cookies.

@@ -52,7 +52,7 @@ fn asset(state: &AppState, content_type: &'static str, body: &'static str) -> Re
         (header::REFERRER_POLICY, "no-referrer"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
     ];
-    if state.auth.settings().issuer.starts_with("https://") {
+    if state.browser.is_https() {
         headers.push((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"));
     }
     let mut response = body.into_response();
