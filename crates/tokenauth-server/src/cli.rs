@@ -171,7 +171,7 @@ setting_flags! {
     cors_allowed_origins => "cors_allowed_origins", "Comma-separated browser origins allowed to call the API";
     cookie_mode => "cookie_mode", "Browser cookie mode: on or off [default: on]";
     jwks_max_age => "jwks_max_age", "Cache lifetime of the JWKS document [default: 5m]";
-    password_hash_concurrency => "password_hash_concurrency", "Password hashes run at once [default: cores]";
+    password_hash_concurrency => "password_hash_concurrency", "Password hashes run at once [default: cores - 1, at least 1]";
     password_hash_queue => "password_hash_queue", "Password hashes that may wait before 503 [default: 64]";
     request_timeout => "request_timeout", "Longest a request may take [default: 30s]";
     log_format => "log_format", "text or json [default: text]";

@@ -372,7 +372,13 @@ impl Config {
                 ));
             }
         };
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        // One core is left to everything else: with every core hashing, a flood of logins
+        // halved refresh and verify throughput on 2 cores; with one free, they kept 80-93 %
+        // (BENCHMARKS.md, "Login flood").
+        let cores = std::thread::available_parallelism()
+            .map_or(2, usize::from)
+            .saturating_sub(1)
+            .max(1);
         let password_hash_concurrency = count(
             "password_hash_concurrency",
             take("password_hash_concurrency"),
