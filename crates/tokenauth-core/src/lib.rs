@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod clock;
+pub mod common_passwords;
 pub mod error;
 pub mod ids;
 pub mod keys;
