@@ -43,6 +43,27 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "a measurement: cargo test -p tokenauth-core --release -- --ignored --nocapture"]
+    fn measure_build_and_lookup() {
+        let started = std::time::Instant::now();
+        let set: HashSet<&str> = LIST.lines().collect();
+        let built = started.elapsed();
+        let _ = is_common("warm up the shared set");
+        let started = std::time::Instant::now();
+        let mut hits = 0;
+        for _ in 0..100 {
+            for candidate in ["correct horse battery staple", "Password123", "qwertyuiop"] {
+                hits += usize::from(is_common(candidate));
+            }
+        }
+        let per_lookup = started.elapsed() / 300;
+        println!(
+            "build {built:?} ({} entries), lookup {per_lookup:?}, {hits} hits",
+            set.len()
+        );
+    }
+
+    #[test]
     fn lookups_ignore_case() {
         assert!(is_common("password123"));
         assert!(is_common("PassWord123"));

@@ -280,6 +280,44 @@ async fn wrong_current_password_changes_nothing(backend: Backend) {
     .await;
 }
 
+async fn password_change_by_cookie_needs_the_csrf_header(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
+    let response = server
+        .client
+        .post(server.url("/v1/signup"))
+        .header("x-token-transport", "cookie")
+        .json(&json!({"email": "hal@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let access = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .find(|c| c.starts_with("tokenauth_access="))
+        .unwrap();
+    let body = json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD});
+    let send = |csrf_header: bool| {
+        let request = server
+            .client
+            .post(server.url("/v1/password"))
+            .header("cookie", &access)
+            .json(&body);
+        let request = if csrf_header {
+            request.header("x-token-transport", "cookie")
+        } else {
+            request
+        };
+        request.send()
+    };
+    assert_problem(send(false).await.unwrap(), 403, "csrf_rejected").await;
+    login_ok(&server, "hal@example.com", PASSWORD).await;
+    assert_eq!(send(true).await.unwrap().status(), 204);
+    login_ok(&server, "hal@example.com", NEW_PASSWORD).await;
+}
+
 async fn disabled_accounts_cannot_log_in_or_refresh_until_enabled(backend: Backend) {
     let server = TestServer::start_on(&backend).await;
     let first = server.signup("eve@example.com", PASSWORD).await;
@@ -545,6 +583,7 @@ each_backend!(
     common_passwords_are_refused_at_signup_and_change_but_not_at_login,
     password_change_revokes_every_other_session,
     wrong_current_password_changes_nothing,
+    password_change_by_cookie_needs_the_csrf_header,
     disabled_accounts_cannot_log_in_or_refresh_until_enabled,
     audit_log_records_a_flow_in_order_without_secrets,
     key_rotations_are_audited,
