@@ -9,6 +9,10 @@ pub enum AuthError {
     /// Unknown email or wrong password; deliberately the same error for both.
     #[error("invalid email or password")]
     InvalidCredentials,
+    /// The credentials are right but the account has been disabled by an operator. Only ever
+    /// answered to a caller who proved the password, so it reveals nothing to anyone else.
+    #[error("this account has been disabled")]
+    AccountDisabled,
     /// Sign-up with an email that already has an account.
     #[error("an account with this email already exists")]
     EmailTaken,

@@ -1,4 +1,4 @@
-//! Identifiers of users and sessions.
+//! Identifiers of users, sessions and audit events.
 
 use std::fmt;
 use std::str::FromStr;
@@ -53,4 +53,9 @@ uuid_id!(
 uuid_id!(
     /// A session's identifier (one session = one refresh-token family); the `sid` claim.
     SessionId
+);
+uuid_id!(
+    /// An audit event's identifier. UUIDv7s made by one process sort in the order they were
+    /// made, which breaks ties between events recorded in the same millisecond.
+    AuditEventId
 );

@@ -6,8 +6,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod audit;
 pub mod client;
 pub mod clock;
+pub mod common_passwords;
 pub mod error;
 pub mod ids;
 pub mod keys;

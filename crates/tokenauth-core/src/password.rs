@@ -271,7 +271,10 @@ mod tests {
     async fn garbage_stored_hash_does_not_match() {
         let hasher = PasswordHasher::new(CHEAP, 1, 8).expect("hasher");
         let result = hasher
-            .verify(password("whatever1"), Some("not a phc".into()))
+            .verify(
+                password("whatever the stored hash"),
+                Some("not a phc".into()),
+            )
             .await
             .expect("verify");
         assert!(!result.matched);

@@ -61,9 +61,24 @@ pub enum RevokeReason {
     RefreshTokenReused,
     /// A registered API client revoked one of the session's tokens (RFC 7009).
     RevokedByClient,
+    /// The user changed their password; every session but the one that changed it ends.
+    PasswordChanged,
+    /// An operator disabled the user's account.
+    Disabled,
 }
 
 impl RevokeReason {
+    /// Every reason.
+    pub const ALL: [RevokeReason; 7] = [
+        RevokeReason::Logout,
+        RevokeReason::RevokedByUser,
+        RevokeReason::RevokeAll,
+        RevokeReason::RefreshTokenReused,
+        RevokeReason::RevokedByClient,
+        RevokeReason::PasswordChanged,
+        RevokeReason::Disabled,
+    ];
+
     /// The stored spelling.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -72,6 +87,8 @@ impl RevokeReason {
             RevokeReason::RevokeAll => "revoke_all",
             RevokeReason::RefreshTokenReused => "refresh_token_reused",
             RevokeReason::RevokedByClient => "revoked_by_client",
+            RevokeReason::PasswordChanged => "password_changed",
+            RevokeReason::Disabled => "disabled",
         }
     }
 }
@@ -92,6 +109,8 @@ impl FromStr for RevokeReason {
             "revoke_all" => RevokeReason::RevokeAll,
             "refresh_token_reused" => RevokeReason::RefreshTokenReused,
             "revoked_by_client" => RevokeReason::RevokedByClient,
+            "password_changed" => RevokeReason::PasswordChanged,
+            "disabled" => RevokeReason::Disabled,
             other => return Err(format!("unknown revoke reason {other:?}")),
         })
     }
@@ -171,8 +190,21 @@ pub enum RotationOutcome {
     },
     /// The token belongs to a session that has expired.
     Expired,
-    /// The token belongs to a session that was revoked earlier.
+    /// The token belongs to a session that was revoked earlier, or whose user is disabled.
     Revoked,
     /// No session has ever had this token.
     Unknown,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_revoke_reason_round_trips_through_its_stored_spelling() {
+        for reason in RevokeReason::ALL {
+            assert_eq!(reason.as_str().parse::<RevokeReason>(), Ok(reason));
+        }
+        assert!("password-changed".parse::<RevokeReason>().is_err());
+    }
 }

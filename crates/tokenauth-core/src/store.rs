@@ -7,6 +7,7 @@ mod transfer;
 
 use async_trait::async_trait;
 
+use crate::audit::AuditEvent;
 use crate::client::ApiClient;
 use crate::clock::Timestamp;
 use crate::ids::{SessionId, UserId};
@@ -67,6 +68,17 @@ pub trait UserStore: Send + Sync {
     /// Adds `role` to the user's roles (no-op if present). False when there is no such user.
     async fn add_role(&self, email: &Email, role: &str, now: Timestamp)
     -> Result<bool, StoreError>;
+
+    /// Disables the user with this email as of `now` (`Some`), or enables them (`None`).
+    /// Disabling a disabled user keeps the time it was first disabled. Returns the user's id,
+    /// or `None` (and no change) when there is no such user. Changes no session: revoking
+    /// them is the caller's next step.
+    async fn set_user_disabled(
+        &self,
+        email: &Email,
+        disabled_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<Option<UserId>, StoreError>;
 }
 
 /// Sessions and their refresh-token families.
@@ -77,7 +89,9 @@ pub trait SessionStore: Send + Sync {
 
     /// Rotates a refresh token as one compare-and-swap, deciding in the same transaction between
     /// rotation, idempotent replay, theft (which revokes the family), expiry, revocation and
-    /// unknown. A failure changes nothing and counts as no reuse.
+    /// unknown. A session whose user is disabled never rotates or replays: it answers
+    /// [`RotationOutcome::Revoked`] (unless the token is unknown, expired, or reused after
+    /// an earlier revocation). A failure changes nothing and counts as no reuse.
     async fn rotate_refresh_token(
         &self,
         request: &RotationRequest,
@@ -103,6 +117,17 @@ pub trait SessionStore: Send + Sync {
     async fn revoke_all_sessions(
         &self,
         user: UserId,
+        reason: RevokeReason,
+        now: Timestamp,
+    ) -> Result<Vec<SessionId>, StoreError>;
+
+    /// Revokes every live session of the user except `keep` (which stays as it is, live or
+    /// not); returns the ids revoked. Appends one feed event per revoked session, in the same
+    /// transaction.
+    async fn revoke_other_sessions(
+        &self,
+        user: UserId,
+        keep: SessionId,
         reason: RevokeReason,
         now: Timestamp,
     ) -> Result<Vec<SessionId>, StoreError>;
@@ -213,7 +238,8 @@ pub struct FeedPosition {
 }
 
 /// The revocation feed: every store method that revokes sessions (`revoke_session`,
-/// `revoke_all_sessions`, a reuse detected by `rotate_refresh_token`, and any later one) appends
+/// `revoke_all_sessions`, `revoke_other_sessions`, a reuse detected by `rotate_refresh_token`,
+/// and any later one) appends
 /// one event per revoked session in the same transaction, so the feed never misses a revocation
 /// and never shows one that did not commit. Events become visible in `seq` order: a reader that
 /// has seen `seq` n never later finds an event below n.
@@ -246,13 +272,48 @@ pub trait RevocationStore: Send + Sync {
     ) -> Result<u64, StoreError>;
 }
 
+/// The audit log ([`crate::audit`]): appended to by the services, read by operators, purged
+/// after a retention time. Events have no reference to users or sessions that would stop
+/// those from being purged: an event outlives what it names.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends one event.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] if an event with its id exists; nothing is written then.
+    async fn append_audit_event(&self, event: &AuditEvent) -> Result<(), StoreError>;
+
+    /// The user's events at or after `since`, newest first (events of the same millisecond:
+    /// the one with the greater id first), at most `limit` of them.
+    async fn audit_events_of_user(
+        &self,
+        user: UserId,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// Every event at or after `since`, whoever it concerns (also those about no user, such as
+    /// key rotations and failed logins of unknown emails), newest first as
+    /// [`AuditStore::audit_events_of_user`] orders them, at most `limit` of them.
+    async fn audit_events_since(
+        &self,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// Deletes up to `limit` events that happened before `before`, oldest first; returns how
+    /// many.
+    async fn purge_audit_events(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError>;
+}
+
 /// Everything the server needs from a backend.
 pub trait Store:
-    UserStore + SessionStore + KeyStore + ClientStore + RevocationStore + Lifecycle
+    UserStore + SessionStore + KeyStore + ClientStore + RevocationStore + AuditStore + Lifecycle
 {
 }
 
-impl<T: UserStore + SessionStore + KeyStore + ClientStore + RevocationStore + Lifecycle> Store
-    for T
+impl<
+    T: UserStore + SessionStore + KeyStore + ClientStore + RevocationStore + AuditStore + Lifecycle,
+> Store for T
 {
 }

@@ -73,10 +73,12 @@ impl fmt::Display for Email {
 pub struct Password(Zeroizing<String>);
 
 impl Password {
-    /// Checks the length rules (8 to 1024 bytes; any Unicode is allowed).
+    /// A password a user chooses (at sign-up or password change), held to the policy: 8 to 1024
+    /// bytes after NFKC (any Unicode is allowed), and not one of the 10,000 most common
+    /// passwords in any letter case ([`crate::common_passwords`]).
     ///
     /// # Errors
-    /// [`AuthError::InvalidInput`] naming the rule that failed.
+    /// [`AuthError::InvalidInput`] on field `password`, naming the rule that failed.
     pub fn new(raw: String) -> Result<Self, AuthError> {
         let raw = normalise(raw);
         let invalid = |reason: &str| AuthError::InvalidInput {
@@ -89,11 +91,15 @@ impl Password {
         if raw.len() > MAX_PASSWORD_LEN {
             return Err(invalid("must be at most 1024 bytes"));
         }
+        if crate::common_passwords::is_common(&raw) {
+            return Err(invalid("is one of the most common passwords"));
+        }
         Ok(Self(raw))
     }
 
-    /// Accepts any presented password for a login check, where the length rules of sign-up must
-    /// not reveal anything; only the upper bound is kept, to bound hashing work.
+    /// Accepts any presented password for a login check, where the rules of sign-up must not
+    /// reveal anything (nor lock out accounts made before a rule existed); only the upper bound
+    /// is kept, to bound hashing work.
     ///
     /// # Errors
     /// [`AuthError::InvalidCredentials`] for an overlong password.
@@ -194,6 +200,29 @@ mod tests {
         assert!(Password::new("x".repeat(1024)).is_ok());
         assert!(Password::new("x".repeat(1025)).is_err());
         assert!(Password::presented("x".into()).is_ok());
+    }
+
+    #[test]
+    fn common_passwords_are_refused_in_any_case_but_presentable() {
+        for common in [
+            "password123",
+            "Password123",
+            "QWERTYUIOP",
+            "ｐａｓｓｗｏｒｄ１２３",
+        ] {
+            match Password::new(common.into()) {
+                Err(AuthError::InvalidInput { field, reason }) => {
+                    assert_eq!(field, "password");
+                    assert_eq!(reason, "is one of the most common passwords");
+                }
+                other => panic!("{common:?} accepted: {other:?}"),
+            }
+            assert!(
+                Password::presented(common.into()).is_ok(),
+                "logins still work"
+            );
+        }
+        assert!(Password::new("password123!".into()).is_ok());
     }
 
     #[test]

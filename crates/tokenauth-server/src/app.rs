@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::serve::ListenerExt as _;
+use tokenauth_core::audit::Auditor;
 use tokenauth_core::keys::KeyManager;
 use tokenauth_core::password::{HashCost, PasswordHasher};
 use tokenauth_core::service::AuthService;
@@ -71,8 +72,9 @@ impl Application {
         let master = Arc::new(load_master_key(&config.data_dir, options.master_key)?);
         let store = open_database(&config).await?;
         let settings = config.auth_settings();
+        let audit = Auditor::new(store.clone());
         let keys = Arc::new(
-            KeyManager::start(store.clone(), master.clone(), settings.clone(), options.clock.clone())
+            KeyManager::start(store.clone(), audit.clone(), master.clone(), settings.clone(), options.clock.clone())
                 .await
                 .context("loading signing keys (is TOKENAUTH_MASTER_KEY the one this database was created with?)")?,
         );
@@ -88,6 +90,7 @@ impl Application {
             hasher,
             keys,
             &master,
+            audit,
         )
         .await?;
         let (shutting_down, shutdown_signal) = watch::channel(false);
@@ -182,7 +185,8 @@ fn follow_bound_port(config: &mut Config, bound: SocketAddr) {
     config.listen = bound;
 }
 
-/// Key rotation and the purge of expired revocations, on the key manager's period.
+/// Key rotation and the purges (revoked sessions in memory, ended sessions, the revocation
+/// feed, the audit log), on the key manager's period.
 fn spawn_maintenance(state: &AppState) -> JoinHandle<()> {
     let auth = state.auth.clone();
     tokio::spawn(async move {
@@ -210,6 +214,11 @@ fn spawn_maintenance(state: &AppState) -> JoinHandle<()> {
             }
             if let Err(error) = auth.purge_revocation_feed(10).await {
                 tracing::warn!(%error, "purging the revocation feed failed");
+            }
+            match auth.purge_audit_log(10).await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, "purged old audit events"),
+                Err(error) => tracing::warn!(%error, "purging the audit log failed"),
             }
         }
     })

@@ -1,5 +1,5 @@
 //! The command line: `tokenauth serve`, `tokenauth keys …`, `tokenauth user …`,
-//! `tokenauth client …`, `tokenauth migrate`, `tokenauth db …`.
+//! `tokenauth client …`, `tokenauth audit`, `tokenauth migrate`, `tokenauth db …`.
 
 use std::path::PathBuf;
 
@@ -37,6 +37,25 @@ pub enum Command {
     /// Manage the API clients allowed to call /oauth2/revoke and /oauth2/introspect.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Print audit events (logins, revocations, account and key changes), newest first: a
+    /// user's, or everyone's without --user.
+    Audit {
+        /// The user's email; without it, every event (also key rotations and failed logins of
+        /// unknown emails).
+        #[arg(long, value_name = "EMAIL")]
+        user: Option<String>,
+        /// How far back to look: 10s, 15m, 12h, 30d.
+        #[arg(long, value_name = "DURATION", default_value = "1d",
+              value_parser = crate::config::parse_duration)]
+        since: std::time::Duration,
+        /// Most events to print.
+        #[arg(long, value_name = "N", default_value_t = 100,
+              value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        limit: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Apply pending schema migrations to the configured database, then exit.
     Migrate {
         /// Print JSON.
@@ -126,6 +145,23 @@ pub enum UserCommand {
         email: String,
         /// The role.
         role: String,
+    },
+    /// Disable an account: it can no longer log in or refresh, and every session of it is
+    /// revoked at once (running servers refuse its access tokens within a poll interval).
+    Disable {
+        /// The user's email.
+        email: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Enable a disabled account again (its revoked sessions stay revoked).
+    Enable {
+        /// The user's email.
+        email: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 

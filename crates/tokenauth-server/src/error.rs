@@ -69,6 +69,11 @@ impl ApiError {
                 "invalid_credentials",
                 "Invalid credentials",
             ),
+            ApiError::Auth(A::AccountDisabled) => (
+                StatusCode::FORBIDDEN,
+                "account_disabled",
+                "Account disabled",
+            ),
             ApiError::Auth(A::EmailTaken) => (
                 StatusCode::CONFLICT,
                 "email_taken",

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod account_commands;
 pub mod app;
 pub mod bootstrap;
 pub mod browser;

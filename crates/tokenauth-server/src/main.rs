@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use tokenauth_core::audit::Auditor;
 use tokenauth_core::keys::{KeyManager, RotationMode};
 use tokenauth_core::store::KeyStore;
 use tokenauth_core::user::Email;
@@ -12,7 +13,9 @@ use tokenauth_server::bootstrap::{MASTER_KEY_ENV, load_master_key, open_database
 use tokenauth_server::cli::{Cli, ClientCommand, Command, DbCommand, KeysCommand, UserCommand};
 use tokenauth_server::config::{Config, ConfigError, LogFormat};
 use tokenauth_server::db_copy::CopyRequest;
-use tokenauth_server::{Application, BuildOptions, client_commands, db_commands, db_copy};
+use tokenauth_server::{
+    Application, BuildOptions, account_commands, client_commands, db_commands, db_copy,
+};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -43,6 +46,12 @@ fn main() -> ExitCode {
             Command::Client(ClientCommand::List { json }) => {
                 client_commands::list(&config, json).await
             }
+            Command::Audit {
+                user,
+                since,
+                limit,
+                json,
+            } => account_commands::audit(&config, user.as_deref(), since, limit, json).await,
             Command::Migrate { json } => db_commands::migrate(&config, json).await,
             Command::Db(DbCommand::Check { json }) => db_commands::check(&config, json).await,
             Command::Db(DbCommand::Copy {
@@ -136,7 +145,8 @@ async fn keys(config: Config, command: KeysCommand) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let settings = config.auth_settings();
     // Bring keys on schedule first (creates the first key on a fresh database).
-    let manager = KeyManager::start(store.clone(), master, settings, clock).await?;
+    let audit = Auditor::new(store.clone());
+    let manager = KeyManager::start(store.clone(), audit, master, settings, clock).await?;
     match command {
         KeysCommand::List { json } => print_keys(store.as_ref(), json).await,
         KeysCommand::Rotate { now, json } => {
@@ -208,9 +218,15 @@ async fn print_keys(store: &dyn KeyStore, json: bool) -> anyhow::Result<()> {
 }
 
 async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
-    let store = open_database(&config).await?;
     match command {
+        UserCommand::Disable { email, json } => {
+            account_commands::disable(&config, &email, json).await
+        }
+        UserCommand::Enable { email, json } => {
+            account_commands::enable(&config, &email, json).await
+        }
         UserCommand::AddRole { email, role } => {
+            let store = open_database(&config).await?;
             let email = Email::parse(&email).map_err(|e| anyhow::anyhow!("{e}"))?;
             let role = role.trim();
             if role.is_empty()

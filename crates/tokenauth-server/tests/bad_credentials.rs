@@ -58,8 +58,14 @@ async fn password_length_rules_at_signup(backend: Backend) {
         201
     );
     assert_eq!(server.login("long@example.com", &exact).await.status(), 200);
+    // Exactly 8 bytes is accepted, unless it is a common password ("12345678" is).
+    assert_invalid_field(
+        signup("short@example.com", "12345678".into()).await,
+        "password",
+    )
+    .await;
     assert_eq!(
-        signup("short@example.com", "12345678".into())
+        signup("short@example.com", "exactly8".into())
             .await
             .status(),
         201

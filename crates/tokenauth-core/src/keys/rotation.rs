@@ -16,6 +16,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tokenauth_jwt::{Algorithm, SigningKey};
 
+use crate::audit::{AuditEvent, AuditKind, Auditor};
 use crate::clock::{Clock, Timestamp};
 use crate::keys::keyring::{Keyring, KeyringError};
 use crate::keys::record::{KeyState, SigningKeyRecord};
@@ -51,6 +52,8 @@ pub enum RotationMode {
 /// Owns the live [`Keyring`] and keeps the stored keys on schedule.
 pub struct KeyManager {
     store: Arc<dyn KeyStore>,
+    /// Where `key_rotated` events go.
+    audit: Auditor,
     master: Arc<MasterKey>,
     settings: AuthSettings,
     clock: Arc<dyn Clock>,
@@ -68,21 +71,25 @@ const UNKNOWN_KID_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 
 impl KeyManager {
     /// Brings the stored keys on schedule (creating the first key on a fresh database) and loads
-    /// them.
+    /// them. Every key this manager makes the signing one (a scheduled step or a forced
+    /// rotation, not the first key of a fresh database) is recorded as `key_rotated` through
+    /// `audit`.
     ///
     /// # Errors
     /// Store failures, undecryptable keys (a wrong master key), or key generation failures.
     pub async fn start(
         store: Arc<dyn KeyStore>,
+        audit: Auditor,
         master: Arc<MasterKey>,
         settings: AuthSettings,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, KeyRotationError> {
         let now = clock.now();
-        let records = apply_schedule(store.as_ref(), &master, &settings, now).await?;
+        let records = apply_schedule(store.as_ref(), &audit, &master, &settings, now).await?;
         let keyring = Keyring::from_records(&records, &master, now)?;
         Ok(Self {
             store,
+            audit,
             master,
             settings,
             clock,
@@ -105,8 +112,14 @@ impl KeyManager {
     pub async fn maintain(&self) -> Result<bool, KeyRotationError> {
         let _one_at_a_time = self.maintaining.lock().await;
         let now = self.clock.now();
-        let records =
-            apply_schedule(self.store.as_ref(), &self.master, &self.settings, now).await?;
+        let records = apply_schedule(
+            self.store.as_ref(),
+            &self.audit,
+            &self.master,
+            &self.settings,
+            now,
+        )
+        .await?;
         if self.keyring.load().matches(&records, now) {
             return Ok(false);
         }
@@ -151,12 +164,14 @@ impl KeyManager {
 }
 
 /// Forces a rotation: adds a `next` key (unless one exists) that activates after the publish
-/// lead, or at once with [`RotationMode::Immediate`]. Returns the new or pending key's kid.
+/// lead, or at once with [`RotationMode::Immediate`] (then recorded as `key_rotated` through
+/// `audit`). Returns the new or pending key's kid.
 ///
 /// # Errors
 /// Store or key generation failures.
 pub async fn force_rotation(
     store: &dyn KeyStore,
+    audit: &Auditor,
     master: &MasterKey,
     settings: &AuthSettings,
     now: Timestamp,
@@ -182,9 +197,7 @@ pub async fn force_rotation(
         }
     };
     if mode == RotationMode::Immediate {
-        store
-            .promote_signing_key(&next, now, now.plus(settings.key_retire_hold()))
-            .await?;
+        promote(store, audit, &next, settings, now).await?;
     }
     Ok(next)
 }
@@ -197,6 +210,7 @@ impl KeyManager {
     pub async fn rotate(&self, mode: RotationMode) -> Result<String, KeyRotationError> {
         let kid = force_rotation(
             self.store.as_ref(),
+            &self.audit,
             &self.master,
             &self.settings,
             self.clock.now(),
@@ -211,6 +225,7 @@ impl KeyManager {
 /// One pass of the schedule; returns the keys as they stand afterwards.
 async fn apply_schedule(
     store: &dyn KeyStore,
+    audit: &Auditor,
     master: &MasterKey,
     settings: &AuthSettings,
     now: Timestamp,
@@ -230,9 +245,7 @@ async fn apply_schedule(
         }
         (None, Some(next)) => {
             // Only after an interrupted first start; promote without waiting.
-            changed |= store
-                .promote_signing_key(&next.kid, now, now.plus(settings.key_retire_hold()))
-                .await?;
+            changed |= promote(store, audit, &next.kid, settings, now).await?;
         }
         (Some(active), None) => {
             let activated = active.activated_at.unwrap_or(active.created_at);
@@ -257,9 +270,7 @@ async fn apply_schedule(
         }
         (Some(_), Some(next)) => {
             if now >= next.activate_at {
-                changed |= store
-                    .promote_signing_key(&next.kid, now, now.plus(settings.key_retire_hold()))
-                    .await?;
+                changed |= promote(store, audit, &next.kid, settings, now).await?;
             }
         }
     }
@@ -270,6 +281,27 @@ async fn apply_schedule(
         records = store.list_signing_keys().await?;
     }
     Ok(records)
+}
+
+/// Makes the `next` key `kid` the signing one; the instance whose promotion wins records
+/// `key_rotated` (so each rotation is recorded once however many instances maintain keys).
+async fn promote(
+    store: &dyn KeyStore,
+    audit: &Auditor,
+    kid: &str,
+    settings: &AuthSettings,
+    now: Timestamp,
+) -> Result<bool, KeyRotationError> {
+    let promoted = store
+        .promote_signing_key(kid, now, now.plus(settings.key_retire_hold()))
+        .await?;
+    if promoted {
+        tracing::info!(kid, "a new signing key is active");
+        audit
+            .record(AuditEvent::new(AuditKind::KeyRotated, now).detail(kid))
+            .await;
+    }
+    Ok(promoted)
 }
 
 /// Inserts a key; another instance having inserted one first is not an error.

@@ -1,5 +1,6 @@
 //! Sign-up, login and refresh: the three ways to obtain tokens.
 
+use crate::audit::{AuditEvent, AuditKind};
 use crate::clock::Timestamp;
 use crate::error::AuthError;
 use crate::ids::{SessionId, UserId};
@@ -12,7 +13,8 @@ use crate::user::{Email, Password, User};
 /// Longest `User-Agent` kept with a session.
 const MAX_USER_AGENT_LEN: usize = 256;
 
-/// What is known of the client at login, shown later in the session list.
+/// What is known of the client making a request: shown in the session list, recorded in the
+/// audit log.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
     /// `User-Agent` header.
@@ -22,11 +24,12 @@ pub struct ClientInfo {
 }
 
 impl AuthService {
-    /// Creates a user and their first session.
+    /// Creates a user and their first session, and records a `signup` audit event.
     ///
     /// # Errors
-    /// [`AuthError::InvalidInput`] for a bad email or password, [`AuthError::EmailTaken`],
-    /// [`AuthError::Overloaded`] when the hasher's queue is full.
+    /// [`AuthError::InvalidInput`] for a bad email or a password outside the policy (see
+    /// [`Password::new`]), [`AuthError::EmailTaken`], [`AuthError::Overloaded`] when the
+    /// hasher's queue is full.
     pub async fn signup(
         &self,
         email: &str,
@@ -45,12 +48,20 @@ impl AuthService {
             created_at: now,
             disabled_at: None,
         };
-        let (session, refresh_token) = self.new_session(user.id, client, now)?;
+        let (session, refresh_token) = self.new_session(user.id, &client, now)?;
         match self.store.insert_user_with_session(&user, &session).await {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => return Err(AuthError::EmailTaken),
             Err(other) => return Err(other.into()),
         }
+        self.audit
+            .record(
+                AuditEvent::new(AuditKind::Signup, now)
+                    .user(user.id)
+                    .session(session.id)
+                    .client(&client),
+            )
+            .await;
         let tokens = self.issue(
             user.id,
             session.id,
@@ -64,10 +75,14 @@ impl AuthService {
 
     /// Checks credentials and opens a session. Unknown email and wrong password fail alike and
     /// take the same time (a dummy hash is verified for unknown users). A hash made with weaker
-    /// parameters than the configured ones is replaced.
+    /// parameters than the configured ones is replaced. Passwords are not held to the policy
+    /// of [`Password::new`] here, so accounts made before a rule existed can still log in.
+    /// Records `login_succeeded` or `login_failed` (with the user when the email has an
+    /// account).
     ///
     /// # Errors
     /// [`AuthError::InvalidCredentials`] (also for a malformed email, which can have no account),
+    /// [`AuthError::AccountDisabled`] when the password is right but the account is disabled,
     /// [`AuthError::Overloaded`].
     pub async fn login(
         &self,
@@ -85,18 +100,45 @@ impl AuthService {
         // Kept for a possible rehash; the verification consumes the original.
         let spare = user.as_ref().map(|_| password.duplicate());
         let verification = self.hasher.verify(password, stored_hash).await?;
-        let user = match user {
-            Some(user) if verification.matched && user.disabled_at.is_none() => user,
-            _ => return Err(AuthError::InvalidCredentials),
+        let failed = |user: Option<UserId>| {
+            let event = AuditEvent::new(AuditKind::LoginFailed, self.clock.now()).client(&client);
+            match user {
+                Some(user) => event.user(user),
+                None => event,
+            }
         };
+        let user = match user {
+            Some(user) if verification.matched => user,
+            other => {
+                // Recorded for unknown emails too (without a user), so both cost the same.
+                self.audit.record(failed(other.map(|u| u.id))).await;
+                return Err(AuthError::InvalidCredentials);
+            }
+        };
+        if user.disabled_at.is_some() {
+            self.audit
+                .record(failed(Some(user.id)).detail("account_disabled"))
+                .await;
+            return Err(AuthError::AccountDisabled);
+        }
         if verification.needs_rehash
             && let Some(password) = spare
         {
             self.upgrade_hash(user.id, password).await;
         }
         let now = self.clock.now();
-        let (session, refresh_token) = self.new_session(user.id, client, now)?;
+        let (session, refresh_token) = self.new_session(user.id, &client, now)?;
         self.store.insert_session(&session).await?;
+        self.refuse_if_disabled_meanwhile(&user, session.id, now)
+            .await?;
+        self.audit
+            .record(
+                AuditEvent::new(AuditKind::LoginSucceeded, now)
+                    .user(user.id)
+                    .session(session.id)
+                    .client(&client),
+            )
+            .await;
         let tokens = self.issue(
             user.id,
             session.id,
@@ -108,14 +150,48 @@ impl AuthService {
         Ok((user, tokens))
     }
 
+    /// Closes the race between a login and [`AuthService::disable_user`]: a disable that
+    /// committed after the login read the user but before its session existed revoked every
+    /// session but that one. Reading the user again after the insert settles it: either the
+    /// disable's revocation saw the new session, or this read sees the disable and revokes it.
+    async fn refuse_if_disabled_meanwhile(
+        &self,
+        user: &User,
+        session: SessionId,
+        now: Timestamp,
+    ) -> Result<(), AuthError> {
+        let disabled = self
+            .store
+            .find_user(user.id)
+            .await?
+            .is_none_or(|current| current.disabled_at.is_some());
+        if !disabled {
+            return Ok(());
+        }
+        if self
+            .store
+            .revoke_session(user.id, session, RevokeReason::Disabled, now)
+            .await?
+        {
+            self.remember_revoked(session, now);
+        }
+        Err(AuthError::AccountDisabled)
+    }
+
     /// Rotates a refresh token: the presented token stops working and its successor is returned
     /// with a new access token. A retry of the immediately previous token within the grace window
-    /// gets the same successor; any other reuse revokes the session.
+    /// gets the same successor; any other reuse revokes the session (recorded as
+    /// `refresh_reuse_detected` with `client`). Sessions of a disabled user never refresh.
     ///
     /// # Errors
     /// [`AuthError::InvalidToken`] (malformed or unknown), [`AuthError::TokenExpired`],
-    /// [`AuthError::SessionRevoked`], [`AuthError::RefreshTokenReused`].
-    pub async fn refresh(&self, presented: &str) -> Result<IssuedTokens, AuthError> {
+    /// [`AuthError::SessionRevoked`] (also when the user is disabled),
+    /// [`AuthError::RefreshTokenReused`].
+    pub async fn refresh(
+        &self,
+        presented: &str,
+        client: ClientInfo,
+    ) -> Result<IssuedTokens, AuthError> {
         let presented = RefreshToken::parse(presented)?;
         let successor = self.rotation_secret.successor(&presented);
         let now = self.clock.now();
@@ -146,6 +222,14 @@ impl AuthService {
                     reason = %RevokeReason::RefreshTokenReused,
                     "refresh token reuse detected; session revoked"
                 );
+                self.audit
+                    .record(
+                        AuditEvent::new(AuditKind::RefreshReuseDetected, now)
+                            .user(user_id)
+                            .session(session_id)
+                            .client(&client),
+                    )
+                    .await;
                 Err(AuthError::RefreshTokenReused)
             }
             RotationOutcome::Expired => Err(AuthError::TokenExpired),
@@ -157,7 +241,7 @@ impl AuthService {
     fn new_session(
         &self,
         user_id: UserId,
-        client: ClientInfo,
+        client: &ClientInfo,
         now: Timestamp,
     ) -> Result<(NewSession, RefreshToken), AuthError> {
         let refresh_token = RefreshToken::generate()?;
@@ -167,8 +251,8 @@ impl AuthService {
             refresh_token_hash: refresh_token.hash(),
             created_at: now,
             expires_at: now.plus(self.settings.refresh_token_ttl),
-            user_agent: client.user_agent.map(|ua| truncate(ua, MAX_USER_AGENT_LEN)),
-            ip: client.ip,
+            user_agent: client.user_agent.clone().map(cut_user_agent),
+            ip: client.ip.clone(),
         };
         Ok((session, refresh_token))
     }
@@ -189,7 +273,13 @@ impl AuthService {
     }
 }
 
-fn truncate(mut text: String, max: usize) -> String {
+/// A `User-Agent` cut to the length kept with a session.
+pub(crate) fn cut_user_agent(user_agent: String) -> String {
+    truncate(user_agent, MAX_USER_AGENT_LEN)
+}
+
+/// `text` cut to at most `max` bytes, on a character boundary.
+pub(crate) fn truncate(mut text: String, max: usize) -> String {
     if text.len() > max {
         let mut cut = max;
         while !text.is_char_boundary(cut) {

@@ -2,15 +2,18 @@
 //! values, talks to the store through its traits and returns domain results or [`AuthError`].
 
 mod access;
+mod account_state;
 mod clients;
 mod credentials;
 mod feed;
 mod oauth;
+mod password_change;
 mod revoked;
 mod sessions;
 
 use std::sync::Arc;
 
+use crate::audit::Auditor;
 use crate::clock::Clock;
 use crate::keys::KeyManager;
 use crate::master_key::MasterKey;
@@ -21,8 +24,10 @@ use crate::store::Store;
 use tokenauth_jwt::Validation;
 
 pub use access::{ACCESS_TOKEN_TYP, AuthenticatedCaller, IssuedTokens};
+pub use account_state::{AccountChange, audit_events_of, disable_user, enable_user};
 pub use clients::register_client;
 pub use credentials::ClientInfo;
+pub(crate) use credentials::{cut_user_agent, truncate};
 pub use feed::{
     FEED_PAGE_LIMIT, FEED_RETENTION, FeedCursor, FeedPage, InvalidCursor, RevokedSession,
 };
@@ -43,11 +48,14 @@ pub struct AuthService {
     feed: feed::FeedFollower,
     /// What an access token must satisfy; built once.
     validation: Validation,
+    /// Where audit events go.
+    audit: Auditor,
 }
 
 impl AuthService {
     /// Assembles the service. Loads the sessions revoked recently enough that their access tokens
-    /// may still be alive, so a restart does not forget a logout.
+    /// may still be alive, so a restart does not forget a logout. Audit events go to `audit`
+    /// (normally the same store, shared with the key manager).
     ///
     /// # Errors
     /// [`crate::AuthError::Internal`] if the store cannot be read.
@@ -58,6 +66,7 @@ impl AuthService {
         hasher: PasswordHasher,
         keys: Arc<KeyManager>,
         master: &MasterKey,
+        audit: Auditor,
     ) -> Result<Self, crate::AuthError> {
         let revoked = RevokedSessions::default();
         let hold = settings.key_retire_hold();
@@ -78,6 +87,7 @@ impl AuthService {
             rotation_secret: master.rotation_secret(),
             revoked,
             feed,
+            audit,
         })
     }
 
@@ -99,5 +109,11 @@ impl AuthService {
     /// The clock the service reads.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// Where audit events go; its [`Auditor::failures`] counts the events that could not be
+    /// written.
+    pub fn auditor(&self) -> &Auditor {
+        &self.audit
     }
 }

@@ -8,7 +8,7 @@ use crate::clock::Timestamp;
 use crate::error::AuthError;
 use crate::ids::{SessionId, UserId};
 use crate::refresh_token::RefreshToken;
-use crate::service::AuthService;
+use crate::service::{AuthService, ClientInfo};
 use crate::session::RevokeReason;
 
 /// Leeway used to verify an access token presented for revocation: revocation must work on a
@@ -39,11 +39,12 @@ impl AuthService {
     /// Revokes the session of `token` (a refresh token, or an access token with a valid
     /// signature, expired or not) with reason [`RevokeReason::RevokedByClient`], and remembers
     /// the revocation so that the session's access tokens are refused at once. Unknown,
-    /// malformed or foreign tokens are silently ignored, as RFC 7009 asks.
+    /// malformed or foreign tokens are silently ignored, as RFC 7009 asks. A revocation records
+    /// `session_revoked` (reason `revoked_by_client`) with `client`, the API client's request.
     ///
     /// # Errors
     /// Store failures only.
-    pub async fn revoke_token(&self, token: &str) -> Result<(), AuthError> {
+    pub async fn revoke_token(&self, token: &str, client: ClientInfo) -> Result<(), AuthError> {
         let owner = if let Ok(refresh) = RefreshToken::parse(token) {
             self.store
                 .find_refresh_token(&refresh.hash())
@@ -62,6 +63,14 @@ impl AuthService {
             .await?
         {
             tracing::info!(%session, reason = %RevokeReason::RevokedByClient, "session revoked");
+            self.audit_revoked(
+                user,
+                &[session],
+                RevokeReason::RevokedByClient,
+                &client,
+                now,
+            )
+            .await;
         }
         // Remembered even if the store found it already ended: it costs nothing and covers a
         // revocation made by another instance.

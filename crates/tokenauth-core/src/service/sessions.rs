@@ -2,9 +2,11 @@
 
 use std::time::Duration;
 
+use crate::audit::AuditEvent;
+use crate::clock::Timestamp;
 use crate::error::AuthError;
 use crate::ids::{SessionId, UserId};
-use crate::service::AuthService;
+use crate::service::{AuthService, ClientInfo};
 use crate::session::{RevokeReason, Session};
 use crate::user::User;
 
@@ -57,25 +59,42 @@ impl AuthService {
             .await?)
     }
 
-    /// Ends the caller's own session; its refresh token never works again. Idempotent.
+    /// Ends the caller's own session; its refresh token never works again. Idempotent; the
+    /// first call records `session_revoked` (reason `logout`) with `client`.
     ///
     /// # Errors
     /// Store failures.
-    pub async fn logout(&self, user: UserId, session: SessionId) -> Result<(), AuthError> {
+    pub async fn logout(
+        &self,
+        user: UserId,
+        session: SessionId,
+        client: ClientInfo,
+    ) -> Result<(), AuthError> {
         let now = self.clock.now();
-        self.store
+        let revoked = self
+            .store
             .revoke_session(user, session, RevokeReason::Logout, now)
             .await?;
         self.remember_revoked(session, now);
+        if revoked {
+            self.audit_revoked(user, &[session], RevokeReason::Logout, &client, now)
+                .await;
+        }
         Ok(())
     }
 
-    /// Revokes one of the user's sessions.
+    /// Revokes one of the user's sessions; records `session_revoked` (reason
+    /// `revoked_by_user`) with `client`.
     ///
     /// # Errors
     /// [`AuthError::NotFound`] if the user has no such live session (another user's session is
     /// not found either).
-    pub async fn revoke_session(&self, user: UserId, session: SessionId) -> Result<(), AuthError> {
+    pub async fn revoke_session(
+        &self,
+        user: UserId,
+        session: SessionId,
+        client: ClientInfo,
+    ) -> Result<(), AuthError> {
         let now = self.clock.now();
         let revoked = self
             .store
@@ -85,14 +104,21 @@ impl AuthService {
             return Err(AuthError::NotFound);
         }
         self.remember_revoked(session, now);
+        self.audit_revoked(user, &[session], RevokeReason::RevokedByUser, &client, now)
+            .await;
         Ok(())
     }
 
-    /// Revokes every session of the user ("log out everywhere"), the caller's own included.
+    /// Revokes every session of the user ("log out everywhere"), the caller's own included;
+    /// records a `session_revoked` (reason `revoke_all`) per session with `client`.
     ///
     /// # Errors
     /// Store failures.
-    pub async fn revoke_all_sessions(&self, user: UserId) -> Result<usize, AuthError> {
+    pub async fn revoke_all_sessions(
+        &self,
+        user: UserId,
+        client: ClientInfo,
+    ) -> Result<usize, AuthError> {
         let now = self.clock.now();
         let revoked = self
             .store
@@ -101,6 +127,24 @@ impl AuthService {
         for session in &revoked {
             self.remember_revoked(*session, now);
         }
+        self.audit_revoked(user, &revoked, RevokeReason::RevokeAll, &client, now)
+            .await;
         Ok(revoked.len())
+    }
+
+    /// Records one `session_revoked` event per session.
+    pub(crate) async fn audit_revoked(
+        &self,
+        user: UserId,
+        sessions: &[SessionId],
+        reason: RevokeReason,
+        client: &ClientInfo,
+        now: Timestamp,
+    ) {
+        let events = sessions
+            .iter()
+            .map(|session| AuditEvent::session_revoked(user, *session, reason, now).client(client))
+            .collect();
+        self.audit.record_all(events).await;
     }
 }

@@ -1,18 +1,19 @@
-//! The caller's account: who am I, sessions, logout.
+//! The caller's account: who am I, sessions, logout, password change.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokenauth_core::SessionId;
 use tokenauth_core::session::Session;
 use tokenauth_jwt::AccessTokenClaims;
 
+use super::credentials::Client;
 use super::responses::{UserBody, no_store, rfc3339, with_cookies};
 use crate::browser::Transport;
 use crate::error::ApiError;
-use crate::extract::AuthUser;
+use crate::extract::{ApiJson, AuthUser};
 use crate::state::AppState;
 
 #[derive(Serialize)]
@@ -83,10 +84,14 @@ pub async fn list_sessions(
 pub async fn revoke_session(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
+    Client(client): Client,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let session: SessionId = id.parse().map_err(|_| ApiError::NotFound)?;
-    state.auth.revoke_session(caller.user_id, session).await?;
+    state
+        .auth
+        .revoke_session(caller.user_id, session, client)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -96,9 +101,13 @@ pub async fn revoke_all_sessions(
     State(state): State<AppState>,
     headers: HeaderMap,
     AuthUser(caller): AuthUser,
+    Client(client): Client,
 ) -> Result<Response, ApiError> {
     let transport = state.browser.transport(&headers)?;
-    state.auth.revoke_all_sessions(caller.user_id).await?;
+    state
+        .auth
+        .revoke_all_sessions(caller.user_id, client)
+        .await?;
     let response = StatusCode::NO_CONTENT.into_response();
     Ok(match transport {
         Transport::Cookie => with_cookies(response, state.browser.clear_cookies()),
@@ -111,12 +120,45 @@ pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
     AuthUser(caller): AuthUser,
+    Client(client): Client,
 ) -> Result<Response, ApiError> {
     let transport = state.browser.transport(&headers)?;
-    state.auth.logout(caller.user_id, caller.session_id).await?;
+    state
+        .auth
+        .logout(caller.user_id, caller.session_id, client)
+        .await?;
     let response = StatusCode::NO_CONTENT.into_response();
     Ok(match transport {
         Transport::Cookie => with_cookies(response, state.browser.clear_cookies()),
         Transport::Header => response,
     })
+}
+
+/// `{current_password, new_password}`.
+#[derive(Deserialize)]
+pub struct PasswordChangeRequest {
+    current_password: String,
+    new_password: String,
+}
+
+/// `POST /v1/password`: 204 once the password is replaced and every other session of the
+/// caller revoked (the calling session stays). 400 when the new password breaks the policy,
+/// 401 `invalid_credentials` for a wrong current password; nothing changes then.
+pub async fn change_password(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    Client(client): Client,
+    ApiJson(body): ApiJson<PasswordChangeRequest>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .auth
+        .change_password(
+            caller.user_id,
+            caller.session_id,
+            body.current_password,
+            body.new_password,
+            client,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -32,8 +32,8 @@ pub struct RefreshRequest {
     refresh_token: String,
 }
 
-/// The client's user agent and address, for the session list. Never fails.
-pub struct Client(ClientInfo);
+/// The client's user agent and address, for the session list and the audit log. Never fails.
+pub struct Client(pub ClientInfo);
 
 impl<S: Send + Sync> FromRequestParts<S> for Client {
     type Rejection = std::convert::Infallible;
@@ -140,13 +140,14 @@ pub async fn login(
 /// the refresh cookie (any body is ignored), and a refused refresh clears both cookies.
 pub async fn refresh(
     State(state): State<AppState>,
+    Client(client): Client,
     request: Request,
 ) -> Result<Response, ApiError> {
     let transport = transport(&state, request.headers())?;
     match transport {
         Transport::Header => {
             let ApiJson(body) = ApiJson::<RefreshRequest>::from_request(request, &state).await?;
-            let tokens = state.auth.refresh(&body.refresh_token).await?;
+            let tokens = state.auth.refresh(&body.refresh_token, client).await?;
             Ok(respond(&state, transport, tokens, None, StatusCode::OK))
         }
         Transport::Cookie => {
@@ -155,7 +156,11 @@ pub async fn refresh(
                 .cookie(request.headers(), policy.refresh_cookie())
                 .map(str::to_owned);
             let refreshed = match presented {
-                Some(token) => state.auth.refresh(&token).await.map_err(ApiError::from),
+                Some(token) => state
+                    .auth
+                    .refresh(&token, client)
+                    .await
+                    .map_err(ApiError::from),
                 None => Err(ApiError::MissingToken("no refresh cookie was sent")),
             };
             match refreshed {

@@ -49,6 +49,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route("/v1/refresh", post(credentials::refresh))
         .route("/v1/logout", post(account::logout))
         .route("/v1/me", get(account::me))
+        .route("/v1/password", post(account::change_password))
         .route(
             "/v1/sessions",
             get(account::list_sessions).delete(account::revoke_all_sessions),

@@ -11,6 +11,7 @@ use tokenauth_core::service::Introspection;
 use zeroize::Zeroizing;
 
 use super::client_auth::{OAuthError, client_credentials, no_store};
+use super::credentials::Client;
 use crate::state::AppState;
 
 /// The form fields both endpoints read; `client_secret` is wiped on drop.
@@ -78,12 +79,13 @@ impl TokenForm {
 pub async fn revoke(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Client(client): Client,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response, OAuthError> {
     let token = TokenForm::parse(form)?
         .authenticate(&state, &headers)
         .await?;
-    state.auth.revoke_token(&token).await?;
+    state.auth.revoke_token(&token, client).await?;
     Ok(no_store(StatusCode::OK.into_response()))
 }
 

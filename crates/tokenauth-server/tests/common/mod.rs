@@ -148,6 +148,17 @@ impl Options {
     }
 }
 
+/// An audit write that failed is only logged by the server (it must not fail the request);
+/// in tests it fails the test instead, so that no event is lost unnoticed.
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let failures = self.state.auth.auditor().failures();
+        if failures > 0 && !std::thread::panicking() {
+            panic!("{failures} audit event(s) could not be written");
+        }
+    }
+}
+
 impl TestServer {
     pub async fn start() -> Self {
         Self::start_with(Options::default()).await

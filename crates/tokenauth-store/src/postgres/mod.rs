@@ -8,6 +8,7 @@
 //! rotations of one token queue behind each other, and the loser re-reads the row and matches
 //! nothing, so no serialisation failure can occur.
 
+mod audit;
 mod clients;
 mod keys;
 mod listener;

@@ -149,6 +149,37 @@ impl SessionStore for PostgresStore {
         Ok(ids)
     }
 
+    async fn revoke_other_sessions(
+        &self,
+        user: UserId,
+        keep: SessionId,
+        reason: RevokeReason,
+        now: Timestamp,
+    ) -> Result<Vec<SessionId>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(unavailable)?;
+        let ids = tx
+            .query(
+                "UPDATE sessions SET revoked_at = $3, revoke_reason = $4 \
+                 WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL AND expires_at > $3 \
+                 RETURNING id",
+                &[
+                    &user.as_uuid(),
+                    &keep.as_uuid(),
+                    &now.as_millis(),
+                    &reason.as_str(),
+                ],
+            )
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(|row| rows::session_id(row, "id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        revocations::append(&tx, &ids, now).await?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(ids)
+    }
+
     async fn purge_ended_sessions(
         &self,
         ended_before: Timestamp,
@@ -207,6 +238,8 @@ async fn rotate(
             "UPDATE sessions SET previous_hash = current_hash, current_hash = $2, \
              generation = generation + 1, rotated_at = $3, last_used_at = $3, expires_at = $4 \
              WHERE current_hash = $1 AND revoked_at IS NULL AND expires_at > $3 \
+             AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = sessions.user_id \
+             AND u.disabled_at IS NOT NULL) \
              RETURNING id, user_id, generation, (SELECT roles FROM users u WHERE u.id = sessions.user_id) AS roles",
         )
         .await
@@ -247,7 +280,7 @@ async fn rotate(
     let family = tx
         .prepare_cached(
             "SELECT s.id, s.user_id, s.current_hash, s.previous_hash, s.rotated_at, s.expires_at, \
-             s.revoked_at IS NOT NULL AS revoked, u.roles \
+             s.revoked_at IS NOT NULL AS revoked, u.disabled_at IS NOT NULL AS user_disabled, u.roles \
              FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id \
              WHERE t.hash = $1 FOR UPDATE OF s",
         )
@@ -268,6 +301,11 @@ async fn rotate(
     let expires_at = rows::time(&family, "expires_at")?;
     if expires_at <= request.now {
         return Ok(RotationOutcome::Expired);
+    }
+    if rows::get::<bool>(&family, "user_disabled")? {
+        // Disabling revokes every session; this one slipped through (or the flag was set by
+        // hand). It must not rotate or replay, and is no theft either.
+        return Ok(RotationOutcome::Revoked);
     }
     let current = rows::token_hash(rows::get(&family, "current_hash")?)?;
     let previous = rows::get::<Option<Vec<u8>>>(&family, "previous_hash")?

@@ -116,4 +116,28 @@ impl UserStore for PostgresStore {
             .map_err(unavailable)?;
         Ok(found == 1)
     }
+
+    async fn set_user_disabled(
+        &self,
+        email: &Email,
+        disabled_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<Option<UserId>, StoreError> {
+        let client = self.client().await?;
+        // COALESCE keeps the first time of a repeated disable; NULL enables.
+        let row = client
+            .query_opt(
+                "UPDATE users SET disabled_at = CASE WHEN $2::BIGINT IS NULL THEN NULL \
+                 ELSE COALESCE(disabled_at, $2) END, updated_at = $3 WHERE email = $1 \
+                 RETURNING id",
+                &[
+                    &email.as_str(),
+                    &disabled_at.map(Timestamp::as_millis),
+                    &now.as_millis(),
+                ],
+            )
+            .await
+            .map_err(unavailable)?;
+        row.as_ref().map(|row| rows::user_id(row, "id")).transpose()
+    }
 }

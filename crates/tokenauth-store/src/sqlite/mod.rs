@@ -7,6 +7,7 @@
 //! WAL mode lets run alongside the writer. rusqlite is used rather than sqlx: it measured about
 //! twice as fast per transaction here, and sqlx degraded badly under write contention.
 
+mod audit;
 mod clients;
 mod keys;
 mod migrations;

@@ -25,6 +25,17 @@ where
     })
 }
 
+/// Reads column `index`, which may be NULL, as `T` via its text form.
+pub(super) fn maybe_parse<T: FromStr>(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<T>>
+where
+    T::Err: std::fmt::Display,
+{
+    match row.get_ref(index)? {
+        rusqlite::types::ValueRef::Null => Ok(None),
+        _ => parse(row, index).map(Some),
+    }
+}
+
 /// Reads column `index` as a timestamp (Unix milliseconds).
 pub(super) fn time(row: &Row<'_>, index: usize) -> rusqlite::Result<Timestamp> {
     row.get(index).map(Timestamp::from_millis)

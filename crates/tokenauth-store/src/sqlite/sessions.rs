@@ -144,6 +144,44 @@ impl SessionStore for SqliteStore {
             .await
     }
 
+    async fn revoke_other_sessions(
+        &self,
+        user: UserId,
+        keep: SessionId,
+        reason: RevokeReason,
+        now: Timestamp,
+    ) -> Result<Vec<SessionId>, StoreError> {
+        self.workers
+            .write(move |conn| {
+                let tx = conn.transaction().map_err(unavailable)?;
+                let ids = {
+                    let mut stmt = tx
+                        .prepare_cached(
+                            "UPDATE sessions SET revoked_at = ?3, revoke_reason = ?4 \
+                             WHERE user_id = ?1 AND id <> ?2 AND revoked_at IS NULL \
+                             AND expires_at > ?3 RETURNING id",
+                        )
+                        .map_err(unavailable)?;
+                    stmt.query_map(
+                        params![
+                            user.to_string(),
+                            keep.to_string(),
+                            now.as_millis(),
+                            reason.as_str()
+                        ],
+                        |row| rows::parse::<SessionId>(row, 0),
+                    )
+                    .map_err(unavailable)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(read_error)?
+                };
+                revocations::append(&tx, &ids, now)?;
+                tx.commit().map_err(unavailable)?;
+                Ok(ids)
+            })
+            .await
+    }
+
     async fn purge_ended_sessions(
         &self,
         ended_before: Timestamp,
@@ -230,6 +268,8 @@ fn rotate(tx: &Transaction<'_>, request: &RotationRequest) -> Result<RotationOut
             "UPDATE sessions SET previous_hash = current_hash, current_hash = ?2, \
              generation = generation + 1, rotated_at = ?3, last_used_at = ?3, expires_at = ?4 \
              WHERE current_hash = ?1 AND revoked_at IS NULL AND expires_at > ?3 \
+             AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = sessions.user_id \
+             AND u.disabled_at IS NOT NULL) \
              RETURNING id, user_id, generation",
         )
         .and_then(|mut stmt| {
@@ -275,6 +315,11 @@ fn rotate(tx: &Transaction<'_>, request: &RotationRequest) -> Result<RotationOut
     if family.expires_at <= request.now {
         return Ok(RotationOutcome::Expired);
     }
+    if family.user_disabled {
+        // Disabling revokes every session; this one slipped through (or the flag was set by
+        // hand). It must not rotate or replay, and is no theft either.
+        return Ok(RotationOutcome::Revoked);
+    }
     let is_previous = family.previous_hash.as_ref() == Some(&request.presented);
     let within_grace = family
         .rotated_at
@@ -318,13 +363,15 @@ struct Family {
     rotated_at: Option<Timestamp>,
     expires_at: Timestamp,
     revoked: bool,
+    user_disabled: bool,
 }
 
 fn family_of(conn: &Connection, token: &RefreshTokenHash) -> Result<Option<Family>, StoreError> {
     conn.prepare_cached(
         "SELECT s.id, s.user_id, s.current_hash, s.previous_hash, s.rotated_at, s.expires_at, \
-         s.revoked_at IS NOT NULL FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
-         WHERE t.hash = ?1",
+         s.revoked_at IS NOT NULL, u.disabled_at IS NOT NULL \
+         FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
+         JOIN users u ON u.id = s.user_id WHERE t.hash = ?1",
     )
     .and_then(|mut stmt| {
         stmt.query_row([token.as_bytes().as_slice()], |row| {
@@ -340,6 +387,7 @@ fn family_of(conn: &Connection, token: &RefreshTokenHash) -> Result<Option<Famil
                 rotated_at: rows::maybe_time(row, 4)?,
                 expires_at: rows::time(row, 5)?,
                 revoked: row.get(6)?,
+                user_disabled: row.get(7)?,
             })
         })
         .optional()

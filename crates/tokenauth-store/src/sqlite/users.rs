@@ -138,4 +138,35 @@ impl UserStore for SqliteStore {
             })
             .await
     }
+
+    async fn set_user_disabled(
+        &self,
+        email: &Email,
+        disabled_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<Option<UserId>, StoreError> {
+        let email = email.as_str().to_owned();
+        self.workers
+            .write(move |conn| {
+                // COALESCE keeps the first time of a repeated disable; NULL enables.
+                conn.prepare_cached(
+                    "UPDATE users SET disabled_at = CASE WHEN ?2 IS NULL THEN NULL \
+                     ELSE COALESCE(disabled_at, ?2) END, updated_at = ?3 WHERE email = ?1 \
+                     RETURNING id",
+                )
+                .and_then(|mut stmt| {
+                    stmt.query_row(
+                        params![
+                            email,
+                            disabled_at.map(Timestamp::as_millis),
+                            now.as_millis()
+                        ],
+                        |row| rows::parse::<UserId>(row, 0),
+                    )
+                    .optional()
+                })
+                .map_err(unavailable)
+            })
+            .await
+    }
 }

@@ -59,6 +59,12 @@ macro_rules! every_conformance_test {
     revocations::purge_deletes_oldest_and_never_lowers_head,
     revocations::purge_deletes_only_a_prefix,
     revocations::concurrent_revocations_appear_in_seq_order,
+    accounts::set_user_disabled_disables_and_enables,
+    accounts::disabled_users_sessions_do_not_rotate,
+    accounts::revoke_other_sessions_keeps_one,
+    audit::audit_events_round_trip,
+    audit::audit_events_are_listed_newest_first_within_range,
+    audit::purge_deletes_oldest_audit_events,
         );
         $runner!(backend:
     persistence::data_survives_reopen,
@@ -73,6 +79,8 @@ macro_rules! every_conformance_test {
     };
 }
 
+pub mod accounts;
+pub mod audit;
 pub mod clients;
 pub mod concurrency;
 pub mod keys;
