@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0002_session_expiry_index.sql"),
     include_str!("../../migrations/postgres/0003_api_clients.sql"),
     include_str!("../../migrations/postgres/0004_revocation_feed.sql"),
+    include_str!("../../migrations/postgres/0005_login_throttle.sql"),
 ];
 
 /// The schema version this build expects.

@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0002_session_expiry_index.sql"),
     include_str!("../../migrations/sqlite/0003_api_clients.sql"),
     include_str!("../../migrations/sqlite/0004_revocation_feed.sql"),
+    include_str!("../../migrations/sqlite/0005_login_throttle.sql"),
 ];
 
 /// The schema version this build expects.
