@@ -7,6 +7,7 @@ use crate::refresh_token::RefreshToken;
 use crate::service::{AuthService, IssuedTokens};
 use crate::session::{NewSession, RevokeReason, RotationOutcome, RotationRequest};
 use crate::store::StoreError;
+use crate::throttle::ThrottleKey;
 use crate::user::{Email, Password, User};
 
 /// Longest `User-Agent` kept with a session.
@@ -66,35 +67,53 @@ impl AuthService {
     /// take the same time (a dummy hash is verified for unknown users). A hash made with weaker
     /// parameters than the configured ones is replaced.
     ///
+    /// Consecutive failures are counted per presented email, known or not (see
+    /// [`crate::throttle`]); while the email is locked out every attempt is refused before any
+    /// hashing, a correct password included, and a success forgets the count.
+    ///
     /// # Errors
     /// [`AuthError::InvalidCredentials`] (also for a malformed email, which can have no account),
-    /// [`AuthError::Overloaded`].
+    /// [`AuthError::RateLimited`] during a lock-out, [`AuthError::Overloaded`].
     pub async fn login(
         &self,
         email: &str,
         password: String,
         client: ClientInfo,
     ) -> Result<(User, IssuedTokens), AuthError> {
-        let password = Password::presented(password)?;
-        // An address that cannot exist is just an unknown user: same answer, same work.
-        let user = match Email::parse(email) {
-            Ok(email) => self.store.find_user_by_email(&email).await?,
-            Err(_) => None,
-        };
-        let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
-        // Kept for a possible rehash; the verification consumes the original.
-        let spare = user.as_ref().map(|_| password.duplicate());
-        let verification = self.hasher.verify(password, stored_hash).await?;
-        let user = match user {
-            Some(user) if verification.matched && user.disabled_at.is_none() => user,
-            _ => return Err(AuthError::InvalidCredentials),
-        };
-        if verification.needs_rehash
-            && let Some(password) = spare
-        {
-            self.upgrade_hash(user.id, password).await;
+        let policy = self.settings.login_lockout;
+        let key = policy.enabled().then(|| ThrottleKey::for_presented(email));
+        if let Some(key) = &key {
+            let now = self.clock.now();
+            if let Some(until) = self.store.login_lockout(key, now).await? {
+                return Err(locked_out(until, now));
+            }
         }
+        let user = match self.check_credentials(email, password).await? {
+            Some(user) => user,
+            None => {
+                if let Some(key) = &key {
+                    let counted = self
+                        .store
+                        .record_login_failure(key, self.clock.now(), &policy)
+                        .await?;
+                    if counted.locked_until.is_some() {
+                        tracing::warn!(
+                            failures = counted.failures,
+                            "login failures locked an email out"
+                        );
+                    }
+                }
+                return Err(AuthError::InvalidCredentials);
+            }
+        };
         let now = self.clock.now();
+        if let Some(key) = &key {
+            // Failures made meanwhile (by a concurrent guesser) may have locked the email: a
+            // correct password is refused then too.
+            if let Some(until) = self.store.clear_login_failures(key, now).await? {
+                return Err(locked_out(until, now));
+            }
+        }
         let (session, refresh_token) = self.new_session(user.id, client, now)?;
         self.store.insert_session(&session).await?;
         let tokens = self.issue(
@@ -106,6 +125,38 @@ impl AuthService {
             now,
         )?;
         Ok((user, tokens))
+    }
+
+    /// The enabled user these credentials belong to, or `None`; upgrades a weak hash.
+    async fn check_credentials(
+        &self,
+        email: &str,
+        password: String,
+    ) -> Result<Option<User>, AuthError> {
+        let password = match Password::presented(password) {
+            Ok(password) => password,
+            Err(AuthError::InvalidCredentials) => return Ok(None),
+            Err(other) => return Err(other),
+        };
+        // An address that cannot exist is just an unknown user: same answer, same work.
+        let user = match Email::parse(email) {
+            Ok(email) => self.store.find_user_by_email(&email).await?,
+            Err(_) => None,
+        };
+        let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
+        // Kept for a possible rehash; the verification consumes the original.
+        let spare = user.as_ref().map(|_| password.duplicate());
+        let verification = self.hasher.verify(password, stored_hash).await?;
+        let user = match user {
+            Some(user) if verification.matched && user.disabled_at.is_none() => user,
+            _ => return Ok(None),
+        };
+        if verification.needs_rehash
+            && let Some(password) = spare
+        {
+            self.upgrade_hash(user.id, password).await;
+        }
+        Ok(Some(user))
     }
 
     /// Rotates a refresh token: the presented token stops working and its successor is returned
@@ -186,6 +237,13 @@ impl AuthService {
         if let Err(error) = result {
             tracing::warn!(user = %user, %error, "could not upgrade password hash");
         }
+    }
+}
+
+/// The refusal of a login during a lock-out that ends at `until`.
+fn locked_out(until: Timestamp, now: Timestamp) -> AuthError {
+    AuthError::RateLimited {
+        retry_after: until.since(now),
     }
 }
 

@@ -30,6 +30,12 @@ pub const SETTINGS: &[&str] = &[
     "database_max_connections",
     "database_timeout",
     "revocation_poll_interval",
+    "login_max_failures",
+    "login_lockout_max",
+    "rate_limit_login",
+    "rate_limit_signup",
+    "rate_limit_refresh",
+    "trusted_proxies",
 ];
 
 /// A raw value before it is parsed for its setting.

@@ -1,8 +1,6 @@
 //! Sign-up, login and refresh.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -12,6 +10,7 @@ use tokenauth_core::user::User;
 
 use super::responses::{CookieTokenBody, TokenBody, with_cookies};
 use crate::browser::Transport;
+use crate::client_ip::ClientIp;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::state::AppState;
@@ -29,7 +28,8 @@ pub struct RefreshRequest {
     refresh_token: String,
 }
 
-/// The client's user agent and address, for the session list. Never fails.
+/// The client's user agent and address (as [`crate::client_ip`] resolves it), for the session
+/// list. Never fails.
 pub struct Client(ClientInfo);
 
 impl<S: Send + Sync> FromRequestParts<S> for Client {
@@ -43,8 +43,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
             .map(str::to_owned);
         let ip = parts
             .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
+            .get::<ClientIp>()
+            .map(|ClientIp(ip)| ip.to_string());
         Ok(Self(ClientInfo { user_agent, ip }))
     }
 }
