@@ -173,7 +173,10 @@ fn throttling_defaults_and_settings() {
     let shown = |rate: Option<crate::rate_limit::Rate>| rate.map(|r| r.to_string());
     assert_eq!(shown(defaults.rate_limit_login).as_deref(), Some("10/s"));
     assert_eq!(shown(defaults.rate_limit_signup).as_deref(), Some("60/m"));
-    assert_eq!(shown(defaults.rate_limit_refresh).as_deref(), Some("10000/s"));
+    assert_eq!(
+        shown(defaults.rate_limit_refresh).as_deref(),
+        Some("10000/s")
+    );
     assert!(defaults.trusted_proxies.is_empty());
     assert_eq!(
         Config::defaults().auth_settings().login_lockout,
