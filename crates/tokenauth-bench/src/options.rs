@@ -51,7 +51,9 @@ pub struct Options {
     #[arg(long, default_value = "ES256")]
     pub alg: String,
 
-    /// Base URL of a running server to load instead of starting one (no preload then).
+    /// Base URL of a running server to load instead of starting one (no preload then). Every
+    /// client comes from this machine's address: start that server with
+    /// `--rate-limit-login off --rate-limit-signup off` for the login, signup and mixed scenarios.
     #[arg(long)]
     pub target: Option<String>,
 

@@ -31,6 +31,9 @@ pub enum AuditKind {
     /// A login failed: with the user when the email has an account, without one otherwise.
     /// `detail` is `account_disabled` when the password was right but the account disabled.
     LoginFailed,
+    /// Failed logins locked the email out (with the user when the email has an account);
+    /// `detail` is the number of consecutive failures.
+    LockedOut,
     /// A rotated refresh token was presented again; its session was revoked.
     RefreshReuseDetected,
     /// A session was revoked; `detail` is the [`crate::session::RevokeReason`].
@@ -47,10 +50,11 @@ pub enum AuditKind {
 
 impl AuditKind {
     /// Every kind.
-    pub const ALL: [AuditKind; 9] = [
+    pub const ALL: [AuditKind; 10] = [
         AuditKind::Signup,
         AuditKind::LoginSucceeded,
         AuditKind::LoginFailed,
+        AuditKind::LockedOut,
         AuditKind::RefreshReuseDetected,
         AuditKind::SessionRevoked,
         AuditKind::PasswordChanged,
@@ -65,6 +69,7 @@ impl AuditKind {
             AuditKind::Signup => "signup",
             AuditKind::LoginSucceeded => "login_succeeded",
             AuditKind::LoginFailed => "login_failed",
+            AuditKind::LockedOut => "locked_out",
             AuditKind::RefreshReuseDetected => "refresh_reuse_detected",
             AuditKind::SessionRevoked => "session_revoked",
             AuditKind::PasswordChanged => "password_changed",

@@ -44,6 +44,14 @@ pub enum AuthError {
     /// error for each, so a caller learns nothing about which.
     #[error("client authentication failed")]
     InvalidClient,
+    /// Too many attempts: the email is locked out after repeated failed logins, or the client
+    /// sent more requests than its rate allows. The same error for both, so it reveals nothing
+    /// about which emails exist.
+    #[error("too many attempts; retry in {} s", retry_after_secs(*retry_after))]
+    RateLimited {
+        /// How long until an attempt can succeed again.
+        retry_after: std::time::Duration,
+    },
     /// Too much work is queued (password hashing); try again shortly.
     #[error("the server is busy; retry shortly")]
     Overloaded,
@@ -56,4 +64,10 @@ impl From<StoreError> for AuthError {
     fn from(error: StoreError) -> Self {
         AuthError::Internal(error.to_string())
     }
+}
+
+/// `retry_after` in whole seconds, rounded up, at least 1: what `Retry-After` carries.
+pub fn retry_after_secs(retry_after: std::time::Duration) -> u64 {
+    let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+    secs.max(1)
 }

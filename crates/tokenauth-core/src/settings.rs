@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use tokenauth_jwt::Algorithm;
 
-/// Lifetimes, names and algorithms that govern tokens and keys.
+use crate::throttle::LockoutPolicy;
+
+/// Lifetimes, names and algorithms that govern tokens and keys, and the login lock-out policy.
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
     /// `iss` of every token, and the issuer in discovery metadata.
@@ -26,6 +28,8 @@ pub struct AuthSettings {
     /// `Cache-Control: max-age` of the JWKS document. A new key is published at least two of
     /// these before it signs, so every cache has seen it first.
     pub jwks_max_age: Duration,
+    /// When consecutive failed logins lock an email out, and for how long.
+    pub login_lockout: LockoutPolicy,
 }
 
 impl AuthSettings {
@@ -54,6 +58,7 @@ impl Default for AuthSettings {
             signing_alg: Algorithm::ES256,
             key_rotation_interval: Duration::from_secs(7 * 24 * 3600),
             jwks_max_age: Duration::from_secs(300),
+            login_lockout: LockoutPolicy::default(),
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::refresh_token::RefreshTokenHash;
 use crate::session::{
     NewSession, RefreshTokenStatus, RevokeReason, RotationOutcome, RotationRequest, Session,
 };
+use crate::throttle::{LockoutPolicy, LoginFailures, ThrottleKey};
 use crate::user::{Email, User};
 
 pub use copy::{
@@ -306,14 +307,63 @@ pub trait AuditStore: Send + Sync {
     async fn purge_audit_events(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError>;
 }
 
+/// Per-account login throttling: consecutive failed logins counted per [`ThrottleKey`] in the
+/// database, so every instance on it sees the same count and the same lock-out. A count is
+/// forgotten `policy.memory` after its last failure or the end of its lock-out, whichever is
+/// later (its `forget_at`); a forgotten count starts again from zero.
+#[async_trait]
+pub trait ThrottleStore: Send + Sync {
+    /// The end of the lock-out on `key`, if one is in force at `now`.
+    async fn login_lockout(
+        &self,
+        key: &ThrottleKey,
+        now: Timestamp,
+    ) -> Result<Option<Timestamp>, StoreError>;
+
+    /// Counts one failed login at `now` and locks the key as `policy` says
+    /// ([`LockoutPolicy::lockout_after`] the new count, from `now`; a lock-out never shrinks).
+    /// Atomic: concurrent calls, from any number of instances, each count once.
+    async fn record_login_failure(
+        &self,
+        key: &ThrottleKey,
+        now: Timestamp,
+        policy: &LockoutPolicy,
+    ) -> Result<LoginFailures, StoreError>;
+
+    /// Forgets the failures of `key` after a successful login, unless a lock-out is in force at
+    /// `now`: then nothing changes and its end is returned (the login must be refused).
+    async fn clear_login_failures(
+        &self,
+        key: &ThrottleKey,
+        now: Timestamp,
+    ) -> Result<Option<Timestamp>, StoreError>;
+
+    /// Deletes up to `limit` counts already forgotten at `now`; returns how many.
+    async fn purge_login_failures(&self, now: Timestamp, limit: u32) -> Result<u64, StoreError>;
+}
+
 /// Everything the server needs from a backend.
 pub trait Store:
-    UserStore + SessionStore + KeyStore + ClientStore + RevocationStore + AuditStore + Lifecycle
+    UserStore
+    + SessionStore
+    + KeyStore
+    + ClientStore
+    + RevocationStore
+    + AuditStore
+    + ThrottleStore
+    + Lifecycle
 {
 }
 
 impl<
-    T: UserStore + SessionStore + KeyStore + ClientStore + RevocationStore + AuditStore + Lifecycle,
+    T: UserStore
+        + SessionStore
+        + KeyStore
+        + ClientStore
+        + RevocationStore
+        + AuditStore
+        + ThrottleStore
+        + Lifecycle,
 > Store for T
 {
 }

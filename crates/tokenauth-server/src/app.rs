@@ -105,6 +105,8 @@ impl Application {
             shutting_down: shutdown_signal,
             browser: Arc::new(BrowserPolicy::new(&config)),
             uniform_signup: config.signup_response == SignupResponse::Uniform,
+            rate_limits: Arc::new(config.throttling.rate_limits()),
+            trusted_proxies: Arc::new(config.throttling.trusted_proxies.clone()),
         };
         Ok(Self {
             listener,
@@ -145,6 +147,7 @@ impl Application {
         let background = [
             spawn_maintenance(&state),
             spawn_revocation_follower(&state, config.revocation_poll_interval),
+            spawn_bucket_sweeper(&state),
         ];
         let app = routes::router(state.clone(), config.request_timeout)
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -220,6 +223,28 @@ fn spawn_maintenance(state: &AppState) -> JoinHandle<()> {
                 Ok(purged) => tracing::info!(purged, "purged old audit events"),
                 Err(error) => tracing::warn!(%error, "purging the audit log failed"),
             }
+            if let Err(error) = auth.purge_login_failures(10).await {
+                tracing::warn!(%error, "purging forgotten login failures failed");
+            }
+        }
+    })
+}
+
+/// How often the per-IP buckets that have refilled are forgotten. Between two sweeps memory
+/// grows only with the addresses seen in that time (a few dozen bytes each).
+const BUCKET_SWEEP_PERIOD: Duration = Duration::from_secs(5);
+
+/// Forgets full per-IP buckets every [`BUCKET_SWEEP_PERIOD`], so a flood of distinct addresses
+/// cannot grow memory without bound.
+fn spawn_bucket_sweeper(state: &AppState) -> JoinHandle<()> {
+    let limits = state.rate_limits.clone();
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(BUCKET_SWEEP_PERIOD);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let tracked = limits.forget_full_buckets();
+            tracing::trace!(tracked, "swept per-IP rate-limit buckets");
         }
     })
 }

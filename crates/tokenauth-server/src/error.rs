@@ -108,6 +108,11 @@ impl ApiError {
             ApiError::Auth(A::NotFound) | ApiError::NotFound => {
                 (StatusCode::NOT_FOUND, "not_found", "Not found")
             }
+            ApiError::Auth(A::RateLimited { .. }) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Too many requests",
+            ),
             ApiError::Auth(A::Overloaded) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "overloaded", "Server busy")
             }
@@ -225,6 +230,12 @@ impl IntoResponse for ApiError {
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let ApiError::Auth(AuthError::RateLimited { retry_after }) = self {
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(tokenauth_core::error::retry_after_secs(retry_after)),
+            );
         }
         response
     }

@@ -8,12 +8,14 @@ pub mod bootstrap;
 pub mod browser;
 pub mod cli;
 pub mod client_commands;
+pub mod client_ip;
 pub mod config;
 pub mod db_commands;
 pub mod db_copy;
 pub mod error;
 pub mod extract;
 pub mod listener;
+pub mod rate_limit;
 pub mod routes;
 pub mod state;
 

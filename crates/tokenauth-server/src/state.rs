@@ -8,6 +8,8 @@ use tokenauth_core::store::Store;
 use tokio::sync::watch;
 
 use crate::browser::BrowserPolicy;
+use crate::client_ip::TrustedProxies;
+use crate::rate_limit::RateLimits;
 
 /// The application state handed to handlers (cheap to clone).
 #[derive(Clone)]
@@ -24,6 +26,10 @@ pub struct AppState {
     pub uniform_signup: bool,
     /// Cookies, CSRF and CORS for browser apps.
     pub browser: Arc<BrowserPolicy>,
+    /// The per-client-IP buckets of this instance.
+    pub rate_limits: Arc<RateLimits>,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Arc<TrustedProxies>,
     /// Turns true when the server starts shutting down, so held long-polls answer at once
     /// instead of delaying the shutdown.
     pub shutting_down: watch::Receiver<bool>,

@@ -123,6 +123,15 @@ fn bad_configuration_exits_2_with_one_line_naming_the_setting() {
     assert_bad_config(&dir, "cors_allowed_origins", |c| {
         c.args(["--cors-allowed-origins", "https://ok.example.com,*"]);
     });
+    assert_bad_config(&dir, "trusted_proxies", |c| {
+        c.args(["--trusted-proxies", "10.0.0.0/8, proxy.internal"]);
+    });
+    assert_bad_config(&dir, "rate_limit_login", |c| {
+        c.env("TOKENAUTH_RATE_LIMIT_LOGIN", "lots");
+    });
+    assert_bad_config(&dir, "login_max_failures", |c| {
+        c.args(["--login-max-failures", "many"]);
+    });
 
     // Rejected configuration leaves nothing behind.
     let leftovers: Vec<_> = fs::read_dir(&dir).unwrap().collect();

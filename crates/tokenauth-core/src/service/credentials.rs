@@ -8,6 +8,7 @@ use crate::refresh_token::RefreshToken;
 use crate::service::{AuthService, IssuedTokens};
 use crate::session::{NewSession, RevokeReason, RotationOutcome, RotationRequest};
 use crate::store::StoreError;
+use crate::throttle::ThrottleKey;
 use crate::user::{Email, Password, User};
 
 /// Longest `User-Agent` kept with a session.
@@ -80,53 +81,73 @@ impl AuthService {
     /// Records `login_succeeded` or `login_failed` (with the user when the email has an
     /// account).
     ///
+    /// Consecutive failures are counted per presented email, known or not (see
+    /// [`crate::throttle`]); while the email is locked out every attempt is refused before any
+    /// hashing, a correct password included, and a success forgets the count.
+    ///
     /// # Errors
     /// [`AuthError::InvalidCredentials`] (also for a malformed email, which can have no account),
     /// [`AuthError::AccountDisabled`] when the password is right but the account is disabled,
-    /// [`AuthError::Overloaded`].
+    /// [`AuthError::RateLimited`] during a lock-out, [`AuthError::Overloaded`].
     pub async fn login(
         &self,
         email: &str,
         password: String,
         client: ClientInfo,
     ) -> Result<(User, IssuedTokens), AuthError> {
-        let password = Password::presented(password)?;
-        // An address that cannot exist is just an unknown user: same answer, same work.
-        let user = match Email::parse(email) {
-            Ok(email) => self.store.find_user_by_email(&email).await?,
-            Err(_) => None,
-        };
-        let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
-        // Kept for a possible rehash; the verification consumes the original.
-        let spare = user.as_ref().map(|_| password.duplicate());
-        let verification = self.hasher.verify(password, stored_hash).await?;
-        let failed = |user: Option<UserId>| {
-            let event = AuditEvent::new(AuditKind::LoginFailed, self.clock.now()).client(&client);
-            match user {
-                Some(user) => event.user(user),
-                None => event,
+        let policy = self.settings.login_lockout;
+        let key = policy.enabled().then(|| ThrottleKey::for_presented(email));
+        if let Some(key) = &key {
+            let now = self.clock.now();
+            if let Some(until) = self.store.login_lockout(key, now).await? {
+                return Err(locked_out(until, now));
             }
-        };
-        let user = match user {
-            Some(user) if verification.matched => user,
-            other => {
+        }
+        let user = match self.check_credentials(email, password).await? {
+            Ok(user) => user,
+            Err(known) => {
                 // Recorded for unknown emails too (without a user), so both cost the same.
-                self.audit.record(failed(other.map(|u| u.id))).await;
+                self.audit.record(self.login_failed(known, &client)).await;
+                if let Some(key) = &key {
+                    let counted = self
+                        .store
+                        .record_login_failure(key, self.clock.now(), &policy)
+                        .await?;
+                    if counted.locked_until.is_some() {
+                        tracing::warn!(
+                            failures = counted.failures,
+                            "login failures locked an email out"
+                        );
+                        let event = AuditEvent::new(AuditKind::LockedOut, self.clock.now())
+                            .client(&client)
+                            .detail(counted.failures.to_string());
+                        let event = match known {
+                            Some(user) => event.user(user),
+                            None => event,
+                        };
+                        self.audit.record(event).await;
+                    }
+                }
                 return Err(AuthError::InvalidCredentials);
             }
         };
         if user.disabled_at.is_some() {
             self.audit
-                .record(failed(Some(user.id)).detail("account_disabled"))
+                .record(
+                    self.login_failed(Some(user.id), &client)
+                        .detail("account_disabled"),
+                )
                 .await;
             return Err(AuthError::AccountDisabled);
         }
-        if verification.needs_rehash
-            && let Some(password) = spare
-        {
-            self.upgrade_hash(user.id, password).await;
-        }
         let now = self.clock.now();
+        if let Some(key) = &key {
+            // Failures made meanwhile (by a concurrent guesser) may have locked the email: a
+            // correct password is refused then too.
+            if let Some(until) = self.store.clear_login_failures(key, now).await? {
+                return Err(locked_out(until, now));
+            }
+        }
         let (session, refresh_token) = self.new_session(user.id, &client, now)?;
         self.store.insert_session(&session).await?;
         self.refuse_if_disabled_meanwhile(&user, session.id, now)
@@ -176,6 +197,49 @@ impl AuthService {
             self.remember_revoked(session, now);
         }
         Err(AuthError::AccountDisabled)
+    }
+
+    /// The `login_failed` audit event, with the user when the email has an account.
+    fn login_failed(&self, user: Option<UserId>, client: &ClientInfo) -> AuditEvent {
+        let event = AuditEvent::new(AuditKind::LoginFailed, self.clock.now()).client(client);
+        match user {
+            Some(user) => event.user(user),
+            None => event,
+        }
+    }
+
+    /// The user whose password this is (disabled or not; a weak hash is upgraded), or
+    /// `Err` with the id of the email's user, if it has one, when the password is wrong or the
+    /// email unknown.
+    async fn check_credentials(
+        &self,
+        email: &str,
+        password: String,
+    ) -> Result<Result<User, Option<UserId>>, AuthError> {
+        let password = match Password::presented(password) {
+            Ok(password) => password,
+            Err(AuthError::InvalidCredentials) => return Ok(Err(None)),
+            Err(other) => return Err(other),
+        };
+        // An address that cannot exist is just an unknown user: same answer, same work.
+        let user = match Email::parse(email) {
+            Ok(email) => self.store.find_user_by_email(&email).await?,
+            Err(_) => None,
+        };
+        let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
+        // Kept for a possible rehash; the verification consumes the original.
+        let spare = user.as_ref().map(|_| password.duplicate());
+        let verification = self.hasher.verify(password, stored_hash).await?;
+        let user = match user {
+            Some(user) if verification.matched => user,
+            other => return Ok(Err(other.map(|u| u.id))),
+        };
+        if verification.needs_rehash
+            && let Some(password) = spare
+        {
+            self.upgrade_hash(user.id, password).await;
+        }
+        Ok(Ok(user))
     }
 
     /// Rotates a refresh token: the presented token stops working and its successor is returned
@@ -276,6 +340,13 @@ impl AuthService {
 /// A `User-Agent` cut to the length kept with a session.
 pub(crate) fn cut_user_agent(user_agent: String) -> String {
     truncate(user_agent, MAX_USER_AGENT_LEN)
+}
+
+/// The refusal of a login during a lock-out that ends at `until`.
+fn locked_out(until: Timestamp, now: Timestamp) -> AuthError {
+    AuthError::RateLimited {
+        retry_after: until.since(now),
+    }
 }
 
 /// `text` cut to at most `max` bytes, on a character boundary.

@@ -37,6 +37,24 @@ impl AuthService {
         Ok(total)
     }
 
+    /// Deletes forgotten login-failure counts (see [`crate::store::ThrottleStore`]), in batches
+    /// of [`PURGE_BATCH`], at most `max_batches` of them; returns how many were deleted.
+    ///
+    /// # Errors
+    /// Store failures (what was deleted before stays deleted).
+    pub async fn purge_login_failures(&self, max_batches: u32) -> Result<u64, AuthError> {
+        let now = self.clock.now();
+        let mut total = 0;
+        for _ in 0..max_batches {
+            let deleted = self.store.purge_login_failures(now, PURGE_BATCH).await?;
+            total += deleted;
+            if deleted < u64::from(PURGE_BATCH) {
+                break;
+            }
+        }
+        Ok(total)
+    }
+
     /// The user behind an access token.
     ///
     /// # Errors

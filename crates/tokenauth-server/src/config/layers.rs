@@ -32,6 +32,12 @@ pub const SETTINGS: &[&str] = &[
     "revocation_poll_interval",
     "max_connections",
     "signup_response",
+    "login_max_failures",
+    "login_lockout_max",
+    "rate_limit_login",
+    "rate_limit_signup",
+    "rate_limit_refresh",
+    "trusted_proxies",
 ];
 
 /// A raw value before it is parsed for its setting.

@@ -3,6 +3,7 @@
 
 mod duration;
 mod layers;
+mod throttling;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -14,6 +15,7 @@ use tokenauth_jwt::Algorithm;
 
 pub use duration::{format_duration, parse_duration};
 pub use layers::{Layer, RawValue, SETTINGS, from_env, from_toml, from_toml_file, merge};
+pub use throttling::Throttling;
 
 /// A setting that cannot be used, and why. Printed as one line; the process exits with 2.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -157,6 +159,8 @@ pub struct Config {
     /// How often this instance reads the revocation feed for revocations made elsewhere (other
     /// instances, the CLI); its own are applied at once.
     pub revocation_poll_interval: Duration,
+    /// The login lock-out, the per-IP rate limits and the proxies trusted to name clients.
+    pub throttling: Throttling,
 }
 
 /// How sign-up answers (account enumeration).
@@ -204,6 +208,7 @@ impl Config {
     /// # Errors
     /// The first setting that cannot be used.
     pub fn from_layer(mut raw: Layer) -> Result<Self, ConfigError> {
+        let throttling = Throttling::take(&mut raw)?;
         let mut take = |name: &'static str| raw.remove(name);
         let text =
             |name: &'static str, value: Option<RawValue>| -> Result<Option<String>, ConfigError> {
@@ -432,6 +437,7 @@ impl Config {
             revocation_poll_interval,
             max_connections,
             signup_response,
+            throttling,
         })
     }
 
@@ -456,6 +462,7 @@ impl Config {
             signing_alg: self.signing_alg,
             key_rotation_interval: self.key_rotation_interval,
             jwks_max_age: self.jwks_max_age,
+            login_lockout: self.throttling.lockout_policy(),
         }
     }
 }

@@ -101,6 +101,15 @@ fn bad_settings_name_the_setting() {
         ("clock_leeway", "1h"),
         ("password_hash_concurrency", "0"),
         ("log_format", "xml"),
+        ("login_max_failures", "-1"),
+        ("login_max_failures", "1001"),
+        ("login_lockout_max", "0s"),
+        ("login_lockout_max", "2d"),
+        ("rate_limit_login", "10"),
+        ("rate_limit_signup", "0/s"),
+        ("rate_limit_refresh", "fast"),
+        ("trusted_proxies", "proxy.internal"),
+        ("trusted_proxies", "10.0.0.0/33"),
     ];
     for (setting, value) in cases {
         let error = Config::from_layer(flags(&[(setting, value)])).expect_err(value);
@@ -154,4 +163,54 @@ fn pool_settings_are_settings_like_any_other() {
     let env = |name: &str| (name == "TOKENAUTH_DATABASE_MAX_CONNECTIONS").then(|| "8".to_owned());
     let config = Config::resolve(Layer::new(), None, env).expect("valid");
     assert_eq!(config.database_max_connections, 8);
+}
+
+#[test]
+fn throttling_defaults_and_settings() {
+    let defaults = Config::defaults().throttling;
+    assert_eq!(defaults.login_max_failures, 5);
+    assert_eq!(defaults.login_lockout_max, Duration::from_secs(900));
+    let shown = |rate: Option<crate::rate_limit::Rate>| rate.map(|r| r.to_string());
+    assert_eq!(shown(defaults.rate_limit_login).as_deref(), Some("10/s"));
+    assert_eq!(shown(defaults.rate_limit_signup).as_deref(), Some("60/m"));
+    assert_eq!(
+        shown(defaults.rate_limit_refresh).as_deref(),
+        Some("10000/s")
+    );
+    assert!(defaults.trusted_proxies.is_empty());
+    assert_eq!(
+        Config::defaults().auth_settings().login_lockout,
+        tokenauth_core::throttle::LockoutPolicy::default()
+    );
+
+    let config = Config::from_layer(flags(&[
+        ("login_max_failures", "0"),
+        ("login_lockout_max", "1h"),
+        ("rate_limit_login", "off"),
+        ("rate_limit_signup", "30/h"),
+        ("trusted_proxies", "127.0.0.1, 10.0.0.0/8"),
+    ]))
+    .expect("valid");
+    let throttling = &config.throttling;
+    assert_eq!(throttling.login_max_failures, 0);
+    assert!(!config.auth_settings().login_lockout.enabled());
+    assert_eq!(
+        config.auth_settings().login_lockout.max_lockout,
+        Duration::from_secs(3600)
+    );
+    assert_eq!(throttling.rate_limit_login, None);
+    assert_eq!(shown(throttling.rate_limit_signup).as_deref(), Some("30/h"));
+    assert!(
+        throttling
+            .trusted_proxies
+            .contains("10.9.8.7".parse().expect("ip"))
+    );
+    let toml = from_toml("trusted_proxies = [\"::1\", \"192.168.0.0/16\"]").expect("toml");
+    let config = Config::from_layer(toml).expect("valid");
+    assert!(
+        config
+            .throttling
+            .trusted_proxies
+            .contains("192.168.4.4".parse().expect("ip"))
+    );
 }

@@ -1,9 +1,7 @@
 //! Sign-up, login and refresh.
 
-use std::net::SocketAddr;
-
 use axum::Json;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -15,6 +13,7 @@ use tokenauth_core::user::User;
 
 use super::responses::{CookieTokenBody, TokenBody, no_store, with_cookies};
 use crate::browser::Transport;
+use crate::client_ip::ClientIp;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::state::AppState;
@@ -32,7 +31,8 @@ pub struct RefreshRequest {
     refresh_token: String,
 }
 
-/// The client's user agent and address, for the session list and the audit log. Never fails.
+/// The client's user agent and address (as [`crate::client_ip`] resolves it), for the session
+/// list and the audit log. Never fails.
 pub struct Client(pub ClientInfo);
 
 impl<S: Send + Sync> FromRequestParts<S> for Client {
@@ -46,8 +46,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
             .map(str::to_owned);
         let ip = parts
             .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
+            .get::<ClientIp>()
+            .map(|ClientIp(ip)| ip.to_string());
         Ok(Self(ClientInfo { user_agent, ip }))
     }
 }

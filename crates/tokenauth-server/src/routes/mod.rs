@@ -11,6 +11,7 @@ mod ui;
 mod verify;
 mod well_known;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -19,7 +20,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, delete, get, post};
+use axum::routing::{MethodRouter, any, delete, get, post};
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -27,7 +28,9 @@ use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::browser::BrowserPolicy;
+use crate::client_ip;
 use crate::error::ApiError;
+use crate::rate_limit::{self, IpRateLimiter};
 use crate::state::AppState;
 
 /// Largest accepted request body. Every JSON body of the API fits in far less; a password is at
@@ -43,10 +46,21 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let cors = state.browser.cors_layer();
     let browser = state.browser.clone();
+    let trusted_proxies = state.trusted_proxies.clone();
+    let limits = state.rate_limits.clone();
     let api = Router::new()
-        .route("/v1/signup", post(credentials::signup))
-        .route("/v1/login", post(credentials::login))
-        .route("/v1/refresh", post(credentials::refresh))
+        .route(
+            "/v1/signup",
+            limited(post(credentials::signup), &limits.signup),
+        )
+        .route(
+            "/v1/login",
+            limited(post(credentials::login), &limits.login),
+        )
+        .route(
+            "/v1/refresh",
+            limited(post(credentials::refresh), &limits.refresh),
+        )
         .route("/v1/logout", post(account::logout))
         .route("/v1/me", get(account::me))
         .route("/v1/password", post(account::change_password))
@@ -86,6 +100,10 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
             .layer(PropagateRequestIdLayer::new(request_id))
             .layer(middleware::from_fn(limit_header_size))
             .layer(middleware::from_fn_with_state(
+                trusted_proxies,
+                client_ip::resolve_client_ip,
+            ))
+            .layer(middleware::from_fn_with_state(
                 browser,
                 no_cors_headers_for_other_origins,
             ))
@@ -101,6 +119,20 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
             .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
             .layer(DefaultBodyLimit::max(BODY_LIMIT)),
     )
+}
+
+/// `route` behind a per-client-IP bucket, when `limiter` is set.
+fn limited(
+    route: MethodRouter<AppState>,
+    limiter: &Option<Arc<IpRateLimiter>>,
+) -> MethodRouter<AppState> {
+    match limiter {
+        Some(limiter) => route.route_layer(middleware::from_fn_with_state(
+            limiter.clone(),
+            rate_limit::enforce,
+        )),
+        None => route,
+    }
 }
 
 /// The span of one request: method and path, never the query string (a client may put a

@@ -18,6 +18,7 @@ mod rows;
 mod sessions;
 #[cfg(feature = "test-support")]
 pub mod test_schema;
+mod throttle;
 mod token_status;
 mod transfer;
 mod users;

@@ -15,8 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0002_session_expiry_index.sql"),
     include_str!("../../migrations/sqlite/0003_api_clients.sql"),
     include_str!("../../migrations/sqlite/0004_revocation_feed.sql"),
-    // 0005 belongs to a branch not merged here yet; versions are list positions, so until it
-    // is merged this file is version 5 (renumber when merging).
+    include_str!("../../migrations/sqlite/0005_login_throttle.sql"),
     include_str!("../../migrations/sqlite/0006_audit_log.sql"),
 ];
 

@@ -14,6 +14,7 @@ mod migrations;
 mod revocations;
 mod rows;
 mod sessions;
+mod throttle;
 mod token_status;
 mod transfer;
 mod users;

@@ -65,6 +65,16 @@ macro_rules! every_conformance_test {
     audit::audit_events_round_trip,
     audit::audit_events_are_listed_newest_first_within_range,
     audit::purge_deletes_oldest_audit_events,
+    throttle::fifth_failure_locks_for_thirty_seconds,
+    throttle::lockouts_double_up_to_the_cap,
+    throttle::a_lockout_never_shrinks,
+    throttle::failures_are_forgotten_after_the_memory_window,
+    throttle::memory_runs_from_the_end_of_a_lockout,
+    throttle::clear_forgets_unless_locked,
+    throttle::keys_are_independent,
+    throttle::zero_max_failures_never_locks,
+    throttle::concurrent_failures_all_count,
+    throttle::purge_deletes_only_forgotten_counts,
         );
         $runner!(backend:
     persistence::data_survives_reopen,
@@ -72,6 +82,7 @@ macro_rules! every_conformance_test {
     persistence::close_with_calls_in_flight,
     persistence::lifecycle_close_with_calls_in_flight,
     revocations::feed_survives_reopen,
+    throttle::failures_through_two_stores_share_one_count,
         );
         $runner!(pair:
     revocations::databases_have_different_epochs,
@@ -88,6 +99,7 @@ pub mod persistence;
 pub mod revocations;
 pub mod rotation;
 pub mod sessions;
+pub mod throttle;
 pub mod users;
 
 use std::sync::Arc;

@@ -1,0 +1,14 @@
+-- Per-account login throttling: consecutive failed logins per presented email, shared by every
+-- instance on the database. Kept in step with migrations/sqlite/0005_login_throttle.sql. The
+-- key is the SHA-256 of the normalised email (never the email itself), counted whether or not
+-- an account has it. A row is dead once forget_at has passed (its last failure or the end of
+-- its lock-out, whichever is later, plus the memory window): the next failure starts again
+-- from one, and the purge deletes it.
+CREATE TABLE login_throttle (
+    key          BYTEA PRIMARY KEY CHECK (length(key) = 32),
+    failures     BIGINT NOT NULL,
+    locked_until BIGINT,
+    forget_at    BIGINT NOT NULL
+);
+
+CREATE INDEX login_throttle_forget_at ON login_throttle (forget_at);

@@ -1,0 +1,143 @@
+//! [`ThrottleStore`] on PostgreSQL, shared by every instance on the database. A failure is one
+//! transaction whose first statement is an UPSERT with the arithmetic in SQL: it takes the row
+//! lock (or, for a new key, the unique index serialises the inserts), so concurrent failures
+//! from any number of instances queue behind each other and each counts once; the lock-out is
+//! then derived from the count under that same row lock.
+
+use async_trait::async_trait;
+use tokenauth_core::Timestamp;
+use tokenauth_core::store::{StoreError, ThrottleStore};
+use tokenauth_core::throttle::{LockoutPolicy, LoginFailures, MAX_DOUBLINGS, ThrottleKey};
+
+use super::{PostgresStore, unavailable};
+
+/// Counts one failure: a forgotten count (`forget_at` passed) starts again from one.
+const COUNT: &str = "INSERT INTO login_throttle AS t (key, failures, locked_until, forget_at) \
+     VALUES ($1, 1, NULL, $2) \
+     ON CONFLICT (key) DO UPDATE SET \
+       failures = CASE WHEN t.forget_at <= $2 THEN 1 ELSE t.failures + 1 END, \
+       locked_until = CASE WHEN t.forget_at <= $2 THEN NULL ELSE t.locked_until END";
+
+/// Locks the key as the new count asks (`first << doublings`, capped; never shortening a
+/// lock-out already in force).
+const LOCK: &str = "UPDATE login_throttle SET locked_until = \
+       GREATEST(COALESCE(locked_until, 0), \
+                $2::int8 + LEAST($5::int8, $4::int8 << LEAST(failures - $3::int8, $6::int8)::int4)) \
+     WHERE key = $1 AND $3::int8 > 0 AND failures >= $3::int8";
+
+/// Remembers the count `memory` past its last failure or the end of its lock-out.
+const REMEMBER: &str = "UPDATE login_throttle \
+     SET forget_at = GREATEST($2, COALESCE(locked_until, 0)) + $3 \
+     WHERE key = $1 RETURNING failures, locked_until";
+
+const LOCKED_UNTIL: &str =
+    "SELECT locked_until FROM login_throttle WHERE key = $1 AND locked_until > $2";
+
+/// In one statement: forgets the key unless it is locked, and reads the lock-out that kept it.
+const CLEAR: &str = "WITH cleared AS (DELETE FROM login_throttle WHERE key = $1 \
+       AND (locked_until IS NULL OR locked_until <= $2) RETURNING key) \
+     SELECT locked_until FROM login_throttle \
+     WHERE key = $1 AND locked_until > $2 AND NOT EXISTS (SELECT 1 FROM cleared)";
+
+#[async_trait]
+impl ThrottleStore for PostgresStore {
+    async fn login_lockout(
+        &self,
+        key: &ThrottleKey,
+        now: Timestamp,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(LOCKED_UNTIL)
+            .await
+            .map_err(unavailable)?;
+        let row = client
+            .query_opt(&statement, &[&key.as_bytes().as_slice(), &now.as_millis()])
+            .await
+            .map_err(unavailable)?;
+        locked_until(row.as_ref())
+    }
+
+    async fn record_login_failure(
+        &self,
+        key: &ThrottleKey,
+        now: Timestamp,
+        policy: &LockoutPolicy,
+    ) -> Result<LoginFailures, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(unavailable)?;
+        let key_bytes = key.as_bytes().as_slice();
+        let now_ms = now.as_millis();
+        let count = tx.prepare_cached(COUNT).await.map_err(unavailable)?;
+        tx.execute(&count, &[&key_bytes, &now_ms])
+            .await
+            .map_err(unavailable)?;
+        let lock = tx.prepare_cached(LOCK).await.map_err(unavailable)?;
+        tx.execute(
+            &lock,
+            &[
+                &key_bytes,
+                &now_ms,
+                &i64::from(policy.max_failures),
+                &millis(policy.first_lockout),
+                &millis(policy.max_lockout),
+                &i64::from(MAX_DOUBLINGS),
+            ],
+        )
+        .await
+        .map_err(unavailable)?;
+        let remember = tx.prepare_cached(REMEMBER).await.map_err(unavailable)?;
+        let row = tx
+            .query_one(&remember, &[&key_bytes, &now_ms, &millis(policy.memory)])
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        let failures: i64 = row.try_get("failures").map_err(unavailable)?;
+        let locked_until: Option<i64> = row.try_get("locked_until").map_err(unavailable)?;
+        Ok(LoginFailures {
+            failures: u64::try_from(failures).unwrap_or(0),
+            locked_until: locked_until
+                .map(Timestamp::from_millis)
+                .filter(|until| *until > now),
+        })
+    }
+
+    async fn clear_login_failures(
+        &self,
+        key: &ThrottleKey,
+        now: Timestamp,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(CLEAR).await.map_err(unavailable)?;
+        let row = client
+            .query_opt(&statement, &[&key.as_bytes().as_slice(), &now.as_millis()])
+            .await
+            .map_err(unavailable)?;
+        locked_until(row.as_ref())
+    }
+
+    async fn purge_login_failures(&self, now: Timestamp, limit: u32) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        // SKIP LOCKED: instances purging at once take different rows instead of waiting.
+        client
+            .execute(
+                "DELETE FROM login_throttle WHERE key IN (SELECT key FROM login_throttle \
+                 WHERE forget_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                &[&now.as_millis(), &i64::from(limit)],
+            )
+            .await
+            .map_err(unavailable)
+    }
+}
+
+fn locked_until(row: Option<&tokio_postgres::Row>) -> Result<Option<Timestamp>, StoreError> {
+    row.map(|row| row.try_get::<_, i64>("locked_until"))
+        .transpose()
+        .map(|until| until.map(Timestamp::from_millis))
+        .map_err(unavailable)
+}
+
+/// A policy duration in milliseconds, as the columns hold time.
+fn millis(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
