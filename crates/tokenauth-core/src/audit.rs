@@ -250,6 +250,7 @@ mod tests {
                 "signup",
                 "login_succeeded",
                 "login_failed",
+                "locked_out",
                 "refresh_reuse_detected",
                 "session_revoked",
                 "password_changed",
