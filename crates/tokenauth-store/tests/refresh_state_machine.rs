@@ -212,29 +212,19 @@ struct Harness {
 #[derive(Default)]
 struct Tally {
     steps: AtomicU64,
-    rotated: AtomicU64,
-    replayed: AtomicU64,
-    reused: AtomicU64,
-    expired: AtomicU64,
-    revoked: AtomicU64,
+    /// Refreshes by predicted outcome, in the order of [`Tally::OUTCOMES`].
+    refreshes: [AtomicU64; 5],
 }
 
 impl Tally {
-    fn count(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
+    const OUTCOMES: [&str; 5] = ["rotated", "replayed", "reused", "expired", "revoked"];
 
     fn summary(&self) -> String {
-        let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        format!(
-            "{} steps; refreshes: {} rotated, {} replayed, {} reused, {} expired, {} revoked",
-            n(&self.steps),
-            n(&self.rotated),
-            n(&self.replayed),
-            n(&self.reused),
-            n(&self.expired),
-            n(&self.revoked)
-        )
+        let refreshes: Vec<String> = (self.refreshes.iter().zip(Self::OUTCOMES))
+            .map(|(n, outcome)| format!("{} {outcome}", n.load(Ordering::Relaxed)))
+            .collect();
+        let steps = self.steps.load(Ordering::Relaxed);
+        format!("{steps} steps; refreshes: {}", refreshes.join(", "))
     }
 }
 
@@ -284,7 +274,7 @@ impl Harness {
         self.clock.now()
     }
 
-    /// The model's prediction for refreshing `family` with `token` now.
+    /// The model's prediction for refreshing `family` now with its token number `index`.
     fn expect_refresh(&self, family: &Family, index: usize) -> Expected {
         let now = self.now();
         let live = index + 1 == family.tokens.len();
@@ -353,7 +343,7 @@ async fn run_case(h: &Harness, ops: &[Op]) -> Result<(), TestCaseError> {
         .await
         .map_err(|e| TestCaseError::fail(format!("after opening the sessions: {e}")))?;
     for (step, op) in ops.iter().enumerate() {
-        Tally::count(&h.tally.steps);
+        h.tally.steps.fetch_add(1, Ordering::Relaxed);
         let result = match apply(h, &users, &mut families, op).await {
             Ok(()) => check_invariants(h, &users, &mut families).await,
             Err(error) => Err(error),
@@ -376,13 +366,14 @@ async fn apply(
             let index = family.tokens.len().saturating_sub(1 + back);
             let expected = h.expect_refresh(family, index);
             let answer = h.auth.refresh(&family.tokens[index]).await;
-            Tally::count(match &expected {
-                Expected::Issued { rotated: true, .. } => &h.tally.rotated,
-                Expected::Issued { rotated: false, .. } => &h.tally.replayed,
-                Expected::Refused(Refused::Reused) => &h.tally.reused,
-                Expected::Refused(Refused::Expired) => &h.tally.expired,
-                Expected::Refused(_) => &h.tally.revoked,
-            });
+            let outcome = match &expected {
+                Expected::Issued { rotated: true, .. } => 0,
+                Expected::Issued { rotated: false, .. } => 1,
+                Expected::Refused(Refused::Reused) => 2,
+                Expected::Refused(Refused::Expired) => 3,
+                Expected::Refused(_) => 4,
+            };
+            h.tally.refreshes[outcome].fetch_add(1, Ordering::Relaxed);
             match (&expected, answer) {
                 (Expected::Issued { token, rotated }, Ok(issued)) => {
                     prop_assert_eq!(issued.refresh_token.expose(), token.as_str());
