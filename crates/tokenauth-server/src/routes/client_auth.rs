@@ -112,8 +112,10 @@ pub fn client_credentials(
     }
 }
 
-/// `Basic base64(urlencode(id) ":" urlencode(secret))`; `None` if anything is off.
-fn parse_basic(value: &HeaderValue) -> Option<ClientCredentials> {
+/// `Basic base64(urlencode(id) ":" urlencode(secret))`; `None` if anything is off (not ASCII,
+/// another scheme, bad base64, no colon, a bad escape, not UTF-8, an empty id). Public so that
+/// fuzzers and tests reach it.
+pub fn parse_basic(value: &HeaderValue) -> Option<ClientCredentials> {
     let value = value.to_str().ok()?;
     let (scheme, encoded) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
@@ -128,8 +130,9 @@ fn parse_basic(value: &HeaderValue) -> Option<ClientCredentials> {
 }
 
 /// Decodes `application/x-www-form-urlencoded` text: `+` is a space, `%XX` a byte; the result
-/// must be UTF-8. `None` for a malformed escape.
-fn form_decode(text: &str) -> Option<String> {
+/// must be UTF-8. `None` for a malformed escape or a result that is not UTF-8. Public so that
+/// fuzzers and tests reach it.
+pub fn form_decode(text: &str) -> Option<String> {
     let mut bytes = Vec::with_capacity(text.len());
     let mut input = text.bytes();
     while let Some(byte) = input.next() {

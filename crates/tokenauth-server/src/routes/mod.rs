@@ -1,8 +1,10 @@
 //! The HTTP routes, one file per area, assembled with the middleware stack.
 
 mod account;
-mod client_auth;
-mod credentials;
+// Public for their request parsing (`parse_basic`, `form_decode`, the request bodies), which the
+// fuzz targets in `fuzz/` drive directly.
+pub mod client_auth;
+pub mod credentials;
 mod health;
 mod oauth2;
 mod responses;
