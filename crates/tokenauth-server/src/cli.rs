@@ -77,6 +77,16 @@ pub enum DbCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Copy the SQLite database to a new file with SQLite's online backup API, safe while
+    /// servers run (for PostgreSQL use pg_dump). The master key is not in the copy: back it up
+    /// separately.
+    Backup {
+        /// The file to create (never overwritten).
+        path: std::path::PathBuf,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Copy users, sessions, refresh-token history, signing keys and API clients into an empty
     /// database
     /// (stop the servers using the source first).

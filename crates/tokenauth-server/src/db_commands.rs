@@ -209,6 +209,72 @@ pub async fn migrate(config: &Config, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `tokenauth db backup PATH`: a consistent copy of the configured SQLite database in a new
+/// file, taken with SQLite's online backup API while servers keep running, then checked with
+/// SQLite's integrity check. Progress goes to stderr, the summary to stdout.
+///
+/// # Errors
+/// A PostgreSQL database (use pg_dump), an existing `PATH`, or a failed copy or check.
+pub async fn backup(config: &Config, path: &std::path::Path, json: bool) -> anyhow::Result<()> {
+    let DatabaseUrl::Sqlite(source) = &config.database else {
+        anyhow::bail!(
+            "db backup copies SQLite databases; for PostgreSQL use pg_dump (or a base backup)"
+        );
+    };
+    let url = &config.database;
+    let store = SqliteStore::open(source).map_err(|error| DbCommandError::Unreachable {
+        database: url.to_string(),
+        error,
+    })?;
+    let started = std::time::Instant::now();
+    let mut last_shown = std::time::Instant::now();
+    let copied = store
+        .backup_to(path, move |remaining, total| {
+            // A progress line on stderr at most every half second (stdout stays for the
+            // summary).
+            if !json && (last_shown.elapsed().as_millis() >= 500 || remaining == 0) && total > 0 {
+                let done = total.saturating_sub(remaining);
+                eprintln!("backup: {done}/{total} pages ({}%)", done * 100 / total);
+                last_shown = std::time::Instant::now();
+            }
+        })
+        .await;
+    let verified = match copied {
+        Ok(()) => {
+            let copy = SqliteStore::open(path).map_err(|error| DbCommandError::Store {
+                database: path.display().to_string(),
+                error,
+            })?;
+            let checked = copy.integrity_check().await;
+            tokio::task::spawn_blocking(move || copy.close()).await.ok();
+            checked
+        }
+        Err(error) => Err(error),
+    };
+    tokio::task::spawn_blocking(move || store.close())
+        .await
+        .ok();
+    verified.map_err(|error| DbCommandError::Store {
+        database: url.to_string(),
+        error,
+    })?;
+    let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let seconds = started.elapsed().as_secs_f64();
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"database": url.to_string(), "backup": path.display().to_string(),
+                               "bytes": bytes, "seconds": seconds, "integrity": "ok"})
+        );
+    } else {
+        println!(
+            "backed up {url} to {} ({bytes} bytes in {seconds:.2} s; integrity check ok)",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 /// `tokenauth db check`: whether the configured database answers and is at the schema version
 /// this build expects. Changes nothing (a missing SQLite file is not created).
 ///

@@ -54,6 +54,9 @@ fn main() -> ExitCode {
             } => account_commands::audit(&config, user.as_deref(), since, limit, json).await,
             Command::Migrate { json } => db_commands::migrate(&config, json).await,
             Command::Db(DbCommand::Check { json }) => db_commands::check(&config, json).await,
+            Command::Db(DbCommand::Backup { path, json }) => {
+                db_commands::backup(&config, &path, json).await
+            }
             Command::Db(DbCommand::Copy {
                 from,
                 to,

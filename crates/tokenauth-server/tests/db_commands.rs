@@ -255,3 +255,81 @@ fn db_check_exits_1_when_postgres_is_unreachable() {
     );
     assert_eq!(json_of(&output)["status"], "unreachable");
 }
+
+/// `db backup` copies a database that a running server keeps writing to; a server started on
+/// the copy has every user and refresh token, and the copy passes SQLite's integrity check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn db_backup_copies_a_live_database() {
+    let (_temp, dir) = workdir();
+    let source = sqlite_url(&dir, "data/tokenauth.db");
+    let unthrottled = ["--rate-limit-login", "off", "--rate-limit-signup", "off"];
+    let server = Server::start_on(&source, &unthrottled).await;
+    let mut refresh_tokens = Vec::new();
+    for i in 0..20 {
+        let body = server.signup(&format!("user{i}@example.com")).await;
+        refresh_tokens.push(body["refresh_token"].as_str().unwrap().to_owned());
+    }
+    // Writes keep coming while the backup runs.
+    let client = server.client.clone();
+    let url = server.url("/v1/signup");
+    let writer = tokio::spawn(async move {
+        for i in 0..20 {
+            let body =
+                json!({"email": format!("late{i}@example.com"), "password": common::PASSWORD});
+            let _ = client.post(&url).json(&body).send().await;
+        }
+    });
+    let backup = dir.join("backup.db");
+    let output = run_expecting(
+        tokenauth(&dir)
+            .env("TOKENAUTH_MASTER_KEY", common::TEST_MASTER_KEY)
+            .args(["db", "backup", "--json", "--database-url", &source])
+            .arg(&backup),
+        0,
+    );
+    writer.await.unwrap();
+    let summary = json_of(&output);
+    assert_eq!(summary["integrity"], "ok", "{summary}");
+    assert!(summary["bytes"].as_u64().unwrap() > 0);
+    assert_eq!(mode(&backup) & 0o777 & !0o600, 0, "not readable by others");
+
+    // Never overwrites.
+    let again = run_expecting(
+        tokenauth(&dir)
+            .args(["db", "backup", "--database-url", &source])
+            .arg(&backup),
+        1,
+    );
+    assert!(error_line(&again).contains("exists"), "{}", stderr(&again));
+    drop(server);
+
+    // A server on the copy knows everyone who signed up before the backup.
+    let restored = Server::start_on(&format!("sqlite://{}", backup.display()), &unthrottled).await;
+    for (i, token) in refresh_tokens.iter().enumerate() {
+        let (status, body) = restored.login(&format!("user{i}@example.com")).await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = restored.refresh(token).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let _ = stdout(&output);
+}
+
+#[test]
+fn db_backup_refuses_postgres() {
+    let (_temp, dir) = workdir();
+    let output = run_expecting(
+        tokenauth(&dir).args([
+            "db",
+            "backup",
+            "--database-url",
+            "postgres://nobody@127.0.0.1:1/none",
+            "x.db",
+        ]),
+        1,
+    );
+    assert!(
+        error_line(&output).contains("pg_dump"),
+        "{}",
+        stderr(&output)
+    );
+}
