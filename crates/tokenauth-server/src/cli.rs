@@ -56,6 +56,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check the configuration: print every setting's effective value (secrets masked) and
+    /// warnings about weak choices; exit 2 with one line if it is invalid.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Apply pending schema migrations to the configured database, then exit.
     Migrate {
         /// Print JSON.
@@ -65,6 +69,17 @@ pub enum Command {
     /// Check or move the database.
     #[command(subcommand)]
     Db(DbCommand),
+}
+
+/// `tokenauth config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration (flags, environment, file) and print it with warnings.
+    Check {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `tokenauth db …`.

@@ -10,7 +10,9 @@ use tokenauth_core::store::KeyStore;
 use tokenauth_core::user::Email;
 use tokenauth_core::{Clock, SystemClock};
 use tokenauth_server::bootstrap::{MASTER_KEY_ENV, load_master_key, open_database};
-use tokenauth_server::cli::{Cli, ClientCommand, Command, DbCommand, KeysCommand, UserCommand};
+use tokenauth_server::cli::{
+    Cli, ClientCommand, Command, ConfigCommand, DbCommand, KeysCommand, UserCommand,
+};
 use tokenauth_server::config::{Config, ConfigError, LogFormat};
 use tokenauth_server::db_copy::CopyRequest;
 use tokenauth_server::{
@@ -53,6 +55,10 @@ fn main() -> ExitCode {
                 json,
             } => account_commands::audit(&config, user.as_deref(), since, limit, json).await,
             Command::Migrate { json } => db_commands::migrate(&config, json).await,
+            Command::Config(ConfigCommand::Check { json }) => {
+                config_check(&config, json);
+                Ok(())
+            }
             Command::Db(DbCommand::Check { json }) => db_commands::check(&config, json).await,
             Command::Db(DbCommand::Backup { path, json }) => {
                 db_commands::backup(&config, &path, json).await
@@ -246,5 +252,38 @@ async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
             println!("{email} now has role {role}");
             Ok(())
         }
+    }
+}
+
+/// `tokenauth config check`: reaching here means the configuration is valid (an invalid one
+/// stopped with exit 2 before the command ran); prints it, then the warnings.
+fn config_check(config: &Config, json: bool) {
+    let settings = config.effective();
+    let warnings = config.warnings();
+    if json {
+        let settings: serde_json::Map<String, serde_json::Value> = settings
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), serde_json::Value::String(value)))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"valid": true, "settings": settings, "warnings": warnings})
+        );
+        return;
+    }
+    let width = settings
+        .iter()
+        .map(|(name, _)| name.len())
+        .max()
+        .unwrap_or(0);
+    println!("configuration is valid");
+    for (name, value) in &settings {
+        println!("  {name:<width$}  {value}");
+    }
+    if warnings.is_empty() {
+        println!("no warnings");
+    }
+    for warning in &warnings {
+        println!("warning: {warning}");
     }
 }

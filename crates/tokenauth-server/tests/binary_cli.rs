@@ -143,3 +143,45 @@ async fn user_add_role_grants_a_role_that_new_tokens_carry() {
         assert!(!refused.status.success(), "role {bad:?} accepted");
     }
 }
+
+/// `config check` prints every effective setting with the database password masked, warns about
+/// weak choices, and exits 2 with one line for an invalid configuration.
+#[test]
+fn config_check_shows_the_effective_configuration_and_warnings() {
+    let (_temp, dir) = common::process::workdir();
+    let output = common::process::run_expecting(
+        common::process::tokenauth(&dir).args([
+            "config",
+            "check",
+            "--json",
+            "--database-url",
+            "postgres://app:s3cret@db.example/auth",
+            "--access-token-ttl",
+            "2h",
+            "--refresh-token-ttl",
+            "1d",
+        ]),
+        0,
+    );
+    let report = common::process::json_of(&output);
+    assert_eq!(report["valid"], true);
+    assert_eq!(report["settings"]["access_token_ttl"], "2h");
+    let url = report["settings"]["database_url"].as_str().unwrap();
+    assert!(
+        url.contains("db.example") && !url.contains("s3cret"),
+        "{url}"
+    );
+    let warnings = report["warnings"].to_string();
+    assert!(warnings.contains("access_token_ttl"), "{warnings}");
+    assert!(!common::process::stdout(&output).contains("s3cret"));
+    assert!(
+        !dir.join("tokenauth-data").exists(),
+        "config check creates nothing"
+    );
+
+    let bad = common::process::run_expecting(
+        common::process::tokenauth(&dir).args(["config", "check", "--clock-leeway", "1h"]),
+        2,
+    );
+    assert!(common::process::error_line(&bad).contains("clock_leeway"));
+}

@@ -3,6 +3,7 @@
 
 mod duration;
 mod layers;
+mod report;
 mod throttling;
 
 use std::fmt;
