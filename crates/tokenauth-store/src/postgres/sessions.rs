@@ -52,6 +52,41 @@ pub(super) async fn insert_session(
     Ok(())
 }
 
+impl PostgresStore {
+    /// Revokes every live session of `user`, except `keep` if given, and publishes each on the
+    /// revocation feed, in one transaction; returns their ids.
+    async fn revoke_live(
+        &self,
+        user: UserId,
+        keep: Option<SessionId>,
+        reason: RevokeReason,
+        now: Timestamp,
+    ) -> Result<Vec<SessionId>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(unavailable)?;
+        let ids = tx
+            .query(
+                "UPDATE sessions SET revoked_at = $3, revoke_reason = $4 \
+                 WHERE user_id = $1 AND id IS DISTINCT FROM $2::uuid AND revoked_at IS NULL \
+                 AND expires_at > $3 RETURNING id",
+                &[
+                    &user.as_uuid(),
+                    &keep.map(|id| id.as_uuid()),
+                    &now.as_millis(),
+                    &reason.as_str(),
+                ],
+            )
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(|row| rows::session_id(row, "id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        revocations::append(&tx, &ids, now).await?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(ids)
+    }
+}
+
 #[async_trait]
 impl SessionStore for PostgresStore {
     async fn insert_session(&self, session: &NewSession) -> Result<(), StoreError> {
@@ -131,22 +166,7 @@ impl SessionStore for PostgresStore {
         reason: RevokeReason,
         now: Timestamp,
     ) -> Result<Vec<SessionId>, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(unavailable)?;
-        let ids = tx
-            .query(
-                "UPDATE sessions SET revoked_at = $2, revoke_reason = $3 \
-                 WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 RETURNING id",
-                &[&user.as_uuid(), &now.as_millis(), &reason.as_str()],
-            )
-            .await
-            .map_err(unavailable)?
-            .iter()
-            .map(|row| rows::session_id(row, "id"))
-            .collect::<Result<Vec<_>, _>>()?;
-        revocations::append(&tx, &ids, now).await?;
-        tx.commit().await.map_err(unavailable)?;
-        Ok(ids)
+        self.revoke_live(user, None, reason, now).await
     }
 
     async fn revoke_other_sessions(
@@ -156,28 +176,7 @@ impl SessionStore for PostgresStore {
         reason: RevokeReason,
         now: Timestamp,
     ) -> Result<Vec<SessionId>, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(unavailable)?;
-        let ids = tx
-            .query(
-                "UPDATE sessions SET revoked_at = $3, revoke_reason = $4 \
-                 WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL AND expires_at > $3 \
-                 RETURNING id",
-                &[
-                    &user.as_uuid(),
-                    &keep.as_uuid(),
-                    &now.as_millis(),
-                    &reason.as_str(),
-                ],
-            )
-            .await
-            .map_err(unavailable)?
-            .iter()
-            .map(|row| rows::session_id(row, "id"))
-            .collect::<Result<Vec<_>, _>>()?;
-        revocations::append(&tx, &ids, now).await?;
-        tx.commit().await.map_err(unavailable)?;
-        Ok(ids)
+        self.revoke_live(user, Some(keep), reason, now).await
     }
 
     async fn purge_ended_sessions(

@@ -136,7 +136,7 @@ impl SessionStore for SqliteStore {
         self.workers
             .write(move |conn| {
                 let tx = conn.transaction().map_err(unavailable)?;
-                let ids = revoke_all(&tx, user, reason, now)?;
+                let ids = revoke_live(&tx, user, None, reason, now)?;
                 revocations::append(&tx, &ids, now)?;
                 tx.commit().map_err(unavailable)?;
                 Ok(ids)
@@ -154,27 +154,7 @@ impl SessionStore for SqliteStore {
         self.workers
             .write(move |conn| {
                 let tx = conn.transaction().map_err(unavailable)?;
-                let ids = {
-                    let mut stmt = tx
-                        .prepare_cached(
-                            "UPDATE sessions SET revoked_at = ?3, revoke_reason = ?4 \
-                             WHERE user_id = ?1 AND id <> ?2 AND revoked_at IS NULL \
-                             AND expires_at > ?3 RETURNING id",
-                        )
-                        .map_err(unavailable)?;
-                    stmt.query_map(
-                        params![
-                            user.to_string(),
-                            keep.to_string(),
-                            now.as_millis(),
-                            reason.as_str()
-                        ],
-                        |row| rows::parse::<SessionId>(row, 0),
-                    )
-                    .map_err(unavailable)?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(read_error)?
-                };
+                let ids = revoke_live(&tx, user, Some(keep), reason, now)?;
                 revocations::append(&tx, &ids, now)?;
                 tx.commit().map_err(unavailable)?;
                 Ok(ids)
@@ -234,21 +214,29 @@ impl SessionStore for SqliteStore {
     }
 }
 
-/// Revokes every live session of `user` inside `tx`; returns their ids.
-fn revoke_all(
+/// Revokes every live session of `user` inside `tx`, except `keep` if given; returns their ids.
+fn revoke_live(
     tx: &Transaction<'_>,
     user: UserId,
+    keep: Option<SessionId>,
     reason: RevokeReason,
     now: Timestamp,
 ) -> Result<Vec<SessionId>, StoreError> {
     let mut stmt = tx
         .prepare_cached(
-            "UPDATE sessions SET revoked_at = ?2, revoke_reason = ?3 \
-             WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2 RETURNING id",
+            // `IS NOT NULL` is true for every id: no session is kept.
+            "UPDATE sessions SET revoked_at = ?3, revoke_reason = ?4 \
+             WHERE user_id = ?1 AND id IS NOT ?2 AND revoked_at IS NULL AND expires_at > ?3 \
+             RETURNING id",
         )
         .map_err(unavailable)?;
     stmt.query_map(
-        params![user.to_string(), now.as_millis(), reason.as_str()],
+        params![
+            user.to_string(),
+            keep.map(|id| id.to_string()),
+            now.as_millis(),
+            reason.as_str()
+        ],
         |row| rows::parse::<SessionId>(row, 0),
     )
     .map_err(unavailable)?
