@@ -14,7 +14,8 @@ use crate::service::ClientInfo;
 use crate::session::RevokeReason;
 use crate::store::AuditStore;
 
-/// How long audit events are kept before the background purge deletes them.
+/// How long audit events are kept by default before the background purge deletes them
+/// ([`crate::settings::AuthSettings::audit_retention`]).
 pub const AUDIT_RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
 
 /// Longest `detail` stored with an event, in bytes.
@@ -46,11 +47,22 @@ pub enum AuditKind {
     UserEnabled,
     /// A new signing key started signing; `detail` is its `kid`.
     KeyRotated,
+    /// An operator created the account (`tokenauth user add`).
+    UserCreated,
+    /// The account was erased with its sessions and audit events; this event, with the user's
+    /// id only, is what remains. `detail` is `self` (DELETE /v1/me) or `operator`.
+    UserDeleted,
+    /// An operator set the user's password (`tokenauth user set-password`).
+    PasswordReset,
+    /// An operator gave the user a role; `detail` is the role.
+    RoleAdded,
+    /// An operator took a role from the user; `detail` is the role.
+    RoleRemoved,
 }
 
 impl AuditKind {
     /// Every kind.
-    pub const ALL: [AuditKind; 10] = [
+    pub const ALL: [AuditKind; 15] = [
         AuditKind::Signup,
         AuditKind::LoginSucceeded,
         AuditKind::LoginFailed,
@@ -61,6 +73,11 @@ impl AuditKind {
         AuditKind::UserDisabled,
         AuditKind::UserEnabled,
         AuditKind::KeyRotated,
+        AuditKind::UserCreated,
+        AuditKind::UserDeleted,
+        AuditKind::PasswordReset,
+        AuditKind::RoleAdded,
+        AuditKind::RoleRemoved,
     ];
 
     /// The stable name.
@@ -76,6 +93,11 @@ impl AuditKind {
             AuditKind::UserDisabled => "user_disabled",
             AuditKind::UserEnabled => "user_enabled",
             AuditKind::KeyRotated => "key_rotated",
+            AuditKind::UserCreated => "user_created",
+            AuditKind::UserDeleted => "user_deleted",
+            AuditKind::PasswordReset => "password_reset",
+            AuditKind::RoleAdded => "role_added",
+            AuditKind::RoleRemoved => "role_removed",
         }
     }
 }

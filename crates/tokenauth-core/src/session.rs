@@ -45,6 +45,17 @@ pub struct Session {
     pub user_agent: Option<String>,
     /// Client address seen at creation.
     pub ip: Option<String>,
+    /// When it was revoked (`None` while it has not been).
+    pub revoked_at: Option<Timestamp>,
+    /// Why it was revoked.
+    pub revoke_reason: Option<RevokeReason>,
+}
+
+impl Session {
+    /// Whether it can still be refreshed at `now`: neither revoked nor expired.
+    pub fn is_live(&self, now: Timestamp) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now
+    }
 }
 
 /// Why a session was revoked; stored with it.
@@ -65,11 +76,16 @@ pub enum RevokeReason {
     PasswordChanged,
     /// An operator disabled the user's account.
     Disabled,
+    /// An operator revoked the session (`tokenauth session revoke|revoke-all`) or reset the
+    /// user's password.
+    RevokedByOperator,
+    /// The user's account was deleted (by the user or an operator).
+    UserDeleted,
 }
 
 impl RevokeReason {
     /// Every reason.
-    pub const ALL: [RevokeReason; 7] = [
+    pub const ALL: [RevokeReason; 9] = [
         RevokeReason::Logout,
         RevokeReason::RevokedByUser,
         RevokeReason::RevokeAll,
@@ -77,6 +93,8 @@ impl RevokeReason {
         RevokeReason::RevokedByClient,
         RevokeReason::PasswordChanged,
         RevokeReason::Disabled,
+        RevokeReason::RevokedByOperator,
+        RevokeReason::UserDeleted,
     ];
 
     /// The stored spelling.
@@ -89,6 +107,8 @@ impl RevokeReason {
             RevokeReason::RevokedByClient => "revoked_by_client",
             RevokeReason::PasswordChanged => "password_changed",
             RevokeReason::Disabled => "disabled",
+            RevokeReason::RevokedByOperator => "revoked_by_operator",
+            RevokeReason::UserDeleted => "user_deleted",
         }
     }
 }
@@ -111,6 +131,8 @@ impl FromStr for RevokeReason {
             "revoked_by_client" => RevokeReason::RevokedByClient,
             "password_changed" => RevokeReason::PasswordChanged,
             "disabled" => RevokeReason::Disabled,
+            "revoked_by_operator" => RevokeReason::RevokedByOperator,
+            "user_deleted" => RevokeReason::UserDeleted,
             other => return Err(format!("unknown revoke reason {other:?}")),
         })
     }

@@ -30,6 +30,13 @@ pub struct AuthSettings {
     pub jwks_max_age: Duration,
     /// When consecutive failed logins lock an email out, and for how long.
     pub login_lockout: LockoutPolicy,
+    /// How long audit events are kept before the background purge deletes them.
+    pub audit_retention: Duration,
+    /// How long a session that ended (expired or was revoked) is kept, with its refresh-token
+    /// history, before the background purge deletes it. Until then a late reuse of one of its
+    /// tokens is still recognised as belonging to a dead session rather than answered as
+    /// unknown, and the user's export lists it.
+    pub ended_session_retention: Duration,
 }
 
 impl AuthSettings {
@@ -59,6 +66,8 @@ impl Default for AuthSettings {
             key_rotation_interval: Duration::from_secs(7 * 24 * 3600),
             jwks_max_age: Duration::from_secs(300),
             login_lockout: LockoutPolicy::default(),
+            audit_retention: crate::audit::AUDIT_RETENTION,
+            ended_session_retention: crate::service::ENDED_SESSION_RETENTION,
         }
     }
 }

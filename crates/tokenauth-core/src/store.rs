@@ -66,9 +66,41 @@ pub trait UserStore: Send + Sync {
         now: Timestamp,
     ) -> Result<(), StoreError>;
 
+    /// Creates a user with no session (an operator's `tokenauth user add`).
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] if the email is taken; nothing is written then.
+    async fn insert_user(&self, user: &User) -> Result<(), StoreError>;
+
+    /// Users in email order: those whose email sorts after `after` (all without it), at most
+    /// `limit` of them. Paging with the last email seen visits every user once.
+    async fn list_users(&self, after: Option<&Email>, limit: u32) -> Result<Vec<User>, StoreError>;
+
     /// Adds `role` to the user's roles (no-op if present). False when there is no such user.
     async fn add_role(&self, email: &Email, role: &str, now: Timestamp)
     -> Result<bool, StoreError>;
+
+    /// Removes `role` from the user's roles (no-op if absent). False when there is no such
+    /// user.
+    async fn remove_role(
+        &self,
+        email: &Email,
+        role: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Erases the user, in one transaction: revokes every live session of theirs (reason
+    /// [`RevokeReason::UserDeleted`], one revocation-feed event each, so running servers and
+    /// verifiers refuse their access tokens), then deletes their audit events, the user, and
+    /// every session with its refresh-token history. Returns the revoked sessions' ids, or
+    /// `None` (and no change) when there is no such user. The feed events stay until the
+    /// feed's own purge, and [`SessionStore::sessions_revoked_since`] keeps reporting the
+    /// revoked sessions from them.
+    async fn delete_user(
+        &self,
+        user: UserId,
+        now: Timestamp,
+    ) -> Result<Option<Vec<SessionId>>, StoreError>;
 
     /// Disables the user with this email as of `now` (`Some`), or enables them (`None`).
     /// Disabling a disabled user keeps the time it was first disabled. Returns the user's id,
@@ -97,6 +129,12 @@ pub trait SessionStore: Send + Sync {
         &self,
         request: &RotationRequest,
     ) -> Result<RotationOutcome, StoreError>;
+
+    /// The session with this id, live or ended (`None` if there is none, or it was purged).
+    async fn find_session(&self, id: SessionId) -> Result<Option<Session>, StoreError>;
+
+    /// Every stored session of the user, live or ended (until purged), newest first.
+    async fn sessions_of_user(&self, user: UserId) -> Result<Vec<Session>, StoreError>;
 
     /// The user's sessions that are neither revoked nor expired at `now`, newest first.
     async fn list_active_sessions(
@@ -150,7 +188,9 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<Option<RefreshTokenStatus>, StoreError>;
 
     /// Sessions revoked at or after `since`, with the time of revocation: what a fresh process
-    /// must know to reject access tokens that are still unexpired.
+    /// must know to reject access tokens that are still unexpired. Includes sessions deleted
+    /// since with their user ([`UserStore::delete_user`]), read from the revocation feed. A
+    /// session may be listed twice (from both sources).
     async fn sessions_revoked_since(
         &self,
         since: Timestamp,

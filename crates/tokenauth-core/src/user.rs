@@ -161,6 +161,31 @@ pub struct User {
     pub disabled_at: Option<Timestamp>,
 }
 
+/// Longest role name, in bytes.
+pub const MAX_ROLE_LEN: usize = 64;
+
+/// A role name as given by an operator, trimmed: 1 to [`MAX_ROLE_LEN`] characters of
+/// `A-Z a-z 0-9 - _ . :` (what fits a `roles` claim and a shell without quoting).
+///
+/// # Errors
+/// [`AuthError::InvalidInput`] on field `role`.
+pub fn parse_role(raw: &str) -> Result<String, AuthError> {
+    let role = raw.trim();
+    let valid = !role.is_empty()
+        && role.len() <= MAX_ROLE_LEN
+        && role
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
+    if valid {
+        Ok(role.to_owned())
+    } else {
+        Err(AuthError::InvalidInput {
+            field: "role",
+            reason: "must be 1-64 characters of A-Z a-z 0-9 - _ . :".to_owned(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

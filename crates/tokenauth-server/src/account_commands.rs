@@ -161,21 +161,23 @@ pub fn event_json(event: &AuditEvent) -> Value {
 }
 
 /// A user agent without control characters, so a crafted header cannot rewrite the terminal.
-fn printable(text: &str) -> String {
+pub fn printable(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { '?' } else { c })
         .collect()
 }
 
-fn time(t: Option<Timestamp>) -> Option<String> {
+/// A time as RFC 3339 (UTC), for the CLI's outputs.
+pub fn time(t: Option<Timestamp>) -> Option<String> {
     t.and_then(|t| jiff::Timestamp::from_millisecond(t.as_millis()).ok())
         .map(|t| t.to_string())
 }
 
 /// The error of a command about one user, in words for an operator.
-fn user_error(error: AuthError, email: &str) -> anyhow::Error {
+pub fn user_error(error: AuthError, email: &str) -> anyhow::Error {
     match error {
         AuthError::NotFound => anyhow::anyhow!("no user with email {}", email.trim()),
+        AuthError::EmailTaken => anyhow::anyhow!("{} already has an account", email.trim()),
         other => anyhow::anyhow!("{other}"),
     }
 }

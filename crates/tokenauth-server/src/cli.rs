@@ -1,4 +1,5 @@
 //! The command line: `tokenauth serve`, `tokenauth keys …`, `tokenauth user …`,
+//! `tokenauth session …`,
 //! `tokenauth client …`, `tokenauth audit`, `tokenauth migrate`, `tokenauth db …`.
 
 use std::path::PathBuf;
@@ -34,6 +35,9 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Inspect and revoke sessions.
+    #[command(subcommand)]
+    Session(SessionCommand),
     /// Manage the API clients allowed to call /oauth2/revoke and /oauth2/introspect.
     #[command(subcommand)]
     Client(ClientCommand),
@@ -164,12 +168,81 @@ pub enum ClientCommand {
 /// `tokenauth user …`.
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
+    /// Create an account (no session); the password is read from stdin, never an argument.
+    Add {
+        /// The user's email.
+        email: String,
+        /// Read the password from the first line of stdin (required: an argument would show in
+        /// `ps` and the shell's history).
+        #[arg(long)]
+        password_stdin: bool,
+        /// A role to give the account; repeat for several.
+        #[arg(long = "role", value_name = "ROLE")]
+        roles: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List accounts in email order.
+    List {
+        /// Start after this email (the last one of the previous page).
+        #[arg(long, value_name = "EMAIL")]
+        after: Option<String>,
+        /// Most accounts to print.
+        #[arg(long, value_name = "N", default_value_t = 100,
+              value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        limit: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show an account and its sessions.
+    Show {
+        /// The user's email.
+        email: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Erase an account: revoke every session (APIs refuse its tokens), then delete the
+    /// account, its sessions and its audit events. Cannot be undone.
+    Delete {
+        /// The user's email.
+        email: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set an account's password (read from stdin) and revoke every session of it.
+    SetPassword {
+        /// The user's email.
+        email: String,
+        /// Read the password from the first line of stdin (required).
+        #[arg(long)]
+        password_stdin: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Give a user a role (carried in the `roles` claim of their next tokens).
     AddRole {
         /// The user's email.
         email: String,
         /// The role.
         role: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take a role from a user (their next tokens no longer carry it).
+    RemoveRole {
+        /// The user's email.
+        email: String,
+        /// The role.
+        role: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Disable an account: it can no longer log in or refresh, and every session of it is
     /// revoked at once (running servers refuse its access tokens within a poll interval).
@@ -184,6 +257,41 @@ pub enum UserCommand {
     Enable {
         /// The user's email.
         email: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `tokenauth session …`.
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// List a user's sessions, live and ended (until purged), newest first.
+    List {
+        /// The user's email.
+        #[arg(long, value_name = "EMAIL")]
+        user: String,
+        /// Only the live ones.
+        #[arg(long)]
+        live: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke one session by id: its refresh token stops working and APIs refuse its access
+    /// tokens.
+    Revoke {
+        /// The session id (the `sid` claim).
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke every live session of a user (the account stays usable).
+    RevokeAll {
+        /// The user's email.
+        #[arg(long, value_name = "EMAIL")]
+        user: String,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -247,4 +355,6 @@ setting_flags! {
     rate_limit_signup => "rate_limit_signup", "Sign-ups per client IP, e.g. 60/m, or off [default: 60/m]";
     rate_limit_refresh => "rate_limit_refresh", "Refreshes per client IP, e.g. 10000/s, or off [default: 10000/s]";
     trusted_proxies => "trusted_proxies", "Comma-separated proxy IPs/CIDRs whose X-Forwarded-For is believed [default: none]";
+    audit_retention => "audit_retention", "How long audit events are kept [default: 90d]";
+    ended_session_retention => "ended_session_retention", "How long expired or revoked sessions are kept [default: 7d]";
 }

@@ -17,7 +17,9 @@ pub mod extract;
 pub mod listener;
 pub mod rate_limit;
 pub mod routes;
+pub mod session_commands;
 pub mod state;
+pub mod user_commands;
 
 pub use app::{Application, BuildOptions};
 pub use config::{Config, ConfigError};

@@ -7,16 +7,16 @@ use clap::Parser;
 use tokenauth_core::audit::Auditor;
 use tokenauth_core::keys::{KeyManager, RotationMode};
 use tokenauth_core::store::KeyStore;
-use tokenauth_core::user::Email;
 use tokenauth_core::{Clock, SystemClock};
 use tokenauth_server::bootstrap::{MASTER_KEY_ENV, load_master_key, open_database};
 use tokenauth_server::cli::{
-    Cli, ClientCommand, Command, ConfigCommand, DbCommand, KeysCommand, UserCommand,
+    Cli, ClientCommand, Command, ConfigCommand, DbCommand, KeysCommand, SessionCommand, UserCommand,
 };
 use tokenauth_server::config::{Config, ConfigError, LogFormat};
 use tokenauth_server::db_copy::CopyRequest;
 use tokenauth_server::{
     Application, BuildOptions, account_commands, client_commands, db_commands, db_copy,
+    session_commands, user_commands,
 };
 
 fn main() -> ExitCode {
@@ -42,6 +42,7 @@ fn main() -> ExitCode {
             Command::Serve => serve(config).await,
             Command::Keys(command) => keys(config, command).await,
             Command::User(command) => user(config, command).await,
+            Command::Session(command) => session(config, command).await,
             Command::Client(ClientCommand::Add { name, json }) => {
                 client_commands::add(&config, &name, json).await
             }
@@ -228,29 +229,45 @@ async fn print_keys(store: &dyn KeyStore, json: bool) -> anyhow::Result<()> {
 
 async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
     match command {
+        UserCommand::Add {
+            email,
+            password_stdin,
+            roles,
+            json,
+        } => user_commands::add(&config, &email, password_stdin, &roles, json).await,
+        UserCommand::List { after, limit, json } => {
+            user_commands::list(&config, after.as_deref(), limit, json).await
+        }
+        UserCommand::Show { email, json } => user_commands::show(&config, &email, json).await,
+        UserCommand::Delete { email, json } => user_commands::delete(&config, &email, json).await,
+        UserCommand::SetPassword {
+            email,
+            password_stdin,
+            json,
+        } => user_commands::set_password(&config, &email, password_stdin, json).await,
+        UserCommand::AddRole { email, role, json } => {
+            user_commands::role(&config, &email, &role, true, json).await
+        }
+        UserCommand::RemoveRole { email, role, json } => {
+            user_commands::role(&config, &email, &role, false, json).await
+        }
         UserCommand::Disable { email, json } => {
             account_commands::disable(&config, &email, json).await
         }
         UserCommand::Enable { email, json } => {
             account_commands::enable(&config, &email, json).await
         }
-        UserCommand::AddRole { email, role } => {
-            let store = open_database(&config).await?;
-            let email = Email::parse(&email).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let role = role.trim();
-            if role.is_empty()
-                || role.len() > 64
-                || !role
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
-            {
-                anyhow::bail!("role must be 1-64 characters of A-Z a-z 0-9 - _ . :");
-            }
-            if !store.add_role(&email, role, SystemClock.now()).await? {
-                anyhow::bail!("no user with email {email}");
-            }
-            println!("{email} now has role {role}");
-            Ok(())
+    }
+}
+
+async fn session(config: Config, command: SessionCommand) -> anyhow::Result<()> {
+    match command {
+        SessionCommand::List { user, live, json } => {
+            session_commands::list(&config, &user, live, json).await
+        }
+        SessionCommand::Revoke { id, json } => session_commands::revoke(&config, &id, json).await,
+        SessionCommand::RevokeAll { user, json } => {
+            session_commands::revoke_all(&config, &user, json).await
         }
     }
 }

@@ -357,3 +357,36 @@ async fn an_https_issuer_gets_prefixed_cookie_names() {
         ["__Host-tokenauth_access", "__Secure-tokenauth_refresh"]
     );
 }
+
+/// `DELETE /v1/me` by cookie: a cross-site request is refused by the CSRF check and erases
+/// nothing; the app's own request erases the account and deletes both cookies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_deletion_by_cookie_is_csrf_checked_and_clears_cookies() {
+    let server = server().await;
+    let (access, _, _) = cookie_signup(&server, "erase@example.com").await;
+    let delete = |origin: &'static str| {
+        with_cookie(
+            server.client.delete(server.url("/v1/me")),
+            "tokenauth_access",
+            &access,
+        )
+        .header("origin", origin)
+        .header("x-token-transport", "cookie")
+        .json(&json!({"password": PASSWORD}))
+    };
+    assert_problem(delete(EVIL).send().await.unwrap(), 403, "csrf_rejected").await;
+    let me = with_cookie(
+        server.client.get(server.url("/v1/me")),
+        "tokenauth_access",
+        &access,
+    );
+    assert_eq!(me.send().await.unwrap().status(), 200, "nothing was erased");
+
+    let response = delete(APP).send().await.unwrap();
+    assert_eq!(response.status(), 204);
+    let cleared = set_cookies(response.headers());
+    assert_eq!(cleared.len(), 2, "{cleared:?}");
+    assert!(cleared.iter().all(|(_, text)| text.contains("Max-Age=0")));
+    let login = server.login("erase@example.com", PASSWORD).await;
+    assert_problem(login, 401, "invalid_credentials").await;
+}

@@ -146,14 +146,14 @@ impl AuthService {
         audit_events_of(self.store.as_ref(), email, since, limit).await
     }
 
-    /// Deletes audit events older than [`crate::audit::AUDIT_RETENTION`], at most
+    /// Deletes audit events older than `audit_retention`, at most
     /// `max_batches` batches of 1,000; returns how many.
     ///
     /// # Errors
     /// Store failures (what was deleted before stays deleted).
     pub async fn purge_audit_log(&self, max_batches: u32) -> Result<u64, AuthError> {
         const BATCH: u32 = 1000;
-        let cutoff = self.clock.now().minus(crate::audit::AUDIT_RETENTION);
+        let cutoff = self.clock.now().minus(self.settings.audit_retention);
         let mut total = 0;
         for _ in 0..max_batches {
             let deleted = self.store.purge_audit_events(cutoff, BATCH).await?;

@@ -149,7 +149,12 @@ impl AuthService {
             }
         }
         let (session, refresh_token) = self.new_session(user.id, &client, now)?;
-        self.store.insert_session(&session).await?;
+        match self.store.insert_session(&session).await {
+            Ok(()) => {}
+            // The account was deleted while its password was being checked.
+            Err(StoreError::Conflict(_)) => return Err(AuthError::InvalidCredentials),
+            Err(error) => return Err(error.into()),
+        }
         self.refuse_if_disabled_meanwhile(&user, session.id, now)
             .await?;
         self.audit

@@ -262,12 +262,18 @@ impl AuthService {
     }
 
     /// Deletes feed events older than [`FEED_RETENTION`], at most `max_batches` batches;
-    /// returns how many.
+    /// returns how many. Never one whose session's access tokens may still be alive (an access
+    /// token lifetime over a day extends the retention): the sessions of a deleted user are
+    /// known as revoked only from the feed.
     ///
     /// # Errors
     /// Store failures (what was deleted before stays deleted).
     pub async fn purge_revocation_feed(&self, max_batches: u32) -> Result<u64, AuthError> {
-        let cutoff = self.clock.now().minus(FEED_RETENTION);
+        let alive = self
+            .settings
+            .key_retire_hold()
+            .saturating_add(MAX_READER_LEEWAY);
+        let cutoff = self.clock.now().minus(FEED_RETENTION.max(alive));
         let mut total = 0;
         for _ in 0..max_batches {
             let deleted = self

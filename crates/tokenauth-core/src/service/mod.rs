@@ -5,11 +5,13 @@ mod access;
 mod account_state;
 mod clients;
 mod credentials;
+mod erasure;
 mod feed;
 mod oauth;
 mod password_change;
 mod revoked;
 mod sessions;
+mod user_admin;
 
 use std::sync::Arc;
 
@@ -28,12 +30,19 @@ pub use account_state::{AccountChange, audit_events_of, disable_user, enable_use
 pub use clients::register_client;
 pub use credentials::ClientInfo;
 pub(crate) use credentials::{cut_user_agent, truncate};
+pub use erasure::{
+    EXPORT_AUDIT_LIMIT, Eraser, UserExport, erase_user, erase_user_by_email, export_user,
+};
 pub use feed::{
     FEED_PAGE_LIMIT, FEED_RETENTION, FeedCursor, FeedPage, InvalidCursor, RevokedSession,
 };
 pub use oauth::Introspection;
 pub use revoked::RevokedSessions;
 pub use sessions::ENDED_SESSION_RETENTION;
+pub use user_admin::{
+    SessionRevocation, change_role, create_user, find_user, reset_password, revoke_session_by_id,
+    revoke_sessions_of, sessions_of,
+};
 
 /// Sign-up, login, refresh, session management and access-token checks, over one store.
 pub struct AuthService {

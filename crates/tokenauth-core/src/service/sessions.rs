@@ -10,7 +10,8 @@ use crate::service::{AuthService, ClientInfo};
 use crate::session::{RevokeReason, Session};
 use crate::user::User;
 
-/// How long an ended (expired or revoked) session is kept before the background purge deletes
+/// How long an ended (expired or revoked) session is kept by default
+/// ([`crate::settings::AuthSettings::ended_session_retention`]) before the background purge deletes
 /// it with its refresh-token history. Until then a late reuse of one of its tokens is still
 /// recognised as belonging to a dead session rather than answered as unknown.
 pub const ENDED_SESSION_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -19,13 +20,16 @@ pub const ENDED_SESSION_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600)
 const PURGE_BATCH: u32 = 500;
 
 impl AuthService {
-    /// Deletes sessions that ended more than [`ENDED_SESSION_RETENTION`] ago, in batches of
+    /// Deletes sessions that ended more than `ended_session_retention` ago, in batches of
     /// [`PURGE_BATCH`], at most `max_batches` of them; returns how many were deleted.
     ///
     /// # Errors
     /// Store failures (what was deleted before stays deleted).
     pub async fn purge_ended_sessions(&self, max_batches: u32) -> Result<u64, AuthError> {
-        let cutoff = self.clock.now().minus(ENDED_SESSION_RETENTION);
+        let cutoff = self
+            .clock
+            .now()
+            .minus(self.settings.ended_session_retention);
         let mut total = 0;
         for _ in 0..max_batches {
             let deleted = self.store.purge_ended_sessions(cutoff, PURGE_BATCH).await?;

@@ -38,6 +38,8 @@ pub const SETTINGS: &[&str] = &[
     "rate_limit_signup",
     "rate_limit_refresh",
     "trusted_proxies",
+    "audit_retention",
+    "ended_session_retention",
 ];
 
 /// A raw value before it is parsed for its setting.

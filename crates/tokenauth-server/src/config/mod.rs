@@ -162,6 +162,10 @@ pub struct Config {
     pub revocation_poll_interval: Duration,
     /// The login lock-out, the per-IP rate limits and the proxies trusted to name clients.
     pub throttling: Throttling,
+    /// How long audit events are kept.
+    pub audit_retention: Duration,
+    /// How long ended sessions are kept (with their refresh-token history).
+    pub ended_session_retention: Duration,
 }
 
 /// How sign-up answers (account enumeration).
@@ -347,6 +351,26 @@ impl Config {
         )?;
         require_at_most("clock_leeway", clock_leeway, Duration::from_secs(300))?;
         require_at_most("jwks_max_age", jwks_max_age, Duration::from_secs(86_400))?;
+        let audit_retention = duration(
+            "audit_retention",
+            take("audit_retention"),
+            defaults.audit_retention,
+        )?;
+        require_at_least(
+            "audit_retention",
+            audit_retention,
+            Duration::from_secs(3600),
+        )?;
+        let ended_session_retention = duration(
+            "ended_session_retention",
+            take("ended_session_retention"),
+            defaults.ended_session_retention,
+        )?;
+        require_at_least(
+            "ended_session_retention",
+            ended_session_retention,
+            Duration::from_secs(60),
+        )?;
         if refresh_token_ttl < access_token_ttl {
             return Err(invalid(
                 "refresh_token_ttl",
@@ -438,6 +462,8 @@ impl Config {
             revocation_poll_interval,
             max_connections,
             signup_response,
+            audit_retention,
+            ended_session_retention,
             throttling,
         })
     }
@@ -464,6 +490,8 @@ impl Config {
             key_rotation_interval: self.key_rotation_interval,
             jwks_max_age: self.jwks_max_age,
             login_lockout: self.throttling.lockout_policy(),
+            audit_retention: self.audit_retention,
+            ended_session_retention: self.ended_session_retention,
         }
     }
 }

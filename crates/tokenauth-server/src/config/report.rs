@@ -41,6 +41,11 @@ impl Config {
             ),
             ("clock_leeway", duration(self.clock_leeway)),
             ("jwks_max_age", duration(self.jwks_max_age)),
+            ("audit_retention", duration(self.audit_retention)),
+            (
+                "ended_session_retention",
+                duration(self.ended_session_retention),
+            ),
             ("cors_allowed_origins", self.cors_allowed_origins.join(",")),
             (
                 "cookie_mode",

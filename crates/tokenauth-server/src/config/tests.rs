@@ -214,3 +214,30 @@ fn throttling_defaults_and_settings() {
             .contains("192.168.4.4".parse().expect("ip"))
     );
 }
+
+#[test]
+fn retention_settings_have_defaults_and_lower_bounds() {
+    let config = Config::defaults();
+    assert_eq!(config.audit_retention, Duration::from_secs(90 * 86_400));
+    assert_eq!(
+        config.ended_session_retention,
+        Duration::from_secs(7 * 86_400)
+    );
+    let set = Config::from_layer(flags(&[
+        ("audit_retention", "365d"),
+        ("ended_session_retention", "1h"),
+    ]))
+    .expect("valid");
+    assert_eq!(set.audit_retention, Duration::from_secs(365 * 86_400));
+    assert_eq!(
+        set.auth_settings().ended_session_retention,
+        Duration::from_secs(3600)
+    );
+    for (name, value) in [
+        ("audit_retention", "30m"),
+        ("ended_session_retention", "10s"),
+    ] {
+        let error = Config::from_layer(flags(&[(name, value)])).expect_err(value);
+        assert_eq!(error.setting, name);
+    }
+}

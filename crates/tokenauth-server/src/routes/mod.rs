@@ -7,6 +7,7 @@ pub mod client_auth;
 pub mod credentials;
 mod health;
 mod oauth2;
+mod privacy;
 mod responses;
 mod revocations;
 mod ui;
@@ -64,7 +65,8 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
             limited(post(credentials::refresh), &limits.refresh),
         )
         .route("/v1/logout", post(account::logout))
-        .route("/v1/me", get(account::me))
+        .route("/v1/me", get(account::me).delete(privacy::delete_account))
+        .route("/v1/me/export", get(privacy::export))
         .route("/v1/password", post(account::change_password))
         .route(
             "/v1/sessions",

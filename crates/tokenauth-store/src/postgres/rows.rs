@@ -58,8 +58,8 @@ pub(super) fn user(row: &Row) -> Result<User, StoreError> {
 }
 
 /// Columns of a listed session.
-pub(super) const SESSION_COLUMNS: &str =
-    "id, user_id, created_at, last_used_at, expires_at, generation, user_agent, ip";
+pub(super) const SESSION_COLUMNS: &str = "id, user_id, created_at, last_used_at, expires_at, \
+     generation, user_agent, ip, revoked_at, revoke_reason";
 
 pub(super) fn session(row: &Row) -> Result<Session, StoreError> {
     Ok(Session {
@@ -71,6 +71,11 @@ pub(super) fn session(row: &Row) -> Result<Session, StoreError> {
         generation: get(row, "generation")?,
         user_agent: get(row, "user_agent")?,
         ip: get(row, "ip")?,
+        revoked_at: maybe_time(row, "revoked_at")?,
+        revoke_reason: get::<Option<String>>(row, "revoke_reason")?
+            .map(|reason| reason.parse())
+            .transpose()
+            .map_err(corrupt)?,
     })
 }
 

@@ -13,7 +13,13 @@ use tokenauth_core::{SessionId, Timestamp, UserId};
 use super::rows::{self, SESSION_COLUMNS};
 use super::{PostgresStore, revocations, unavailable};
 
+/// The conflict of a session inserted for a user deleted meanwhile.
+const USER_GONE: &str = "the user no longer exists";
+
 /// Inserts a session and the history row of its first refresh token (generation 0).
+///
+/// # Errors
+/// [`StoreError::Conflict`] when the user no longer exists.
 pub(super) async fn insert_session(
     tx: &Transaction<'_>,
     session: &NewSession,
@@ -39,7 +45,13 @@ pub(super) async fn insert_session(
         ],
     )
     .await
-    .map_err(unavailable)?;
+    .map_err(|error| {
+        if error.code() == Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION) {
+            StoreError::Conflict(USER_GONE)
+        } else {
+            unavailable(error)
+        }
+    })?;
     let history = tx
         .prepare_cached(
             "INSERT INTO refresh_tokens (hash, session_id, generation) VALUES ($1, $2, 0)",
@@ -64,27 +76,40 @@ impl PostgresStore {
     ) -> Result<Vec<SessionId>, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(unavailable)?;
-        let ids = tx
-            .query(
-                "UPDATE sessions SET revoked_at = $3, revoke_reason = $4 \
-                 WHERE user_id = $1 AND id IS DISTINCT FROM $2::uuid AND revoked_at IS NULL \
-                 AND expires_at > $3 RETURNING id",
-                &[
-                    &user.as_uuid(),
-                    &keep.map(|id| id.as_uuid()),
-                    &now.as_millis(),
-                    &reason.as_str(),
-                ],
-            )
-            .await
-            .map_err(unavailable)?
-            .iter()
-            .map(|row| rows::session_id(row, "id"))
-            .collect::<Result<Vec<_>, _>>()?;
-        revocations::append(&tx, &ids, now).await?;
+        let ids = revoke_live(&tx, user, keep, reason, now).await?;
         tx.commit().await.map_err(unavailable)?;
         Ok(ids)
     }
+}
+
+/// Revokes every live session of `user` inside `tx`, except `keep` if given, and appends their
+/// feed events; returns their ids.
+pub(super) async fn revoke_live(
+    tx: &Transaction<'_>,
+    user: UserId,
+    keep: Option<SessionId>,
+    reason: RevokeReason,
+    now: Timestamp,
+) -> Result<Vec<SessionId>, StoreError> {
+    let ids = tx
+        .query(
+            "UPDATE sessions SET revoked_at = $3, revoke_reason = $4 \
+             WHERE user_id = $1 AND id IS DISTINCT FROM $2::uuid AND revoked_at IS NULL \
+             AND expires_at > $3 RETURNING id",
+            &[
+                &user.as_uuid(),
+                &keep.map(|id| id.as_uuid()),
+                &now.as_millis(),
+                &reason.as_str(),
+            ],
+        )
+        .await
+        .map_err(unavailable)?
+        .iter()
+        .map(|row| rows::session_id(row, "id"))
+        .collect::<Result<Vec<_>, _>>()?;
+    revocations::append(tx, &ids, now).await?;
+    Ok(ids)
 }
 
 #[async_trait]
@@ -107,6 +132,41 @@ impl SessionStore for PostgresStore {
         // consumes nothing and counts as no reuse.
         tx.commit().await.map_err(unavailable)?;
         Ok(outcome)
+    }
+
+    async fn find_session(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"
+            ))
+            .await
+            .map_err(unavailable)?;
+        client
+            .query_opt(&statement, &[&id.as_uuid()])
+            .await
+            .map_err(unavailable)?
+            .as_ref()
+            .map(rows::session)
+            .transpose()
+    }
+
+    async fn sessions_of_user(&self, user: UserId) -> Result<Vec<Session>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 \
+                 ORDER BY created_at DESC, id DESC"
+            ))
+            .await
+            .map_err(unavailable)?;
+        client
+            .query(&statement, &[&user.as_uuid()])
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(rows::session)
+            .collect()
     }
 
     async fn list_active_sessions(
@@ -210,7 +270,8 @@ impl SessionStore for PostgresStore {
         let client = self.client().await?;
         client
             .query(
-                "SELECT id, revoked_at FROM sessions WHERE revoked_at >= $1",
+                "SELECT id, revoked_at FROM sessions WHERE revoked_at >= $1 \
+                 UNION SELECT session_id, revoked_at FROM revocations WHERE revoked_at >= $1",
                 &[&since.as_millis()],
             )
             .await

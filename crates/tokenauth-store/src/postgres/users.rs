@@ -1,13 +1,13 @@
 //! [`UserStore`] on PostgreSQL.
 
 use async_trait::async_trait;
-use tokenauth_core::session::NewSession;
+use tokenauth_core::session::{NewSession, RevokeReason};
 use tokenauth_core::store::{StoreError, UserStore};
 use tokenauth_core::user::{Email, User};
-use tokenauth_core::{Timestamp, UserId};
+use tokenauth_core::{SessionId, Timestamp, UserId};
 
 use super::rows::{self, USER_COLUMNS};
-use super::sessions::insert_session;
+use super::sessions::{insert_session, revoke_live};
 use super::{PostgresStore, is_unique_violation, unavailable};
 
 #[async_trait]
@@ -115,6 +115,105 @@ impl UserStore for PostgresStore {
             .await
             .map_err(unavailable)?;
         Ok(found == 1)
+    }
+
+    async fn remove_role(
+        &self,
+        email: &Email,
+        role: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let found = client
+            .execute(
+                "UPDATE users SET roles = array_remove(roles, $2), \
+                 updated_at = CASE WHEN $2 = ANY(roles) THEN $3 ELSE updated_at END \
+                 WHERE email = $1",
+                &[&email.as_str(), &role, &now.as_millis()],
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(found == 1)
+    }
+
+    async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let inserted = client
+            .execute(
+                "INSERT INTO users (id, email, password_hash, roles, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $5)",
+                &[
+                    &user.id.as_uuid(),
+                    &user.email.as_str(),
+                    &user.password_hash,
+                    &user.roles,
+                    &user.created_at.as_millis(),
+                ],
+            )
+            .await;
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(error) if is_unique_violation(&error) => {
+                Err(StoreError::Conflict("email already registered"))
+            }
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+
+    async fn list_users(&self, after: Option<&Email>, limit: u32) -> Result<Vec<User>, StoreError> {
+        let client = self.client().await?;
+        // COLLATE "C": byte order, the order SQLite's `ORDER BY email` uses, whatever the
+        // database's default collation.
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE email COLLATE \"C\" > $1 \
+                 ORDER BY email COLLATE \"C\" LIMIT $2"
+            ))
+            .await
+            .map_err(unavailable)?;
+        let after = after.map_or("", Email::as_str);
+        client
+            .query(&statement, &[&after, &i64::from(limit)])
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(rows::user)
+            .collect()
+    }
+
+    async fn delete_user(
+        &self,
+        user: UserId,
+        now: Timestamp,
+    ) -> Result<Option<Vec<SessionId>>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(unavailable)?;
+        // The row lock first: a login inserting a session for this user now waits for the
+        // commit and then fails its foreign key, so no session escapes the revocation below
+        // (one committed before the lock is seen by the UPDATE).
+        let found = tx
+            .query_opt(
+                "SELECT 1 FROM users WHERE id = $1 FOR UPDATE",
+                &[&user.as_uuid()],
+            )
+            .await
+            .map_err(unavailable)?;
+        if found.is_none() {
+            return Ok(None);
+        }
+        let revoked = revoke_live(&tx, user, None, RevokeReason::UserDeleted, now).await?;
+        tx.execute(
+            "DELETE FROM audit_events WHERE user_id = $1",
+            &[&user.as_uuid()],
+        )
+        .await
+        .map_err(unavailable)?;
+        // Sessions and their refresh-token history go with the user (ON DELETE CASCADE).
+        tx.execute("DELETE FROM users WHERE id = $1", &[&user.as_uuid()])
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(Some(revoked))
     }
 
     async fn set_user_disabled(

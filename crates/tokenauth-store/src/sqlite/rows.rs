@@ -91,9 +91,10 @@ pub(super) fn with_roles((mut user, roles_json): (User, String)) -> Result<User,
     Ok(user)
 }
 
-/// Columns: id, user_id, created_at, last_used_at, expires_at, generation, user_agent, ip.
-pub(super) const SESSION_COLUMNS: &str =
-    "id, user_id, created_at, last_used_at, expires_at, generation, user_agent, ip";
+/// Columns: id, user_id, created_at, last_used_at, expires_at, generation, user_agent, ip,
+/// revoked_at, revoke_reason.
+pub(super) const SESSION_COLUMNS: &str = "id, user_id, created_at, last_used_at, expires_at, \
+     generation, user_agent, ip, revoked_at, revoke_reason";
 
 /// A session from a row selected with [`SESSION_COLUMNS`].
 pub(super) fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
@@ -106,6 +107,8 @@ pub(super) fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
         generation: row.get(5)?,
         user_agent: row.get(6)?,
         ip: row.get(7)?,
+        revoked_at: maybe_time(row, 8)?,
+        revoke_reason: maybe_parse(row, 9)?,
     })
 }
 

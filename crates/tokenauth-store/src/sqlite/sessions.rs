@@ -14,6 +14,9 @@ use super::rows::{self, SESSION_COLUMNS, read_error};
 use super::{SqliteStore, revocations, unavailable};
 
 /// Inserts a session and the history row of its first refresh token (generation 0).
+///
+/// # Errors
+/// [`StoreError::Conflict`] when the user no longer exists.
 pub(super) fn insert_session(tx: &Transaction<'_>, session: &NewSession) -> Result<(), StoreError> {
     let id = session.id.to_string();
     let hash = session.refresh_token_hash.as_bytes().as_slice();
@@ -32,7 +35,15 @@ pub(super) fn insert_session(tx: &Transaction<'_>, session: &NewSession) -> Resu
             session.ip,
         ])
     })
-    .map_err(unavailable)?;
+    .map_err(|error| {
+        // The only constraint a new session id and a fresh hash can break is the user's
+        // foreign key: the user was deleted meanwhile.
+        if super::is_constraint_violation(&error) {
+            StoreError::Conflict("the user no longer exists")
+        } else {
+            unavailable(error)
+        }
+    })?;
     tx.prepare_cached(
         "INSERT INTO refresh_tokens (hash, session_id, generation) VALUES (?1, ?2, 0)",
     )
@@ -67,6 +78,37 @@ impl SessionStore for SqliteStore {
                 // transaction of any failure above rolls everything back.
                 tx.commit().map_err(unavailable)?;
                 Ok(outcome)
+            })
+            .await
+    }
+
+    async fn find_session(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
+        self.workers
+            .read(move |conn| {
+                conn.prepare_cached(&format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"
+                ))
+                .and_then(|mut stmt| stmt.query_row([id.to_string()], rows::session).optional())
+                .map_err(read_error)
+            })
+            .await
+    }
+
+    async fn sessions_of_user(&self, user: UserId) -> Result<Vec<Session>, StoreError> {
+        self.workers
+            .read(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(&format!(
+                        "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = ?1 \
+                         ORDER BY created_at DESC, id DESC"
+                    ))
+                    .map_err(read_error)?;
+                let sessions = stmt
+                    .query_map([user.to_string()], rows::session)
+                    .map_err(read_error)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(read_error)?;
+                Ok(sessions)
             })
             .await
     }
@@ -199,7 +241,11 @@ impl SessionStore for SqliteStore {
         self.workers
             .read(move |conn| {
                 let mut stmt = conn
-                    .prepare_cached("SELECT id, revoked_at FROM sessions WHERE revoked_at >= ?1")
+                    .prepare_cached(
+                        "SELECT id, revoked_at FROM sessions WHERE revoked_at >= ?1 \
+                         UNION SELECT session_id, revoked_at FROM revocations \
+                         WHERE revoked_at >= ?1",
+                    )
                     .map_err(read_error)?;
                 let revoked = stmt
                     .query_map([since.as_millis()], |row| {
@@ -215,7 +261,7 @@ impl SessionStore for SqliteStore {
 }
 
 /// Revokes every live session of `user` inside `tx`, except `keep` if given; returns their ids.
-fn revoke_live(
+pub(super) fn revoke_live(
     tx: &Transaction<'_>,
     user: UserId,
     keep: Option<SessionId>,

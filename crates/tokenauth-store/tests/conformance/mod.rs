@@ -75,6 +75,12 @@ macro_rules! every_conformance_test {
     throttle::zero_max_failures_never_locks,
     throttle::concurrent_failures_all_count,
     throttle::purge_deletes_only_forgotten_counts,
+    admin::insert_user_without_session,
+    admin::list_users_pages_in_email_order,
+    admin::remove_role_keeps_the_others,
+    admin::sessions_are_read_live_or_ended,
+    admin::delete_user_erases_and_publishes_revocations,
+    admin::delete_unknown_user_and_late_session,
         );
         $runner!(backend:
     persistence::data_survives_reopen,
@@ -91,6 +97,7 @@ macro_rules! every_conformance_test {
 }
 
 pub mod accounts;
+pub mod admin;
 pub mod audit;
 pub mod clients;
 pub mod concurrency;
