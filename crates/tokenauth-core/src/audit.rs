@@ -46,11 +46,14 @@ pub enum AuditKind {
     UserEnabled,
     /// A new signing key started signing; `detail` is its `kid`.
     KeyRotated,
+    /// An operator withdrew a signing key (ended its publication at once); `detail` is its
+    /// `kid`.
+    KeyWithdrawn,
 }
 
 impl AuditKind {
     /// Every kind.
-    pub const ALL: [AuditKind; 10] = [
+    pub const ALL: [AuditKind; 11] = [
         AuditKind::Signup,
         AuditKind::LoginSucceeded,
         AuditKind::LoginFailed,
@@ -61,6 +64,7 @@ impl AuditKind {
         AuditKind::UserDisabled,
         AuditKind::UserEnabled,
         AuditKind::KeyRotated,
+        AuditKind::KeyWithdrawn,
     ];
 
     /// The stable name.
@@ -76,6 +80,7 @@ impl AuditKind {
             AuditKind::UserDisabled => "user_disabled",
             AuditKind::UserEnabled => "user_enabled",
             AuditKind::KeyRotated => "key_rotated",
+            AuditKind::KeyWithdrawn => "key_withdrawn",
         }
     }
 }
@@ -256,7 +261,8 @@ mod tests {
                 "password_changed",
                 "user_disabled",
                 "user_enabled",
-                "key_rotated"
+                "key_rotated",
+                "key_withdrawn"
             ]
         );
         for kind in AuditKind::ALL {
