@@ -58,11 +58,14 @@ pub enum AuditKind {
     RoleAdded,
     /// An operator took a role from the user; `detail` is the role.
     RoleRemoved,
+    /// An operator withdrew a signing key (ended its publication at once); `detail` is its
+    /// `kid`.
+    KeyWithdrawn,
 }
 
 impl AuditKind {
     /// Every kind.
-    pub const ALL: [AuditKind; 15] = [
+    pub const ALL: [AuditKind; 16] = [
         AuditKind::Signup,
         AuditKind::LoginSucceeded,
         AuditKind::LoginFailed,
@@ -78,6 +81,7 @@ impl AuditKind {
         AuditKind::PasswordReset,
         AuditKind::RoleAdded,
         AuditKind::RoleRemoved,
+        AuditKind::KeyWithdrawn,
     ];
 
     /// The stable name.
@@ -98,6 +102,7 @@ impl AuditKind {
             AuditKind::PasswordReset => "password_reset",
             AuditKind::RoleAdded => "role_added",
             AuditKind::RoleRemoved => "role_removed",
+            AuditKind::KeyWithdrawn => "key_withdrawn",
         }
     }
 }
@@ -278,7 +283,13 @@ mod tests {
                 "password_changed",
                 "user_disabled",
                 "user_enabled",
-                "key_rotated"
+                "key_rotated",
+                "user_created",
+                "user_deleted",
+                "password_reset",
+                "role_added",
+                "role_removed",
+                "key_withdrawn"
             ]
         );
         for kind in AuditKind::ALL {

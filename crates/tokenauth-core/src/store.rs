@@ -11,7 +11,7 @@ use crate::audit::AuditEvent;
 use crate::client::ApiClient;
 use crate::clock::Timestamp;
 use crate::ids::{SessionId, UserId};
-use crate::keys::SigningKeyRecord;
+use crate::keys::{KeyWithdrawal, SigningKeyRecord};
 use crate::refresh_token::RefreshTokenHash;
 use crate::session::{
     NewSession, RefreshTokenStatus, RevokeReason, RotationOutcome, RotationRequest, Session,
@@ -221,6 +221,11 @@ pub trait KeyStore: Send + Sync {
 
     /// Deletes retired keys whose publication ended at or before `now`; returns how many.
     async fn delete_expired_signing_keys(&self, now: Timestamp) -> Result<u64, StoreError>;
+
+    /// Ends the publication of the `next` or `retired` key `kid` at once by deleting it, in
+    /// one step with the check of its state: the `active` key is never deleted (even when a
+    /// promotion races with this call), and [`KeyWithdrawal::RefusedActive`] says so.
+    async fn withdraw_signing_key(&self, kid: &str) -> Result<KeyWithdrawal, StoreError>;
 }
 
 /// Registered API clients (the callers of `/oauth2/revoke` and `/oauth2/introspect`).

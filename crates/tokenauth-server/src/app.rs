@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::serve::ListenerExt as _;
 use tokenauth_core::audit::Auditor;
-use tokenauth_core::keys::KeyManager;
+use tokenauth_core::keys::{KEY_CHANGE_CHECK_PERIOD, KeyManager};
 use tokenauth_core::password::{HashCost, PasswordHasher};
 use tokenauth_core::service::AuthService;
 use tokenauth_core::{Clock, SystemClock};
@@ -148,6 +148,7 @@ impl Application {
             spawn_maintenance(&state),
             spawn_revocation_follower(&state, config.revocation_poll_interval),
             spawn_bucket_sweeper(&state),
+            spawn_key_change_follower(&state),
         ];
         let app = routes::router(state.clone(), config.request_timeout)
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -225,6 +226,33 @@ fn spawn_maintenance(state: &AppState) -> JoinHandle<()> {
             }
             if let Err(error) = auth.purge_login_failures(10).await {
                 tracing::warn!(%error, "purging forgotten login failures failed");
+            }
+        }
+    })
+}
+
+/// Follows key changes made elsewhere (`tokenauth keys withdraw` or `keys rotate --now`,
+/// another instance) every [`KEY_CHANGE_CHECK_PERIOD`]: a withdrawn key's tokens stop verifying
+/// here, and a key made active elsewhere signs here, within that period rather than at the next
+/// (much rarer) maintenance pass.
+fn spawn_key_change_follower(state: &AppState) -> JoinHandle<()> {
+    let auth = state.auth.clone();
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(KEY_CHANGE_CHECK_PERIOD);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match auth.keys().follow_key_changes().await {
+                Ok(true) => {
+                    let keyring = auth.keys().keyring();
+                    tracing::info!(
+                        signing = keyring.signer().kid(),
+                        kids = ?keyring.kids().collect::<Vec<_>>(),
+                        "signing keys changed elsewhere; reloaded"
+                    );
+                }
+                Ok(false) => {}
+                Err(error) => tracing::warn!(%error, "checking for key changes failed"),
             }
         }
     })

@@ -144,6 +144,18 @@ pub enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Withdraw a retired or next key now, e.g. because it leaked.
+    ///
+    /// It leaves the JWKS at once and running servers refuse its tokens within a second;
+    /// verifiers that cache the JWKS drop it at their next refresh (jwks_max_age). The active
+    /// key cannot be withdrawn: run `keys rotate --now` first.
+    Withdraw {
+        /// The key's id (see `keys list`).
+        kid: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `tokenauth client …`.

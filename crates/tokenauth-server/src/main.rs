@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use clap::Parser;
 use tokenauth_core::audit::Auditor;
-use tokenauth_core::keys::{KeyManager, RotationMode};
+use tokenauth_core::keys::{KEY_CHANGE_CHECK_PERIOD, KeyManager, KeyWithdrawalError, RotationMode};
 use tokenauth_core::store::KeyStore;
 use tokenauth_core::{Clock, SystemClock};
 use tokenauth_server::bootstrap::{MASTER_KEY_ENV, load_master_key, open_database};
 use tokenauth_server::cli::{
     Cli, ClientCommand, Command, ConfigCommand, DbCommand, KeysCommand, SessionCommand, UserCommand,
 };
-use tokenauth_server::config::{Config, ConfigError, LogFormat};
+use tokenauth_server::config::{Config, ConfigError, LogFormat, format_duration};
 use tokenauth_server::db_copy::CopyRequest;
 use tokenauth_server::{
     Application, BuildOptions, account_commands, client_commands, db_commands, db_copy,
@@ -177,7 +177,54 @@ async fn keys(config: Config, command: KeysCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        KeysCommand::Withdraw { kid, json } => {
+            withdraw_key(&manager, &kid, config.jwks_max_age, json).await
+        }
     }
+}
+
+/// `tokenauth keys withdraw`: the active key is refused with the way out; for the others, says
+/// how soon running servers and JWKS caches let go of the key.
+async fn withdraw_key(
+    manager: &KeyManager,
+    kid: &str,
+    jwks_max_age: std::time::Duration,
+    json: bool,
+) -> anyhow::Result<()> {
+    let state = match manager.withdraw(kid).await {
+        Ok(state) => state,
+        Err(KeyWithdrawalError::Active(_)) => anyhow::bail!(
+            "key {kid} is the active signing key and cannot be withdrawn; run \
+             `tokenauth keys rotate --now` first (a new key signs at once and {kid} is retired), \
+             then `tokenauth keys withdraw {kid}`"
+        ),
+        Err(KeyWithdrawalError::Unknown(_)) => {
+            anyhow::bail!("no signing key {kid} (see `tokenauth keys list`)")
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let servers = KEY_CHANGE_CHECK_PERIOD;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "kid": kid,
+                "withdrawn": true,
+                "previous_state": state.as_str(),
+                "servers_refuse_within_secs": servers.as_secs_f64(),
+                "jwks_max_age_secs": jwks_max_age.as_secs(),
+            })
+        );
+    } else {
+        println!(
+            "key {kid} ({state}) is withdrawn: it is no longer published, running servers refuse \
+             its tokens within {}, and verifiers that cache the JWKS drop it at their next \
+             refresh (jwks_max_age {})",
+            format_duration(servers),
+            format_duration(jwks_max_age)
+        );
+    }
+    Ok(())
 }
 
 async fn print_keys(store: &dyn KeyStore, json: bool) -> anyhow::Result<()> {

@@ -106,8 +106,8 @@ async fn key_rotation_is_coordinated_and_new_keys_verify_everywhere_at_once() {
         return;
     };
     // A rotates every 2 s with keys published 0.5 s ahead; B keeps the default schedule, so its
-    // maintenance (every 30 s) will not run during the test: B learns A's keys only by reloading
-    // on an unknown kid, or by the shared database's state when it does maintain.
+    // maintenance (every 30 s) will not run during the test: B learns A's keys by reloading on
+    // an unknown kid, or from its key-change check (every second), whichever comes first.
     let fast = [
         "--key-rotation-interval",
         "2s",

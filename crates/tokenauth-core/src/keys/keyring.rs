@@ -109,6 +109,26 @@ impl Keyring {
         Arc::clone(&self.jwks_json)
     }
 
+    /// The ids of the keys it holds (signer and verifiers).
+    pub fn kids(&self) -> impl Iterator<Item = &str> {
+        self.fingerprint.iter().map(|(kid, _)| kid.as_str())
+    }
+
+    /// Whether `records` (every stored key) show a change this keyring has missed: a key it
+    /// holds is no longer stored, the active key is another one, or a `next` key is not held.
+    /// Time plays no part: a retired key whose publication ended is left to the schedule.
+    pub fn is_behind(&self, records: &[SigningKeyRecord]) -> bool {
+        let vanished = self
+            .kids()
+            .any(|kid| !records.iter().any(|record| record.kid == kid));
+        let unseen = records.iter().any(|record| match record.state {
+            KeyState::Active => record.kid != self.signer.kid(),
+            KeyState::Next => !self.kids().any(|kid| kid == record.kid),
+            KeyState::Retired => false,
+        });
+        vanished || unseen
+    }
+
     /// Whether `records` at `now` would build the same keyring (same kids in the same states).
     pub fn matches(&self, records: &[SigningKeyRecord], now: Timestamp) -> bool {
         let published = records.iter().filter(|r| r.is_published_at(now));

@@ -1,10 +1,13 @@
 //! Signing keys: their stored form, the in-memory keyring built from them, and the rotation
-//! schedule that moves each key through `next` → `active` → `retired` → deleted.
+//! schedule that moves each key through `next` → `active` → `retired` → deleted, and the
+//! early withdrawal of a `next` or `retired` key.
 
 mod keyring;
 mod record;
 mod rotation;
+mod withdrawal;
 
 pub use keyring::{Keyring, KeyringError};
 pub use record::{KeyState, SigningKeyRecord};
-pub use rotation::{KeyManager, KeyRotationError, RotationMode};
+pub use rotation::{KEY_CHANGE_CHECK_PERIOD, KeyManager, KeyRotationError, RotationMode};
+pub use withdrawal::{KeyWithdrawal, KeyWithdrawalError};

@@ -5,7 +5,9 @@
 //! Life of a key: generated as `next` and published at once; becomes `active` at `activate_at`,
 //! at least [`AuthSettings::key_publish_lead`] later, so every JWKS cache has seen it before it
 //! signs; `retired` when its successor activates, still published for
-//! [`AuthSettings::key_retire_hold`] (the longest a token it signed can live); then deleted.
+//! [`AuthSettings::key_retire_hold`] (the longest a token it signed can live); then deleted. An
+//! operator may withdraw a `next` or `retired` key earlier ([`KeyManager::withdraw`]); every instance follows such changes made elsewhere within
+//! [`KEY_CHANGE_CHECK_PERIOD`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +22,7 @@ use crate::audit::{AuditEvent, AuditKind, Auditor};
 use crate::clock::{Clock, Timestamp};
 use crate::keys::keyring::{Keyring, KeyringError};
 use crate::keys::record::{KeyState, SigningKeyRecord};
+use crate::keys::withdrawal::{KeyWithdrawalError, withdraw_key};
 use crate::master_key::MasterKey;
 use crate::settings::AuthSettings;
 use crate::store::{KeyStore, StoreError};
@@ -161,7 +164,47 @@ impl KeyManager {
             / 4;
         base.clamp(Duration::from_millis(50), Duration::from_secs(30))
     }
+
+    /// Withdraws the `next` or `retired` key `kid` (see [`withdraw_key`]) and reloads, so this
+    /// instance refuses its tokens at once; other instances drop it at their next
+    /// [`KeyManager::follow_key_changes`]. Returns the state the key was in.
+    ///
+    /// # Errors
+    /// As [`withdraw_key`]. A failed reload afterwards is only logged: the key is withdrawn,
+    /// and the next check drops it.
+    pub async fn withdraw(&self, kid: &str) -> Result<KeyState, KeyWithdrawalError> {
+        let state = withdraw_key(self.store.as_ref(), &self.audit, kid, self.clock.now()).await?;
+        if let Err(error) = self.follow_key_changes().await {
+            tracing::warn!(%error, "reloading keys after a withdrawal failed");
+        }
+        Ok(state)
+    }
+
+    /// Rebuilds the keyring, without applying the schedule, when the stored keys changed
+    /// elsewhere (the CLI, another instance) in a way this instance must follow at once: a key
+    /// it holds was deleted (withdrawn, or expired on another instance's schedule), another key
+    /// became active (`keys rotate --now`, another instance's promotion), or a new key was
+    /// stored. One read of the few stored keys, cheap enough to run every
+    /// [`KEY_CHANGE_CHECK_PERIOD`]. Returns whether the keyring changed.
+    ///
+    /// # Errors
+    /// As [`KeyManager::maintain`]; the previous keyring stays in use on error.
+    pub async fn follow_key_changes(&self) -> Result<bool, KeyRotationError> {
+        let _one_at_a_time = self.maintaining.lock().await;
+        let records = self.store.list_signing_keys().await?;
+        if !self.keyring.load().is_behind(&records) {
+            return Ok(false);
+        }
+        let keyring = Keyring::from_records(&records, &self.master, self.clock.now())?;
+        self.keyring.store(Arc::new(keyring));
+        Ok(true)
+    }
 }
+
+/// How often each running instance runs [`KeyManager::follow_key_changes`]: the longest it goes
+/// on accepting tokens of a key withdrawn elsewhere, or signing with a key another has
+/// replaced, plus the time of one read of the stored keys.
+pub const KEY_CHANGE_CHECK_PERIOD: Duration = Duration::from_secs(1);
 
 /// Forces a rotation: adds a `next` key (unless one exists) that activates after the publish
 /// lead, or at once with [`RotationMode::Immediate`] (then recorded as `key_rotated` through

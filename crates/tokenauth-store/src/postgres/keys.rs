@@ -2,10 +2,10 @@
 
 use async_trait::async_trait;
 use tokenauth_core::Timestamp;
-use tokenauth_core::keys::SigningKeyRecord;
+use tokenauth_core::keys::{KeyState, KeyWithdrawal, SigningKeyRecord};
 use tokenauth_core::store::{KeyStore, StoreError};
 
-use super::rows::{self, KEY_COLUMNS};
+use super::rows::{self, KEY_COLUMNS, corrupt};
 use super::{PostgresStore, is_unique_violation, unavailable};
 
 #[async_trait]
@@ -101,5 +101,32 @@ impl KeyStore for PostgresStore {
             )
             .await
             .map_err(unavailable)
+    }
+
+    async fn withdraw_signing_key(&self, kid: &str) -> Result<KeyWithdrawal, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(unavailable)?;
+        // Lock the key's row: a promotion of it (which locks it too) either committed before
+        // this read, and the key is active, or waits until the key is gone.
+        let row = tx
+            .query_opt(
+                "SELECT state FROM signing_keys WHERE kid = $1 FOR UPDATE",
+                &[&kid],
+            )
+            .await
+            .map_err(unavailable)?;
+        let Some(row) = row else {
+            return Ok(KeyWithdrawal::Unknown);
+        };
+        let state: String = rows::get(&row, "state")?;
+        let state: KeyState = state.parse().map_err(corrupt)?;
+        if state == KeyState::Active {
+            return Ok(KeyWithdrawal::RefusedActive);
+        }
+        tx.execute("DELETE FROM signing_keys WHERE kid = $1", &[&kid])
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(KeyWithdrawal::Withdrawn(state))
     }
 }

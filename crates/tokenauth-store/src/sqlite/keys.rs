@@ -1,9 +1,9 @@
 //! [`KeyStore`] on SQLite.
 
 use async_trait::async_trait;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use tokenauth_core::Timestamp;
-use tokenauth_core::keys::SigningKeyRecord;
+use tokenauth_core::keys::{KeyState, KeyWithdrawal, SigningKeyRecord};
 use tokenauth_core::store::{KeyStore, StoreError};
 
 use super::rows::{self, KEY_COLUMNS, read_error};
@@ -94,6 +94,35 @@ impl KeyStore for SqliteStore {
                     )
                     .map_err(unavailable)?;
                 Ok(u64::try_from(deleted).unwrap_or(0))
+            })
+            .await
+    }
+
+    async fn withdraw_signing_key(&self, kid: &str) -> Result<KeyWithdrawal, StoreError> {
+        let kid = kid.to_owned();
+        self.workers
+            .write(move |conn| {
+                // One writer: nothing can promote the key between the check and the delete.
+                let tx = conn.transaction().map_err(unavailable)?;
+                let state: Option<String> = tx
+                    .query_row(
+                        "SELECT state FROM signing_keys WHERE kid = ?1",
+                        [&kid],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                    .map_err(read_error)?;
+                let Some(state) = state else {
+                    return Ok(KeyWithdrawal::Unknown);
+                };
+                let state: KeyState = state.parse().map_err(StoreError::Corrupt)?;
+                if state == KeyState::Active {
+                    return Ok(KeyWithdrawal::RefusedActive);
+                }
+                tx.execute("DELETE FROM signing_keys WHERE kid = ?1", [&kid])
+                    .map_err(unavailable)?;
+                tx.commit().map_err(unavailable)?;
+                Ok(KeyWithdrawal::Withdrawn(state))
             })
             .await
     }

@@ -1,9 +1,10 @@
-//! `KeyStore`: the signing-key life cycle `next` → `active` → `retired` → deleted.
+//! `KeyStore`: the signing-key life cycle `next` → `active` → `retired` → deleted, and early
+//! withdrawal.
 
 use std::sync::Arc;
 
 use tokenauth_core::Timestamp;
-use tokenauth_core::keys::{KeyState, SigningKeyRecord};
+use tokenauth_core::keys::{KeyState, KeyWithdrawal, SigningKeyRecord};
 use tokenauth_core::store::{Store, StoreError};
 
 use super::{T0, at};
@@ -245,4 +246,50 @@ pub async fn delete_expired_signing_keys_only_removes_ended_retired_keys(store: 
         "active and next keys are never deleted"
     );
     assert_eq!(list(&store).await, records[3..]);
+}
+
+/// Withdrawal deletes a `next` or `retired` key at once, whatever its publication end, and
+/// says what it was; the `active` key and unknown kids are refused without any change.
+pub async fn withdraw_signing_key_removes_only_next_and_retired_keys(store: Arc<dyn Store>) {
+    let records = [
+        retired("old", T0, at(1_000_000)),
+        key("active", "ES256", KeyState::Active, at(1)),
+        key("next", "EdDSA", KeyState::Next, at(2)),
+    ];
+    for record in &records {
+        insert(&store, record).await;
+    }
+    let withdraw = |kid: &'static str| {
+        let store = Arc::clone(&store);
+        async move { store.withdraw_signing_key(kid).await.expect("withdraw") }
+    };
+
+    assert_eq!(withdraw("active").await, KeyWithdrawal::RefusedActive);
+    assert_eq!(withdraw("missing").await, KeyWithdrawal::Unknown);
+    assert_eq!(list(&store).await, records, "a refusal changes nothing");
+
+    assert_eq!(
+        withdraw("old").await,
+        KeyWithdrawal::Withdrawn(KeyState::Retired),
+        "a retired key goes long before its publication ends"
+    );
+    assert_eq!(kids(&list(&store).await), ["active", "next"]);
+    assert_eq!(withdraw("old").await, KeyWithdrawal::Unknown, "only once");
+
+    assert_eq!(
+        withdraw("next").await,
+        KeyWithdrawal::Withdrawn(KeyState::Next)
+    );
+    assert_eq!(list(&store).await, records[1..2]);
+    assert!(
+        !store
+            .promote_signing_key("next", at(10), at(900))
+            .await
+            .expect("promote"),
+        "a withdrawn next key never becomes active"
+    );
+
+    // The `next` slot is free again.
+    insert(&store, &key("next-2", "ES256", KeyState::Next, at(20))).await;
+    assert_eq!(kids(&list(&store).await), ["active", "next-2"]);
 }
