@@ -327,7 +327,7 @@ async fn unknown_routes_are_404_and_wrong_methods_405(backend: Backend) {
         (reqwest::Method::PUT, "/v1/refresh"),
         (reqwest::Method::GET, "/v1/logout"),
         (reqwest::Method::POST, "/v1/me"),
-        (reqwest::Method::DELETE, "/v1/me"),
+        (reqwest::Method::PUT, "/v1/me"),
         (reqwest::Method::POST, "/.well-known/jwks.json"),
         (reqwest::Method::PATCH, "/v1/sessions"),
     ] {
