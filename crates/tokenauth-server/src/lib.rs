@@ -18,6 +18,7 @@ pub mod listener;
 pub mod rate_limit;
 pub mod routes;
 pub mod state;
+pub mod telemetry;
 
 pub use app::{Application, BuildOptions};
 pub use config::{Config, ConfigError};

@@ -162,6 +162,8 @@ pub struct Config {
     pub revocation_poll_interval: Duration,
     /// The login lock-out, the per-IP rate limits and the proxies trusted to name clients.
     pub throttling: Throttling,
+    /// Whether `GET /metrics` serves Prometheus metrics (and requests are counted for it).
+    pub metrics: bool,
 }
 
 /// How sign-up answers (account enumeration).
@@ -404,6 +406,13 @@ impl Config {
                 ));
             }
         };
+        let metrics = match text("metrics", take("metrics"))?.as_deref() {
+            None | Some("on" | "true") => true,
+            Some("off" | "false") => false,
+            Some(other) => {
+                return Err(invalid("metrics", format!("{other:?} is not on or off")));
+            }
+        };
         let log_format = match text("log_format", take("log_format"))?.as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -439,6 +448,7 @@ impl Config {
             max_connections,
             signup_response,
             throttling,
+            metrics,
         })
     }
 

@@ -89,6 +89,7 @@ impl Config {
                 }
                 .to_owned(),
             ),
+            ("metrics", if self.metrics { "on" } else { "off" }.to_owned()),
         ]
     }
 
