@@ -29,8 +29,34 @@ pub const HASHES_IN_FLIGHT: &str = "tokenauth_password_hashes_in_flight";
 /// Password hashes refused because the queue was full (answered 503).
 pub const HASHES_REJECTED: &str = "tokenauth_password_hash_rejected_total";
 
-/// Registers the help text of every metric above with the installed recorder.
+/// Every `result` of [`LOGINS`].
+const LOGIN_RESULTS: [&str; 6] = ["ok", "failed", "locked_out", "disabled", "overloaded", "error"];
+/// Every `result` of [`SIGNUPS`].
+const SIGNUP_RESULTS: [&str; 5] = ["ok", "email_taken", "invalid", "overloaded", "error"];
+/// Every `outcome` of [`REFRESHES`].
+const REFRESH_OUTCOMES: [&str; 7] = [
+    "rotated", "replayed", "reused", "expired", "revoked", "unknown", "error",
+];
+
+/// Registers the help text of every metric above with the installed recorder, and shows every
+/// series at 0 before it first moves (so that a rate over it starts at once).
 pub fn describe() {
+    for result in LOGIN_RESULTS {
+        counter!(LOGINS, "result" => result).increment(0);
+    }
+    for result in SIGNUP_RESULTS {
+        counter!(SIGNUPS, "result" => result).increment(0);
+    }
+    for outcome in REFRESH_OUTCOMES {
+        counter!(REFRESHES, "outcome" => outcome).increment(0);
+    }
+    for reason in RevokeReason::ALL {
+        counter!(SESSION_REVOCATIONS, "reason" => reason.as_str()).increment(0);
+    }
+    counter!(REUSE_DETECTIONS).increment(0);
+    counter!(HASHES_REJECTED).increment(0);
+    gauge!(HASH_QUEUE_DEPTH).increment(0.0);
+    gauge!(HASHES_IN_FLIGHT).increment(0.0);
     describe_counter!(LOGINS, "Logins by result");
     describe_counter!(SIGNUPS, "Sign-ups by result");
     describe_counter!(REFRESHES, "Refresh-token rotations by outcome");
@@ -143,6 +169,21 @@ pub(crate) fn hash_rejected() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_listed_label_is_the_one_recorded() {
+        let source = include_str!("telemetry.rs");
+        for (label, values) in [
+            ("result", &LOGIN_RESULTS[..]),
+            ("result", &SIGNUP_RESULTS[..]),
+            ("outcome", &REFRESH_OUTCOMES[..]),
+        ] {
+            for value in values {
+                let recorded = format!("\"{label}\" => \"{value}\")");
+                assert!(source.contains(&recorded), "{value} is never recorded");
+            }
+        }
+    }
 
     #[test]
     fn every_revoke_reason_has_a_label_named_as_it_is_stored() {
