@@ -30,7 +30,14 @@ pub const HASHES_IN_FLIGHT: &str = "tokenauth_password_hashes_in_flight";
 pub const HASHES_REJECTED: &str = "tokenauth_password_hash_rejected_total";
 
 /// Every `result` of [`LOGINS`].
-const LOGIN_RESULTS: [&str; 6] = ["ok", "failed", "locked_out", "disabled", "overloaded", "error"];
+const LOGIN_RESULTS: [&str; 6] = [
+    "ok",
+    "failed",
+    "locked_out",
+    "disabled",
+    "overloaded",
+    "error",
+];
 /// Every `result` of [`SIGNUPS`].
 const SIGNUP_RESULTS: [&str; 5] = ["ok", "email_taken", "invalid", "overloaded", "error"];
 /// Every `outcome` of [`REFRESHES`].

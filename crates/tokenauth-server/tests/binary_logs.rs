@@ -255,10 +255,19 @@ async fn assert_logs_free_of_secrets(rust_log: Option<&str>, format: &str, postg
     assert_eq!(server.terminate(Duration::from_secs(5)).code(), Some(0));
 
     let log = server.log_text();
-    let context = format!("RUST_LOG={rust_log:?}, {format}, postgres: {}", postgres.is_some());
-    assert!(log.contains("listening"), "{context}: the log was captured: {log}");
+    let context = format!(
+        "RUST_LOG={rust_log:?}, {format}, postgres: {}",
+        postgres.is_some()
+    );
+    assert!(
+        log.contains("listening"),
+        "{context}: the log was captured: {log}"
+    );
     if rust_log.is_some_and(|filter| filter.starts_with("trace")) {
-        assert!(log.contains("DEBUG"), "{context}: the verbose levels are on:\n{log}");
+        assert!(
+            log.contains("DEBUG"),
+            "{context}: the verbose levels are on:\n{log}"
+        );
     }
     for secret in &secrets.0 {
         assert!(
@@ -267,10 +276,19 @@ async fn assert_logs_free_of_secrets(rust_log: Option<&str>, format: &str, postg
             &secret[..6]
         );
     }
-    assert!(!log.contains("$argon2"), "{context}: a password hash is logged:\n{log}");
-    assert!(!log.contains(TEST_MASTER_KEY), "{context}: the master key is logged");
+    assert!(
+        !log.contains("$argon2"),
+        "{context}: a password hash is logged:\n{log}"
+    );
+    assert!(
+        !log.contains(TEST_MASTER_KEY),
+        "{context}: the master key is logged"
+    );
     if let Ok(generated) = fs::read_to_string(dir.join("tokenauth-data/master.key")) {
-        assert!(!log.contains(generated.trim()), "{context}: the master key is logged");
+        assert!(
+            !log.contains(generated.trim()),
+            "{context}: the master key is logged"
+        );
     }
     if format == "json" {
         for line in log.lines() {

@@ -20,10 +20,18 @@ struct Scrape {
 
 impl Scrape {
     async fn of(server: &Server) -> Self {
-        let response = server.client.get(server.url("/metrics")).send().await.unwrap();
+        let response = server
+            .client
+            .get(server.url("/metrics"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200);
         let content_type = response.headers()["content-type"].to_str().unwrap();
-        assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
+        assert!(
+            content_type.starts_with("text/plain; version=0.0.4"),
+            "{content_type}"
+        );
         let text = response.text().await.unwrap();
         let samples = text
             .lines()
@@ -47,10 +55,7 @@ impl Scrape {
 
     /// The value, or 0 when the series was never recorded.
     fn value_or_zero(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        self.samples
-            .get(&key(name, labels))
-            .copied()
-            .unwrap_or(0.0)
+        self.samples.get(&key(name, labels)).copied().unwrap_or(0.0)
     }
 
     fn has_metric(&self, name: &str) -> bool {
@@ -88,14 +93,16 @@ const REQUESTS: &str = "tokenauth_http_requests_total";
 async fn a_scrape_after_a_flow_shows_what_happened() {
     let (_temp, dir) = workdir();
     // A 1 s grace: a retry at once is a benign replay, the same token a second later is theft.
-    let server =
-        Server::start_with(&dir, |c| {
-            c.args(["--refresh-reuse-grace", "1s"]);
-        })
-        .await;
+    let server = Server::start_with(&dir, |c| {
+        c.args(["--refresh-reuse-grace", "1s"]);
+    })
+    .await;
     let before = Scrape::of(&server).await;
     // Nothing was counted before the flow but the readiness polls and this scrape.
-    assert_eq!(before.value_or_zero("tokenauth_logins_total", &[("result", "ok")]), 0.0);
+    assert_eq!(
+        before.value_or_zero("tokenauth_logins_total", &[("result", "ok")]),
+        0.0
+    );
 
     let signup = server.signup("metrics@example.com").await;
     let (status, login) = server.login("metrics@example.com").await;
@@ -142,7 +149,10 @@ async fn a_scrape_after_a_flow_shows_what_happened() {
     };
     assert_eq!(delta("tokenauth_signups_total", &[("result", "ok")]), 1.0);
     assert_eq!(delta("tokenauth_logins_total", &[("result", "ok")]), 1.0);
-    assert_eq!(delta("tokenauth_logins_total", &[("result", "failed")]), 2.0);
+    assert_eq!(
+        delta("tokenauth_logins_total", &[("result", "failed")]),
+        2.0
+    );
     let refreshes = "tokenauth_refreshes_total";
     assert_eq!(delta(refreshes, &[("outcome", "rotated")]), 1.0);
     assert_eq!(delta(refreshes, &[("outcome", "replayed")]), 1.0);
@@ -150,30 +160,68 @@ async fn a_scrape_after_a_flow_shows_what_happened() {
     assert_eq!(delta(refreshes, &[("outcome", "unknown")]), 1.0);
     assert_eq!(delta("tokenauth_refresh_reuse_detected_total", &[]), 1.0);
     let revocations = "tokenauth_session_revocations_total";
-    assert_eq!(delta(revocations, &[("reason", "refresh_token_reused")]), 1.0);
+    assert_eq!(
+        delta(revocations, &[("reason", "refresh_token_reused")]),
+        1.0
+    );
     assert_eq!(delta(revocations, &[("reason", "logout")]), 1.0);
 
     // Requests by route template, method and status.
-    let login_route = |status| [("route", "/v1/login"), ("method", "POST"), ("status", status)];
+    let login_route = |status| {
+        [
+            ("route", "/v1/login"),
+            ("method", "POST"),
+            ("status", status),
+        ]
+    };
     assert_eq!(delta(REQUESTS, &login_route("200")), 1.0);
     assert_eq!(delta(REQUESTS, &login_route("401")), 2.0);
-    let refresh_route = |status| [("route", "/v1/refresh"), ("method", "POST"), ("status", status)];
+    let refresh_route = |status| {
+        [
+            ("route", "/v1/refresh"),
+            ("method", "POST"),
+            ("status", status),
+        ]
+    };
     assert_eq!(delta(REQUESTS, &refresh_route("200")), 2.0);
     assert_eq!(delta(REQUESTS, &refresh_route("401")), 2.0);
-    let signup_route = [("route", "/v1/signup"), ("method", "POST"), ("status", "201")];
+    let signup_route = [
+        ("route", "/v1/signup"),
+        ("method", "POST"),
+        ("status", "201"),
+    ];
     assert_eq!(delta(REQUESTS, &signup_route), 1.0);
     // The template, never the session id; the raw unmatched paths not at all.
-    let by_template = [("route", "/v1/sessions/{id}"), ("method", "DELETE"), ("status", "401")];
-    assert_eq!(delta(REQUESTS, &by_template), 1.0, "the logged-out token is refused");
+    let by_template = [
+        ("route", "/v1/sessions/{id}"),
+        ("method", "DELETE"),
+        ("status", "401"),
+    ];
+    assert_eq!(
+        delta(REQUESTS, &by_template),
+        1.0,
+        "the logged-out token is refused"
+    );
     let unmatched = [("route", "unmatched"), ("method", "GET"), ("status", "404")];
     assert_eq!(delta(REQUESTS, &unmatched), 2.0);
-    assert!(!after.text.contains(id), "a raw path is a label:\n{}", after.text);
-    assert!(!after.text.contains("/no/such"), "a raw path is a label:\n{}", after.text);
+    assert!(
+        !after.text.contains(id),
+        "a raw path is a label:\n{}",
+        after.text
+    );
+    assert!(
+        !after.text.contains("/no/such"),
+        "a raw path is a label:\n{}",
+        after.text
+    );
 
     // The latency histogram, by route and method.
     let duration = "tokenauth_http_request_duration_seconds";
     let login_timing = [("route", "/v1/login"), ("method", "POST")];
-    assert_eq!(after.value(&format!("{duration}_count"), &login_timing), 3.0);
+    assert_eq!(
+        after.value(&format!("{duration}_count"), &login_timing),
+        3.0
+    );
     let inf = [("route", "/v1/login"), ("method", "POST"), ("le", "+Inf")];
     assert_eq!(after.value(&format!("{duration}_bucket"), &inf), 3.0);
     let fast = [("route", "/v1/login"), ("method", "POST"), ("le", "0.001")];
@@ -198,8 +246,14 @@ async fn a_scrape_after_a_flow_shows_what_happened() {
     ] {
         assert!(after.has_metric(gauge), "no {gauge} in:\n{}", after.text);
     }
-    assert_eq!(after.value("tokenauth_revoked_sessions_in_memory", &[]), 2.0);
-    assert_eq!(after.value("tokenauth_audit_write_failures_total", &[]), 0.0);
+    assert_eq!(
+        after.value("tokenauth_revoked_sessions_in_memory", &[]),
+        2.0
+    );
+    assert_eq!(
+        after.value("tokenauth_audit_write_failures_total", &[]),
+        0.0
+    );
     // Nothing secret is a label.
     assert!(!after.text.contains(PASSWORD));
     assert!(!after.text.contains("metrics@example.com"));

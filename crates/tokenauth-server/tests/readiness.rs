@@ -115,7 +115,12 @@ fn authority(url: &str) -> &str {
 
 /// `GET /readyz`: the status and the body.
 async fn readyz(server: &Server) -> (u16, Value, String) {
-    let response = server.client.get(server.url("/readyz")).send().await.unwrap();
+    let response = server
+        .client
+        .get(server.url("/readyz"))
+        .send()
+        .await
+        .unwrap();
     let status = response.status().as_u16();
     let content_type = response
         .headers()
@@ -218,8 +223,8 @@ async fn readyz_follows_the_database_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_is_unready_while_the_schema_is_not_the_builds() {
-    let Some(schema) = TestSchema::create("readyz_is_unready_while_the_schema_is_not_the_builds")
-        .await
+    let Some(schema) =
+        TestSchema::create("readyz_is_unready_while_the_schema_is_not_the_builds").await
     else {
         return;
     };
@@ -232,7 +237,9 @@ async fn readyz_is_unready_while_the_schema_is_not_the_builds() {
         .unwrap();
     tokio::spawn(connection);
     let set_latest = |to: i64| {
-        format!("UPDATE tokenauth_schema SET version = {to} WHERE version = (SELECT MAX(version) FROM tokenauth_schema)")
+        format!(
+            "UPDATE tokenauth_schema SET version = {to} WHERE version = (SELECT MAX(version) FROM tokenauth_schema)"
+        )
     };
 
     // The last migration "not applied": another build's older schema.

@@ -31,7 +31,12 @@ fn defaults_follow_the_contract() {
 
 #[test]
 fn metrics_can_be_switched_off() {
-    for (value, on) in [("on", true), ("off", false), ("true", true), ("false", false)] {
+    for (value, on) in [
+        ("on", true),
+        ("off", false),
+        ("true", true),
+        ("false", false),
+    ] {
         let config = Config::from_layer(flags(&[("metrics", value)])).expect(value);
         assert_eq!(config.metrics, on, "{value}");
     }

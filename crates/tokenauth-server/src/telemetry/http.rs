@@ -33,7 +33,10 @@ pub const DURATION_BUCKETS: &[f64] = &[
 const UNMATCHED: &str = "unmatched";
 
 pub(super) fn describe() {
-    describe_counter!(REQUESTS, "HTTP requests by route template, method and status");
+    describe_counter!(
+        REQUESTS,
+        "HTTP requests by route template, method and status"
+    );
     describe_histogram!(
         REQUEST_DURATION,
         Unit::Seconds,
