@@ -10,6 +10,7 @@ use std::time::Duration;
 use common::PASSWORD;
 use common::process::{Server, send, workdir};
 use serde_json::json;
+use tokenauth_store::postgres::test_schema::TestSchema;
 
 /// One scrape: every sample by its name and sorted labels, e.g.
 /// `tokenauth_logins_total{result="ok"}`.
@@ -97,6 +98,38 @@ async fn a_scrape_after_a_flow_shows_what_happened() {
         c.args(["--refresh-reuse-grace", "1s"]);
     })
     .await;
+    let after = flow_and_scrape(server).await;
+    // The SQLite writer and its two readers.
+    assert_eq!(after.value("tokenauth_db_pool_max_connections", &[]), 3.0);
+    assert_eq!(after.value("tokenauth_db_queued_writes", &[]), 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scrape_after_a_flow_on_postgres_shows_what_happened() {
+    let Some(schema) = TestSchema::create("a_scrape_after_a_flow_on_postgres").await else {
+        return;
+    };
+    let server = Server::start_on(
+        &schema.url(),
+        &[
+            "--refresh-reuse-grace",
+            "1s",
+            "--database-max-connections",
+            "5",
+        ],
+    )
+    .await;
+    let after = flow_and_scrape(server).await;
+    // deadpool's figures; SQLite's write queue does not exist here.
+    assert_eq!(after.value("tokenauth_db_pool_max_connections", &[]), 5.0);
+    let open = after.value("tokenauth_db_pool_connections", &[]);
+    assert!((1.0..=5.0).contains(&open), "{open}");
+    assert!(!after.has_metric("tokenauth_db_queued_writes"));
+}
+
+/// Runs a known flow against `server` (with a 1 s reuse grace), checks what every domain and
+/// request metric says about it, stops the server and returns the last scrape.
+async fn flow_and_scrape(server: Server) -> Scrape {
     let before = Scrape::of(&server).await;
     // Nothing was counted before the flow but the readiness polls and this scrape.
     assert_eq!(
@@ -227,15 +260,13 @@ async fn a_scrape_after_a_flow_shows_what_happened() {
     let fast = [("route", "/v1/login"), ("method", "POST"), ("le", "0.001")];
     assert!(after.value(&format!("{duration}_bucket"), &fast) <= 3.0);
 
-    // Gauges: nothing hashing now; the SQLite writer and its two readers.
+    // Gauges: nothing hashing now.
     assert_eq!(after.value("tokenauth_password_hash_queue_depth", &[]), 0.0);
     assert_eq!(after.value("tokenauth_password_hashes_in_flight", &[]), 0.0);
-    assert_eq!(after.value("tokenauth_db_pool_max_connections", &[]), 3.0);
     for gauge in [
         "tokenauth_db_pool_connections",
         "tokenauth_db_pool_idle_connections",
         "tokenauth_db_pool_waiting",
-        "tokenauth_db_queued_writes",
         "tokenauth_http_requests_in_flight",
         "tokenauth_revoked_sessions_in_memory",
         "tokenauth_revocation_feed_applied_seq",
@@ -259,6 +290,7 @@ async fn a_scrape_after_a_flow_shows_what_happened() {
     assert!(!after.text.contains("metrics@example.com"));
     assert!(!after.text.contains(&first));
     server.stop();
+    after
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
