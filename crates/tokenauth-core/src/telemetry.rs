@@ -135,27 +135,15 @@ pub(crate) fn refresh_failed(error: &AuthError) {
     .increment(1);
 }
 
-/// Counts `count` sessions revoked for `reason`.
+/// Counts `count` sessions revoked for `reason` (labelled with its stored spelling, so every
+/// reason, present and future, is counted; revocations are rare enough that the label vector
+/// this allocates does not matter).
 pub fn sessions_revoked(reason: RevokeReason, count: usize) {
     if count == 0 {
         return;
     }
-    let counter = match reason {
-        RevokeReason::Logout => counter!(SESSION_REVOCATIONS, "reason" => "logout"),
-        RevokeReason::RevokedByUser => counter!(SESSION_REVOCATIONS, "reason" => "revoked_by_user"),
-        RevokeReason::RevokeAll => counter!(SESSION_REVOCATIONS, "reason" => "revoke_all"),
-        RevokeReason::RefreshTokenReused => {
-            counter!(SESSION_REVOCATIONS, "reason" => "refresh_token_reused")
-        }
-        RevokeReason::RevokedByClient => {
-            counter!(SESSION_REVOCATIONS, "reason" => "revoked_by_client")
-        }
-        RevokeReason::PasswordChanged => {
-            counter!(SESSION_REVOCATIONS, "reason" => "password_changed")
-        }
-        RevokeReason::Disabled => counter!(SESSION_REVOCATIONS, "reason" => "disabled"),
-    };
-    counter.increment(u64::try_from(count).unwrap_or(u64::MAX));
+    counter!(SESSION_REVOCATIONS, "reason" => reason.as_str())
+        .increment(u64::try_from(count).unwrap_or(u64::MAX));
 }
 
 /// Moves the hash queue gauge by `delta` (one hash joining or leaving the queue).
@@ -189,17 +177,6 @@ mod tests {
                 let recorded = format!("\"{label}\" => \"{value}\")");
                 assert!(source.contains(&recorded), "{value} is never recorded");
             }
-        }
-    }
-
-    #[test]
-    fn every_revoke_reason_has_a_label_named_as_it_is_stored() {
-        // The label literals above must follow RevokeReason::as_str; a new reason fails to
-        // compile there (the match is exhaustive inside this crate) and this checks spelling.
-        let source = include_str!("telemetry.rs");
-        for reason in RevokeReason::ALL {
-            let label = format!("\"reason\" => \"{}\"", reason.as_str());
-            assert!(source.contains(&label), "no label for {reason:?}");
         }
     }
 }
