@@ -55,6 +55,10 @@ pub enum AuthError {
     /// Too much work is queued (password hashing); try again shortly.
     #[error("the server is busy; retry shortly")]
     Overloaded,
+    /// The database cannot be reached or failed; nothing was changed, and a retry may succeed.
+    /// The detail is for the logs, never for the client.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// An internal failure; the detail is for the logs, never for the client.
     #[error("internal error: {0}")]
     Internal(String),
@@ -62,7 +66,10 @@ pub enum AuthError {
 
 impl From<StoreError> for AuthError {
     fn from(error: StoreError) -> Self {
-        AuthError::Internal(error.to_string())
+        match error {
+            StoreError::Unavailable(detail) => AuthError::Unavailable(detail),
+            other => AuthError::Internal(other.to_string()),
+        }
     }
 }
 

@@ -20,6 +20,7 @@ pub mod service;
 pub mod session;
 pub mod settings;
 pub mod store;
+pub mod telemetry;
 pub mod throttle;
 pub mod user;
 

@@ -11,6 +11,7 @@ use argon2::{
 use tokio::sync::Semaphore;
 
 use crate::error::AuthError;
+use crate::telemetry;
 use crate::user::Password;
 
 /// Argon2id cost parameters.
@@ -148,13 +149,17 @@ impl PasswordHasher {
         let queued = inner.waiting.fetch_add(1, Ordering::AcqRel);
         let _slot = WaitingSlot(&inner.waiting);
         if queued >= inner.concurrency + inner.max_waiting {
+            telemetry::hash_rejected();
             return Err(AuthError::Overloaded);
         }
+        let waiting = GaugeSlot::enter(telemetry::hash_queue);
         let _permit = inner
             .permits
             .acquire()
             .await
             .map_err(|_| AuthError::Internal("hasher closed".into()))?;
+        drop(waiting);
+        let _running = GaugeSlot::enter(telemetry::hashes_in_flight);
         tokio::task::spawn_blocking(work)
             .await
             .map_err(|e| AuthError::Internal(format!("hash task: {e}")))?
@@ -167,6 +172,23 @@ struct WaitingSlot<'a>(&'a AtomicUsize);
 impl Drop for WaitingSlot<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Holds one unit of a gauge (the hash queue, the hashes running) from `enter` until dropped,
+/// however the wait or the work ends.
+struct GaugeSlot(fn(f64));
+
+impl GaugeSlot {
+    fn enter(gauge: fn(f64)) -> Self {
+        gauge(1.0);
+        Self(gauge)
+    }
+}
+
+impl Drop for GaugeSlot {
+    fn drop(&mut self) {
+        (self.0)(-1.0);
     }
 }
 

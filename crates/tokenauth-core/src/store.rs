@@ -256,6 +256,27 @@ pub trait Lifecycle: Send + Sync {
     /// Finishes queued work and closes every connection; later calls fail with
     /// [`StoreError::Unavailable`]. Idempotent.
     async fn close(&self);
+
+    /// How busy the database connections are right now (for metrics); `None` when the backend
+    /// cannot tell. Cheap: reads counters, never the database.
+    fn pool_status(&self) -> Option<PoolStatus> {
+        None
+    }
+}
+
+/// A snapshot of a backend's connections, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolStatus {
+    /// Most connections the backend opens.
+    pub max_connections: usize,
+    /// Connections open now.
+    pub connections: usize,
+    /// Open connections not serving an operation now.
+    pub idle: usize,
+    /// Operations waiting for a connection.
+    pub waiting: usize,
+    /// Of those, writes waiting for the single writer (SQLite only).
+    pub queued_writes: Option<usize>,
 }
 
 /// One entry of the revocation feed: a session revoked at `revoked_at`, numbered `seq`.

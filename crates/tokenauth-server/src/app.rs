@@ -22,6 +22,7 @@ use crate::config::{Config, SignupResponse};
 use crate::listener::{LimitedListener, LimitedStream};
 use crate::routes;
 use crate::state::AppState;
+use crate::telemetry::{self, Telemetry};
 
 /// A server ready to run: listener bound, database open, keys loaded.
 pub struct Application {
@@ -93,6 +94,12 @@ impl Application {
             audit,
         )
         .await?;
+        // Before anything is counted: the recorder is process-wide and installed once.
+        let metrics = if config.metrics {
+            Telemetry::install()
+        } else {
+            None
+        };
         let (shutting_down, shutdown_signal) = watch::channel(false);
         let state = AppState {
             auth: Arc::new(auth),
@@ -107,6 +114,7 @@ impl Application {
             uniform_signup: config.signup_response == SignupResponse::Uniform,
             rate_limits: Arc::new(config.throttling.rate_limits()),
             trusted_proxies: Arc::new(config.throttling.trusted_proxies.clone()),
+            metrics,
         };
         Ok(Self {
             listener,
@@ -144,12 +152,15 @@ impl Application {
             config,
             shutting_down,
         } = self;
-        let background = [
+        let mut background = vec![
             spawn_maintenance(&state),
             spawn_revocation_follower(&state, config.revocation_poll_interval),
             spawn_bucket_sweeper(&state),
             spawn_key_change_follower(&state),
         ];
+        if let Some(metrics) = &state.metrics {
+            background.push(telemetry::spawn_upkeep(metrics.clone()));
+        }
         let app = routes::router(state.clone(), config.request_timeout)
             .into_make_service_with_connect_info::<SocketAddr>();
         // `tap_io` (a no-op here) gives the wrapped listener axum's `ConnectInfo<SocketAddr>`.

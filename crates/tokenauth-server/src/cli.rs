@@ -356,6 +356,7 @@ setting_flags! {
     password_hash_queue => "password_hash_queue", "Password hashes that may wait before 503 [default: 64]";
     request_timeout => "request_timeout", "Longest a request may take [default: 30s]";
     log_format => "log_format", "text or json [default: text]";
+    metrics => "metrics", "Prometheus metrics at GET /metrics: on or off [default: on]";
     database_max_connections => "database_max_connections", "PostgreSQL connections per instance [default: 16]";
     database_timeout => "database_timeout", "Longest wait for a PostgreSQL connection [default: 5s]";
     revocation_poll_interval => "revocation_poll_interval", "How often to read revocations made elsewhere [default: 250ms]";

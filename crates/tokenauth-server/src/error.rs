@@ -116,6 +116,11 @@ impl ApiError {
             ApiError::Auth(A::Overloaded) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "overloaded", "Server busy")
             }
+            ApiError::Auth(A::Unavailable(_)) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+            ),
             ApiError::Auth(A::Internal(_)) | ApiError::Auth(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal_error",
@@ -184,16 +189,19 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, title) = self.classify();
-        let detail = if status.is_server_error()
-            && !matches!(
-                self,
-                ApiError::Timeout | ApiError::Auth(AuthError::Overloaded)
-            ) {
-            // Internal detail goes to the log, never to the client.
-            tracing::error!(error = %self, "internal error");
-            "an internal error occurred; it has been logged".to_owned()
-        } else {
-            self.to_string()
+        let detail = match &self {
+            ApiError::Timeout | ApiError::Auth(AuthError::Overloaded) => self.to_string(),
+            // Which database failure it was goes to the log, never to the client.
+            ApiError::Auth(AuthError::Unavailable(_)) => {
+                tracing::error!(error = %self, "database unavailable");
+                "the database is unavailable; retry shortly".to_owned()
+            }
+            _ if status.is_server_error() => {
+                // Internal detail goes to the log, never to the client.
+                tracing::error!(error = %self, "internal error");
+                "an internal error occurred; it has been logged".to_owned()
+            }
+            _ => self.to_string(),
         };
         let body = Problem {
             kind: format!("urn:tokenauth:problem:{code}"),

@@ -19,6 +19,7 @@ pub mod rate_limit;
 pub mod routes;
 pub mod session_commands;
 pub mod state;
+pub mod telemetry;
 pub mod user_commands;
 
 pub use app::{Application, BuildOptions};

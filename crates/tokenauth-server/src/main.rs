@@ -100,9 +100,18 @@ fn fail(error: &anyhow::Error) -> ExitCode {
     }
 }
 
+/// Targets held at `info` whatever `RUST_LOG` asks: at `debug` tokio-postgres logs every
+/// statement's parameters, which include password hashes, emails and client addresses.
+const QUIET_TARGETS: [&str; 2] = ["tokio_postgres=info", "tokio_postgres::query=info"];
+
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    for directive in QUIET_TARGETS {
+        if let Ok(directive) = directive.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

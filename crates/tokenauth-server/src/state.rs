@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use crate::browser::BrowserPolicy;
 use crate::client_ip::TrustedProxies;
 use crate::rate_limit::RateLimits;
+use crate::telemetry::Telemetry;
 
 /// The application state handed to handlers (cheap to clone).
 #[derive(Clone)]
@@ -30,6 +31,8 @@ pub struct AppState {
     pub rate_limits: Arc<RateLimits>,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Arc<TrustedProxies>,
+    /// The Prometheus exporter, when `metrics = on`.
+    pub metrics: Option<Arc<Telemetry>>,
     /// Turns true when the server starts shutting down, so held long-polls answer at once
     /// instead of delaying the shutdown.
     pub shutting_down: watch::Receiver<bool>,

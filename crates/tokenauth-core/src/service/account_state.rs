@@ -10,6 +10,7 @@ use crate::ids::{SessionId, UserId};
 use crate::service::AuthService;
 use crate::session::RevokeReason;
 use crate::store::Store;
+use crate::telemetry;
 use crate::user::{Email, User};
 
 /// What disabling or enabling an account did.
@@ -47,6 +48,7 @@ pub async fn disable_user(
     let revoked = store
         .revoke_all_sessions(user, RevokeReason::Disabled, now)
         .await?;
+    telemetry::sessions_revoked(RevokeReason::Disabled, revoked.len());
     audit
         .record(AuditEvent::new(AuditKind::UserDisabled, now).user(user))
         .await;

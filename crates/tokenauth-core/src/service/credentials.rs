@@ -8,6 +8,7 @@ use crate::refresh_token::RefreshToken;
 use crate::service::{AuthService, IssuedTokens};
 use crate::session::{NewSession, RevokeReason, RotationOutcome, RotationRequest};
 use crate::store::StoreError;
+use crate::telemetry;
 use crate::throttle::ThrottleKey;
 use crate::user::{Email, Password, User};
 
@@ -32,6 +33,17 @@ impl AuthService {
     /// [`Password::new`]), [`AuthError::EmailTaken`], [`AuthError::Overloaded`] when the
     /// hasher's queue is full.
     pub async fn signup(
+        &self,
+        email: &str,
+        password: String,
+        client: ClientInfo,
+    ) -> Result<(User, IssuedTokens), AuthError> {
+        let result = self.signup_counted(email, password, client).await;
+        telemetry::signup(&result);
+        result
+    }
+
+    async fn signup_counted(
         &self,
         email: &str,
         password: String,
@@ -90,6 +102,17 @@ impl AuthService {
     /// [`AuthError::AccountDisabled`] when the password is right but the account is disabled,
     /// [`AuthError::RateLimited`] during a lock-out, [`AuthError::Overloaded`].
     pub async fn login(
+        &self,
+        email: &str,
+        password: String,
+        client: ClientInfo,
+    ) -> Result<(User, IssuedTokens), AuthError> {
+        let result = self.login_counted(email, password, client).await;
+        telemetry::login(&result);
+        result
+    }
+
+    async fn login_counted(
         &self,
         email: &str,
         password: String,
@@ -200,6 +223,7 @@ impl AuthService {
             .await?
         {
             self.remember_revoked(session, now);
+            telemetry::sessions_revoked(RevokeReason::Disabled, 1);
         }
         Err(AuthError::AccountDisabled)
     }
@@ -261,7 +285,7 @@ impl AuthService {
         presented: &str,
         client: ClientInfo,
     ) -> Result<IssuedTokens, AuthError> {
-        let presented = RefreshToken::parse(presented)?;
+        let presented = RefreshToken::parse(presented).inspect_err(telemetry::refresh_failed)?;
         let successor = self.rotation_secret.successor(&presented);
         let now = self.clock.now();
         let request = RotationRequest {
@@ -271,7 +295,14 @@ impl AuthService {
             grace_cutoff: now.minus(self.settings.refresh_reuse_grace),
             successor_expires_at: now.plus(self.settings.refresh_token_ttl),
         };
-        match self.store.rotate_refresh_token(&request).await? {
+        let outcome = self
+            .store
+            .rotate_refresh_token(&request)
+            .await
+            .map_err(AuthError::from)
+            .inspect_err(telemetry::refresh_failed)?;
+        telemetry::refresh(&outcome);
+        match outcome {
             RotationOutcome::Rotated(owner) | RotationOutcome::Replayed(owner) => self.issue(
                 owner.user_id,
                 owner.session_id,
@@ -285,6 +316,7 @@ impl AuthService {
                 user_id,
             } => {
                 self.remember_revoked(session_id, now);
+                telemetry::sessions_revoked(RevokeReason::RefreshTokenReused, 1);
                 tracing::warn!(
                     session = %session_id,
                     user = %user_id,

@@ -7,8 +7,9 @@ use crate::clock::Timestamp;
 use crate::error::AuthError;
 use crate::ids::{SessionId, UserId};
 use crate::service::{AccountChange, AuthService, ClientInfo};
-use crate::session::Session;
+use crate::session::{RevokeReason, Session};
 use crate::store::Store;
+use crate::telemetry;
 use crate::user::{Password, User};
 
 /// Most audit events an export carries; a user with more (years of logins under a long
@@ -84,6 +85,7 @@ pub async fn erase_user(
         .delete_user(user, now)
         .await?
         .ok_or(AuthError::NotFound)?;
+    telemetry::sessions_revoked(RevokeReason::UserDeleted, revoked.len());
     audit
         .record(
             AuditEvent::new(AuditKind::UserDeleted, now)

@@ -10,6 +10,7 @@ use crate::ids::{SessionId, UserId};
 use crate::refresh_token::RefreshToken;
 use crate::service::{AuthService, ClientInfo};
 use crate::session::RevokeReason;
+use crate::telemetry;
 
 /// Leeway used to verify an access token presented for revocation: revocation must work on a
 /// token whatever its `exp`, as long as its signature is ours (ten years covers any lifetime).
@@ -63,6 +64,7 @@ impl AuthService {
             .await?
         {
             tracing::info!(%session, reason = %RevokeReason::RevokedByClient, "session revoked");
+            telemetry::sessions_revoked(RevokeReason::RevokedByClient, 1);
             self.audit_revoked(
                 user,
                 &[session],

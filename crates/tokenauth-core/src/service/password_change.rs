@@ -6,6 +6,7 @@ use crate::error::AuthError;
 use crate::ids::{SessionId, UserId};
 use crate::service::{AuthService, ClientInfo};
 use crate::session::RevokeReason;
+use crate::telemetry;
 use crate::user::{Password, User};
 
 /// The JSON field the new password comes in, named in its errors.
@@ -71,6 +72,7 @@ impl AuthService {
         for other in &revoked {
             self.remember_revoked(*other, now);
         }
+        telemetry::sessions_revoked(RevokeReason::PasswordChanged, revoked.len());
         self.audit
             .record(
                 AuditEvent::new(AuditKind::PasswordChanged, now)

@@ -8,6 +8,7 @@ use crate::error::AuthError;
 use crate::ids::{SessionId, UserId};
 use crate::service::{AuthService, ClientInfo};
 use crate::session::{RevokeReason, Session};
+use crate::telemetry;
 use crate::user::User;
 
 /// How long an ended (expired or revoked) session is kept by default
@@ -99,6 +100,7 @@ impl AuthService {
             .await?;
         self.remember_revoked(session, now);
         if revoked {
+            telemetry::sessions_revoked(RevokeReason::Logout, 1);
             self.audit_revoked(user, &[session], RevokeReason::Logout, &client, now)
                 .await;
         }
@@ -126,6 +128,7 @@ impl AuthService {
             return Err(AuthError::NotFound);
         }
         self.remember_revoked(session, now);
+        telemetry::sessions_revoked(RevokeReason::RevokedByUser, 1);
         self.audit_revoked(user, &[session], RevokeReason::RevokedByUser, &client, now)
             .await;
         Ok(())
@@ -149,6 +152,7 @@ impl AuthService {
         for session in &revoked {
             self.remember_revoked(*session, now);
         }
+        telemetry::sessions_revoked(RevokeReason::RevokeAll, revoked.len());
         self.audit_revoked(user, &revoked, RevokeReason::RevokeAll, &client, now)
             .await;
         Ok(revoked.len())

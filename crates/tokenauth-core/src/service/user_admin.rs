@@ -12,6 +12,7 @@ use crate::password::PasswordHasher;
 use crate::service::AccountChange;
 use crate::session::{RevokeReason, Session};
 use crate::store::{Store, StoreError};
+use crate::telemetry;
 use crate::user::{Email, Password, User, parse_role};
 
 /// Creates an account with this email, password (held to the sign-up policy) and roles, with
@@ -241,6 +242,7 @@ async fn record_revoked(
     reason: RevokeReason,
     now: Timestamp,
 ) {
+    telemetry::sessions_revoked(reason, sessions.len());
     let events = sessions
         .iter()
         .map(|session| AuditEvent::session_revoked(user, *session, reason, now))

@@ -27,6 +27,7 @@ pub const SETTINGS: &[&str] = &[
     "password_hash_queue",
     "request_timeout",
     "log_format",
+    "metrics",
     "database_max_connections",
     "database_timeout",
     "revocation_poll_interval",

@@ -166,6 +166,8 @@ pub struct Config {
     pub audit_retention: Duration,
     /// How long ended sessions are kept (with their refresh-token history).
     pub ended_session_retention: Duration,
+    /// Whether `GET /metrics` serves Prometheus metrics (and requests are counted for it).
+    pub metrics: bool,
 }
 
 /// How sign-up answers (account enumeration).
@@ -428,6 +430,13 @@ impl Config {
                 ));
             }
         };
+        let metrics = match text("metrics", take("metrics"))?.as_deref() {
+            None | Some("on" | "true") => true,
+            Some("off" | "false") => false,
+            Some(other) => {
+                return Err(invalid("metrics", format!("{other:?} is not on or off")));
+            }
+        };
         let log_format = match text("log_format", take("log_format"))?.as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -465,6 +474,7 @@ impl Config {
             audit_retention,
             ended_session_retention,
             throttling,
+            metrics,
         })
     }
 

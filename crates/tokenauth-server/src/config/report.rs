@@ -94,6 +94,10 @@ impl Config {
                 }
                 .to_owned(),
             ),
+            (
+                "metrics",
+                if self.metrics { "on" } else { "off" }.to_owned(),
+            ),
         ]
     }
 

@@ -26,6 +26,20 @@ fn defaults_follow_the_contract() {
         Duration::from_secs(7 * 86_400)
     );
     assert_eq!(config.clock_leeway, Duration::from_secs(10));
+    assert!(config.metrics);
+}
+
+#[test]
+fn metrics_can_be_switched_off() {
+    for (value, on) in [
+        ("on", true),
+        ("off", false),
+        ("true", true),
+        ("false", false),
+    ] {
+        let config = Config::from_layer(flags(&[("metrics", value)])).expect(value);
+        assert_eq!(config.metrics, on, "{value}");
+    }
 }
 
 #[test]
@@ -101,6 +115,7 @@ fn bad_settings_name_the_setting() {
         ("clock_leeway", "1h"),
         ("password_hash_concurrency", "0"),
         ("log_format", "xml"),
+        ("metrics", "maybe"),
         ("login_max_failures", "-1"),
         ("login_max_failures", "1001"),
         ("login_lockout_max", "0s"),

@@ -51,6 +51,13 @@ impl IntoResponse for OAuthError {
                 StatusCode::BAD_REQUEST,
                 json!({"error": "invalid_request", "error_description": detail}),
             ),
+            OAuthError::Server(error @ (AuthError::Overloaded | AuthError::Unavailable(_))) => {
+                tracing::warn!(%error, "an OAuth endpoint is temporarily unavailable");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({"error": "temporarily_unavailable"}),
+                )
+            }
             OAuthError::Server(error) => {
                 tracing::error!(%error, "internal error on an OAuth endpoint");
                 (

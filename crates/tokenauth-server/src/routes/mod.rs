@@ -35,6 +35,7 @@ use crate::client_ip;
 use crate::error::ApiError;
 use crate::rate_limit::{self, IpRateLimiter};
 use crate::state::AppState;
+use crate::telemetry;
 
 /// Largest accepted request body. Every JSON body of the API fits in far less; a password is at
 /// most 1 KiB.
@@ -51,6 +52,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
     let browser = state.browser.clone();
     let trusted_proxies = state.trusted_proxies.clone();
     let limits = state.rate_limits.clone();
+    let request_metrics = state.metrics.clone();
     let api = Router::new()
         .route(
             "/v1/signup",
@@ -85,6 +87,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(telemetry::scrape))
         .route("/", get(ui::index))
         .route("/ui/app.js", get(ui::app_js))
         .route("/ui/tokenauth-client.js", get(ui::client_js))
@@ -92,7 +95,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state);
-    api.layer(
+    let api = api.layer(
         ServiceBuilder::new()
             .layer(SetSensitiveHeadersLayer::new([
                 header::AUTHORIZATION,
@@ -122,7 +125,15 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
             // read; a chunked body is cut off by the extractor's limit while it is read.
             .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
             .layer(DefaultBodyLimit::max(BODY_LIMIT)),
-    )
+    );
+    // Outermost, so every answer is counted with the status it finally got.
+    match request_metrics {
+        Some(metrics) => api.layer(middleware::from_fn_with_state(
+            metrics,
+            telemetry::http::record,
+        )),
+        None => api,
+    }
 }
 
 /// `route` behind a per-client-IP bucket, when `limiter` is set.

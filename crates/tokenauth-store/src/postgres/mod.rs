@@ -27,7 +27,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
-use tokenauth_core::store::{Lifecycle, StoreError};
+use tokenauth_core::store::{Lifecycle, PoolStatus, StoreError};
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
@@ -158,6 +158,17 @@ impl Lifecycle for PostgresStore {
 
     async fn close(&self) {
         PostgresStore::close(self);
+    }
+
+    fn pool_status(&self) -> Option<PoolStatus> {
+        let status = self.pool.status();
+        Some(PoolStatus {
+            max_connections: status.max_size,
+            connections: status.size,
+            idle: status.available,
+            waiting: status.waiting,
+            queued_writes: None,
+        })
     }
 }
 

@@ -23,7 +23,7 @@ mod workers;
 use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
-use tokenauth_core::store::{Lifecycle, StoreError};
+use tokenauth_core::store::{Lifecycle, PoolStatus, StoreError};
 
 use workers::Workers;
 
@@ -199,6 +199,10 @@ impl Lifecycle for SqliteStore {
 
     async fn close(&self) {
         self.workers.stop_async().await;
+    }
+
+    fn pool_status(&self) -> Option<PoolStatus> {
+        Some(self.workers.status())
     }
 }
 

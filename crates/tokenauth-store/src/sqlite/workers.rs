@@ -1,11 +1,12 @@
 //! The threads that own the connections. Hand-written because no maintained crate offers a
 //! single-writer thread plus a reader pool for rusqlite 0.43 with async callers; it is small.
 
-use std::sync::{Mutex, PoisonError, RwLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
 
 use rusqlite::Connection;
-use tokenauth_core::store::StoreError;
+use tokenauth_core::store::{PoolStatus, StoreError};
 use tokio::sync::oneshot;
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
@@ -22,6 +23,10 @@ pub(super) struct Workers {
     writer: Queue,
     readers: Queue,
     threads: Mutex<Vec<Worker>>,
+    /// How many connections there are (the writer's and the readers').
+    connections: usize,
+    /// How many threads are running a job now.
+    busy: Arc<AtomicUsize>,
 }
 
 /// A worker thread and the signal it sends once its connection is closed.
@@ -35,17 +40,58 @@ impl Workers {
     pub(super) fn start(writer: Connection, readers: Vec<Connection>) -> Result<Self, StoreError> {
         let (writer_tx, writer_rx) = flume::unbounded();
         let (readers_tx, readers_rx) = flume::unbounded();
-        let mut threads = Vec::with_capacity(readers.len() + 1);
-        threads.push(spawn("tokenauth-sqlite-writer", writer, writer_rx, true)?);
+        let connections = readers.len() + 1;
+        let busy = Arc::new(AtomicUsize::new(0));
+        let mut threads = Vec::with_capacity(connections);
+        threads.push(spawn(
+            "tokenauth-sqlite-writer",
+            writer,
+            writer_rx,
+            true,
+            busy.clone(),
+        )?);
         for (index, reader) in readers.into_iter().enumerate() {
             let name = format!("tokenauth-sqlite-reader-{index}");
-            threads.push(spawn(&name, reader, readers_rx.clone(), false)?);
+            threads.push(spawn(
+                &name,
+                reader,
+                readers_rx.clone(),
+                false,
+                busy.clone(),
+            )?);
         }
         Ok(Self {
             writer: RwLock::new(Some(writer_tx)),
             readers: RwLock::new(Some(readers_tx)),
             threads: Mutex::new(threads),
+            connections,
+            busy,
         })
+    }
+
+    /// The connections and the jobs queued for them, right now.
+    pub(super) fn status(&self) -> PoolStatus {
+        let queued = |queue: &Queue| {
+            queue
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_ref()
+                .map_or(0, flume::Sender::len)
+        };
+        let stopped = self
+            .writer
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_none();
+        let connections = if stopped { 0 } else { self.connections };
+        let queued_writes = queued(&self.writer);
+        PoolStatus {
+            max_connections: self.connections,
+            connections,
+            idle: connections.saturating_sub(self.busy.load(Ordering::Relaxed)),
+            waiting: queued_writes + queued(&self.readers),
+            queued_writes: Some(queued_writes),
+        }
     }
 
     /// Runs `work` on the writer's connection, after every write queued before it.
@@ -132,13 +178,16 @@ fn spawn(
     mut conn: Connection,
     queue: flume::Receiver<Job>,
     is_writer: bool,
+    busy: Arc<AtomicUsize>,
 ) -> Result<Worker, StoreError> {
     let (done, closed) = oneshot::channel();
     let handle = std::thread::Builder::new()
         .name(name.to_owned())
         .spawn(move || {
             while let Ok(job) = queue.recv() {
+                busy.fetch_add(1, Ordering::Relaxed);
                 job(&mut conn);
+                busy.fetch_sub(1, Ordering::Relaxed);
             }
             if is_writer {
                 // Leave a compact file behind: fold the WAL into the database.

@@ -1,0 +1,306 @@
+//! `GET /metrics` of the real `tokenauth` binary after a known flow: each process has its own
+//! recorder, so the counters are exact (in-process tests share one recorder per process).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::PASSWORD;
+use common::process::{Server, send, workdir};
+use serde_json::json;
+use tokenauth_store::postgres::test_schema::TestSchema;
+
+/// One scrape: every sample by its name and sorted labels, e.g.
+/// `tokenauth_logins_total{result="ok"}`.
+struct Scrape {
+    samples: BTreeMap<String, f64>,
+    text: String,
+}
+
+impl Scrape {
+    async fn of(server: &Server) -> Self {
+        let response = server
+            .client
+            .get(server.url("/metrics"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let content_type = response.headers()["content-type"].to_str().unwrap();
+        assert!(
+            content_type.starts_with("text/plain; version=0.0.4"),
+            "{content_type}"
+        );
+        let text = response.text().await.unwrap();
+        let samples = text
+            .lines()
+            .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+            .map(|line| {
+                let (series, value) = line.rsplit_once(' ').expect("name and value");
+                (canonical(series), value.parse().expect("a number"))
+            })
+            .collect();
+        Self { samples, text }
+    }
+
+    /// The value of `name` with exactly `labels`; panics with the scrape if absent.
+    fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let key = key(name, labels);
+        *self
+            .samples
+            .get(&key)
+            .unwrap_or_else(|| panic!("no sample {key} in:\n{}", self.text))
+    }
+
+    /// The value, or 0 when the series was never recorded.
+    fn value_or_zero(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.samples.get(&key(name, labels)).copied().unwrap_or(0.0)
+    }
+
+    fn has_metric(&self, name: &str) -> bool {
+        self.samples
+            .keys()
+            .any(|key| key == name || key.starts_with(&format!("{name}{{")))
+    }
+}
+
+fn key(name: &str, labels: &[(&str, &str)]) -> String {
+    let mut labels: Vec<_> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    labels.sort();
+    if labels.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{name}{{{}}}", labels.join(","))
+    }
+}
+
+/// `name{b="2",a="1"}` → `name{a="1",b="2"}` (no label value here holds a comma or quote).
+fn canonical(series: &str) -> String {
+    match series.split_once('{') {
+        None => series.to_owned(),
+        Some((name, labels)) => {
+            let mut labels: Vec<_> = labels.trim_end_matches('}').split(',').collect();
+            labels.sort_unstable();
+            format!("{name}{{{}}}", labels.join(","))
+        }
+    }
+}
+
+const REQUESTS: &str = "tokenauth_http_requests_total";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scrape_after_a_flow_shows_what_happened() {
+    let (_temp, dir) = workdir();
+    // A 1 s grace: a retry at once is a benign replay, the same token a second later is theft.
+    let server = Server::start_with(&dir, |c| {
+        c.args(["--refresh-reuse-grace", "1s"]);
+    })
+    .await;
+    let after = flow_and_scrape(server).await;
+    // The SQLite writer and its two readers.
+    assert_eq!(after.value("tokenauth_db_pool_max_connections", &[]), 3.0);
+    assert_eq!(after.value("tokenauth_db_queued_writes", &[]), 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scrape_after_a_flow_on_postgres_shows_what_happened() {
+    let Some(schema) = TestSchema::create("a_scrape_after_a_flow_on_postgres").await else {
+        return;
+    };
+    let server = Server::start_on(
+        &schema.url(),
+        &[
+            "--refresh-reuse-grace",
+            "1s",
+            "--database-max-connections",
+            "5",
+        ],
+    )
+    .await;
+    let after = flow_and_scrape(server).await;
+    // deadpool's figures; SQLite's write queue does not exist here.
+    assert_eq!(after.value("tokenauth_db_pool_max_connections", &[]), 5.0);
+    let open = after.value("tokenauth_db_pool_connections", &[]);
+    assert!((1.0..=5.0).contains(&open), "{open}");
+    assert!(!after.has_metric("tokenauth_db_queued_writes"));
+}
+
+/// Runs a known flow against `server` (with a 1 s reuse grace), checks what every domain and
+/// request metric says about it, stops the server and returns the last scrape.
+async fn flow_and_scrape(server: Server) -> Scrape {
+    let before = Scrape::of(&server).await;
+    // Nothing was counted before the flow but the readiness polls and this scrape.
+    assert_eq!(
+        before.value_or_zero("tokenauth_logins_total", &[("result", "ok")]),
+        0.0
+    );
+
+    let signup = server.signup("metrics@example.com").await;
+    let (status, login) = server.login("metrics@example.com").await;
+    assert_eq!(status, 200);
+    for _ in 0..2 {
+        let wrong = json!({"email": "metrics@example.com", "password": "not the password at all"});
+        assert_eq!(server.post("/v1/login", wrong, None).await.0, 401);
+    }
+    let first = login["refresh_token"].as_str().unwrap().to_owned();
+    let (status, rotated) = server.refresh(&first).await;
+    assert_eq!(status, 200);
+    // The same token again at once: within the grace window, the same successor comes back.
+    let (status, replayed) = server.refresh(&first).await;
+    assert_eq!(status, 200, "{replayed}");
+    assert_eq!(replayed["refresh_token"], rotated["refresh_token"]);
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let (status, reused) = server.refresh(&first).await;
+    assert_eq!(
+        (status, reused["error"].as_str()),
+        (401, Some("refresh_token_reused"))
+    );
+    assert_eq!(server.refresh("A".repeat(43)).await.0, 401);
+    // The sign-up's session logs out.
+    let logout = server
+        .client
+        .post(server.url("/v1/logout"))
+        .bearer_auth(signup["access_token"].as_str().unwrap());
+    assert_eq!(send(logout).await.0, 204);
+    // A route with a parameter, and paths no route matches.
+    let token = signup["access_token"].as_str().unwrap();
+    let id = "01a225c0-e231-7300-b8f7-7c8f10052032";
+    let revoke = server
+        .client
+        .delete(server.url(&format!("/v1/sessions/{id}")))
+        .bearer_auth(token);
+    send(revoke).await;
+    for path in ["/no/such/path/1", "/no/such/path/2"] {
+        assert_eq!(server.get(path, None).await.0, 404);
+    }
+
+    let after = Scrape::of(&server).await;
+    let delta = |name: &str, labels: &[(&str, &str)]| {
+        after.value(name, labels) - before.value_or_zero(name, labels)
+    };
+    assert_eq!(delta("tokenauth_signups_total", &[("result", "ok")]), 1.0);
+    assert_eq!(delta("tokenauth_logins_total", &[("result", "ok")]), 1.0);
+    assert_eq!(
+        delta("tokenauth_logins_total", &[("result", "failed")]),
+        2.0
+    );
+    let refreshes = "tokenauth_refreshes_total";
+    assert_eq!(delta(refreshes, &[("outcome", "rotated")]), 1.0);
+    assert_eq!(delta(refreshes, &[("outcome", "replayed")]), 1.0);
+    assert_eq!(delta(refreshes, &[("outcome", "reused")]), 1.0);
+    assert_eq!(delta(refreshes, &[("outcome", "unknown")]), 1.0);
+    assert_eq!(delta("tokenauth_refresh_reuse_detected_total", &[]), 1.0);
+    let revocations = "tokenauth_session_revocations_total";
+    assert_eq!(
+        delta(revocations, &[("reason", "refresh_token_reused")]),
+        1.0
+    );
+    assert_eq!(delta(revocations, &[("reason", "logout")]), 1.0);
+
+    // Requests by route template, method and status.
+    let login_route = |status| {
+        [
+            ("route", "/v1/login"),
+            ("method", "POST"),
+            ("status", status),
+        ]
+    };
+    assert_eq!(delta(REQUESTS, &login_route("200")), 1.0);
+    assert_eq!(delta(REQUESTS, &login_route("401")), 2.0);
+    let refresh_route = |status| {
+        [
+            ("route", "/v1/refresh"),
+            ("method", "POST"),
+            ("status", status),
+        ]
+    };
+    assert_eq!(delta(REQUESTS, &refresh_route("200")), 2.0);
+    assert_eq!(delta(REQUESTS, &refresh_route("401")), 2.0);
+    let signup_route = [
+        ("route", "/v1/signup"),
+        ("method", "POST"),
+        ("status", "201"),
+    ];
+    assert_eq!(delta(REQUESTS, &signup_route), 1.0);
+    // The template, never the session id; the raw unmatched paths not at all.
+    let by_template = [
+        ("route", "/v1/sessions/{id}"),
+        ("method", "DELETE"),
+        ("status", "401"),
+    ];
+    assert_eq!(
+        delta(REQUESTS, &by_template),
+        1.0,
+        "the logged-out token is refused"
+    );
+    let unmatched = [("route", "unmatched"), ("method", "GET"), ("status", "404")];
+    assert_eq!(delta(REQUESTS, &unmatched), 2.0);
+    assert!(
+        !after.text.contains(id),
+        "a raw path is a label:\n{}",
+        after.text
+    );
+    assert!(
+        !after.text.contains("/no/such"),
+        "a raw path is a label:\n{}",
+        after.text
+    );
+
+    // The latency histogram, by route and method.
+    let duration = "tokenauth_http_request_duration_seconds";
+    let login_timing = [("route", "/v1/login"), ("method", "POST")];
+    assert_eq!(
+        after.value(&format!("{duration}_count"), &login_timing),
+        3.0
+    );
+    let inf = [("route", "/v1/login"), ("method", "POST"), ("le", "+Inf")];
+    assert_eq!(after.value(&format!("{duration}_bucket"), &inf), 3.0);
+    let fast = [("route", "/v1/login"), ("method", "POST"), ("le", "0.001")];
+    assert!(after.value(&format!("{duration}_bucket"), &fast) <= 3.0);
+
+    // Gauges: nothing hashing now.
+    assert_eq!(after.value("tokenauth_password_hash_queue_depth", &[]), 0.0);
+    assert_eq!(after.value("tokenauth_password_hashes_in_flight", &[]), 0.0);
+    for gauge in [
+        "tokenauth_db_pool_connections",
+        "tokenauth_db_pool_idle_connections",
+        "tokenauth_db_pool_waiting",
+        "tokenauth_http_requests_in_flight",
+        "tokenauth_revoked_sessions_in_memory",
+        "tokenauth_revocation_feed_applied_seq",
+        "tokenauth_signing_keys_published",
+        "tokenauth_signing_key_info",
+        "tokenauth_audit_write_failures_total",
+        "tokenauth_build_info",
+    ] {
+        assert!(after.has_metric(gauge), "no {gauge} in:\n{}", after.text);
+    }
+    assert_eq!(
+        after.value("tokenauth_revoked_sessions_in_memory", &[]),
+        2.0
+    );
+    assert_eq!(
+        after.value("tokenauth_audit_write_failures_total", &[]),
+        0.0
+    );
+    // Nothing secret is a label.
+    assert!(!after.text.contains(PASSWORD));
+    assert!(!after.text.contains("metrics@example.com"));
+    assert!(!after.text.contains(&first));
+    server.stop();
+    after
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_off_serves_no_metrics() {
+    let (_temp, dir) = workdir();
+    let server = Server::start_with(&dir, |c| {
+        c.env("TOKENAUTH_METRICS", "off");
+    })
+    .await;
+    let (status, body) = server.get("/metrics", None).await;
+    assert_eq!((status, body["error"].as_str()), (404, Some("not_found")));
+    server.stop();
+}
