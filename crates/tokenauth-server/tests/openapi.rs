@@ -508,6 +508,8 @@ async fn every_endpoint_answers_as_documented() {
         .await;
     c.check("get", "/v1/revocations", feed("?wait=soon"), 400)
         .await;
+    c.check("get", "/v1/revocations", feed("?wait=-1"), 400)
+        .await;
     c.check(
         "get",
         "/v1/revocations",

@@ -28,12 +28,17 @@ use crate::state::AppState;
 pub struct FeedQuery {
     /// The `cursor` of the previous answer (opaque, `EPOCH.SEQ`); absent for a first snapshot.
     /// A cursor that cannot be continued answers a snapshot (`reset: true`).
-    #[param(value_type = String, required = false, example = "3f9a1c2b4d5e6f70.42")]
+    #[param(
+        value_type = String,
+        required = false,
+        pattern = r"^[0-9a-f]{16}\.[0-9]{1,19}$",
+        example = "3f9a1c2b4d5e6f70.42"
+    )]
     after: Option<String>,
     /// Seconds to hold an empty answer until a revocation arrives (a long-poll); capped at 30
     /// and below `request_timeout`. Absent or 0: answer at once.
-    #[param(value_type = u64, required = false, minimum = 0)]
-    wait: Option<u64>,
+    #[param(value_type = i64, required = false, minimum = 0)]
+    wait: Option<i64>,
 }
 
 /// One answer of the feed.
@@ -132,7 +137,9 @@ pub async fn feed(
                 .map_err(|error| ApiError::InvalidRequest(format!("after: {error}")))?,
         ),
     };
-    let wait = Duration::from_secs(query.wait.unwrap_or(0)).min(state.feed_max_wait);
+    let wait = u64::try_from(query.wait.unwrap_or(0))
+        .map_err(|_| ApiError::InvalidRequest("wait: must be at least 0".to_owned()))?;
+    let wait = Duration::from_secs(wait).min(state.feed_max_wait);
     let page = next_page(&state, after.as_ref(), wait).await?;
     let mut response = Json(FeedBody::from(page)).into_response();
     response.headers_mut().insert(
