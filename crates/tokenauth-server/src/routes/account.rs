@@ -232,8 +232,9 @@ pub async fn logout(
 pub struct PasswordChangeRequest {
     /// The password the account has now.
     current_password: String,
-    /// Held to the sign-up rules (8 to 1024 bytes after NFKC, not a common password), and
-    /// different from the current one.
+    /// Held to the sign-up rules (8 to 1024 bytes of UTF-8 after NFKC, not a common password),
+    /// and different from the current one.
+    #[schema(min_length = 8, max_length = 1024)]
     new_password: String,
 }
 

@@ -21,17 +21,33 @@ use crate::openapi::responses::{BadRequest, CsrfRejected, RateLimited, Unsupport
 use crate::openapi::schemas::TransportHeader;
 use crate::state::AppState;
 
-/// `{email, password}`.
+/// Login's `{email, password}`: no rule but the upper bound applies to the password, so accounts
+/// made before a rule existed still log in.
 #[derive(Deserialize, ToSchema)]
 pub struct CredentialsRequest {
+    /// The account's email (trimmed and lower-cased before it is looked up).
+    #[schema(example = "ada@example.com")]
+    email: String,
+    /// The password, compared in NFKC.
+    #[schema(example = "correct horse battery staple")]
+    password: String,
+}
+
+/// Sign-up's `{email, password}`, held to the rules.
+#[derive(Deserialize, ToSchema)]
+pub struct SignupRequest {
     /// Trimmed and lower-cased; must be a valid address of at most 254 bytes whose domain has a
     /// dot.
     #[schema(format = Email, max_length = 254, example = "ada@example.com")]
     email: String,
-    /// Any Unicode, compared in NFKC. At sign-up: 8 to 1024 bytes (UTF-8, after NFKC), and not
-    /// one of the 10,000 most common passwords in any letter case. At login no rule but the
-    /// upper bound applies.
-    #[schema(example = "correct horse battery staple")]
+    /// Any Unicode, compared in NFKC: 8 to 1024 bytes of UTF-8 after NFKC (the length bounds
+    /// here count characters), and not one of the 10,000 most common passwords in any letter
+    /// case.
+    #[schema(
+        min_length = 8,
+        max_length = 1024,
+        example = "correct horse battery staple"
+    )]
     password: String,
 }
 
@@ -111,7 +127,7 @@ fn respond(
     tag = "auth",
     summary = "Create an account and its first session",
     params(TransportHeader),
-    request_body = CredentialsRequest,
+    request_body = SignupRequest,
     responses(
         (status = 201, description = "The account and a first session (`signup_response = distinct`, the default). Header mode: the tokens in the body; cookie mode: in `Set-Cookie`.",
             body = TokenResponse, headers(("Set-Cookie" = String, description = "cookie mode: the access and refresh cookies"))),
@@ -127,7 +143,7 @@ pub async fn signup(
     State(state): State<AppState>,
     headers: HeaderMap,
     Client(client): Client,
-    ApiJson(body): ApiJson<CredentialsRequest>,
+    ApiJson(body): ApiJson<SignupRequest>,
 ) -> Result<Response, ApiError> {
     let transport = transport(&state, &headers)?;
     let signed_up = state.auth.signup(&body.email, body.password, client).await;
