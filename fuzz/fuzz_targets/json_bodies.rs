@@ -2,8 +2,8 @@
 //! `ApiJson` extractor runs once content type and size have passed): it must never panic, must
 //! accept only a JSON object, and must answer everything else 400 problem+json.
 //!
-//! The whole input is the body; it is read as every request type (`CredentialsRequest` of
-//! sign-up and login, `RefreshRequest`) and as an object of any shape.
+//! The whole input is the body; it is read as every request type (`SignupRequest`,
+//! `CredentialsRequest` of login, `RefreshRequest`) and as an object of any shape.
 #![no_main]
 
 use std::collections::BTreeMap;
@@ -14,7 +14,7 @@ use libfuzzer_sys::fuzz_target;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use tokenauth_server::error::ApiError;
 use tokenauth_server::extract::parse_json_object;
-use tokenauth_server::routes::credentials::{CredentialsRequest, RefreshRequest};
+use tokenauth_server::routes::credentials::{CredentialsRequest, RefreshRequest, SignupRequest};
 
 /// Whether `body` is one JSON object by serde_json's own reading of a map (its syntax, nesting
 /// limit, trailing-characters rule, UTF-8 keys), the object-only rule's specification. Values
@@ -53,6 +53,7 @@ fn check<T: DeserializeOwned>(body: &[u8]) -> bool {
 }
 
 fuzz_target!(|body: &[u8]| {
+    check::<SignupRequest>(body);
     check::<CredentialsRequest>(body);
     check::<RefreshRequest>(body);
     // With no fields required, every object is accepted and nothing else.

@@ -5,6 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tokenauth_core::AuthError;
+use utoipa::ToSchema;
 
 /// An error answered to an HTTP client.
 #[derive(Debug, thiserror::Error)]
@@ -48,15 +49,33 @@ pub enum ApiError {
     Rejected(StatusCode),
 }
 
-/// The problem+json body (RFC 9457) plus the stable machine code in `error`.
-#[derive(Debug, Serialize)]
-struct Problem<'a> {
+/// The problem+json body (RFC 9457) plus the stable machine code in `error`. Every error outside
+/// `/oauth2/*` has this shape; its schema in the OpenAPI document is derived from this type.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "urn:tokenauth:problem:invalid_token", "title": "Invalid token", "status": 401,
+    "detail": "the token is invalid", "error": "invalid_token"
+}))]
+pub struct Problem {
+    /// `urn:tokenauth:problem:` followed by the code in `error`.
     #[serde(rename = "type")]
+    #[schema(pattern = "^urn:tokenauth:problem:[a-z_]+$")]
     kind: String,
-    title: &'a str,
+    /// A short summary of the kind of problem; the same for every occurrence of one `error`.
+    title: &'static str,
+    /// The HTTP status code, repeated.
+    #[schema(minimum = 400, maximum = 599)]
     status: u16,
+    /// What went wrong with this request, for a person to read. Never internal detail: for a
+    /// 500 it only says the error was logged.
     detail: String,
-    error: &'a str,
+    /// The stable machine code: `invalid_request`, `invalid_credentials`, `invalid_token`,
+    /// `token_expired`, `session_revoked`, `refresh_token_reused`, `invalid_client`,
+    /// `account_disabled`, `forbidden`, `csrf_rejected`, `not_found`, `method_not_allowed`,
+    /// `email_taken`, `payload_too_large`, `unsupported_media_type`, `headers_too_large`,
+    /// `rate_limited`, `overloaded`, `timeout` or `internal_error`.
+    #[schema(pattern = "^[a-z_]+$")]
+    error: &'static str,
 }
 
 impl ApiError {

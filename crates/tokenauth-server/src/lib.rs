@@ -15,6 +15,7 @@ pub mod db_copy;
 pub mod error;
 pub mod extract;
 pub mod listener;
+pub mod openapi;
 pub mod rate_limit;
 pub mod routes;
 pub mod session_commands;

@@ -8,21 +8,43 @@ use serde::{Deserialize, Serialize};
 use tokenauth_core::SessionId;
 use tokenauth_core::session::Session;
 use tokenauth_jwt::AccessTokenClaims;
+use utoipa::ToSchema;
 
 use super::credentials::Client;
 use super::responses::{UserBody, no_store, rfc3339, with_cookies};
 use crate::browser::Transport;
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, AuthUser};
+use crate::openapi::responses::{
+    BadRequest, BearerUnauthorized, CsrfRejected, NotFound, UnsupportedMediaType,
+};
+use crate::openapi::schemas::TransportHeader;
 use crate::state::AppState;
 
-#[derive(Serialize)]
+/// The caller's user and the verified claims of the access token.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Me)]
 struct MeBody {
+    /// The user as stored now.
     user: UserBody,
+    /// The claims of the access token the request was authenticated with.
+    #[schema(value_type = crate::openapi::schemas::AccessTokenClaims)]
     claims: AccessTokenClaims,
 }
 
 /// `GET /v1/me`: the caller's user and the token's claims.
+#[utoipa::path(
+    get,
+    path = "/v1/me",
+    tag = "account",
+    summary = "Who am I",
+    security(("bearer" = []), ("access_cookie" = [])),
+    responses(
+        (status = 200, description = "The caller's user and the verified claims.", body = MeBody),
+        (status = 401, response = BearerUnauthorized),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn me(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -35,14 +57,27 @@ pub async fn me(
     Ok(no_store(Json(body).into_response()))
 }
 
-#[derive(Serialize)]
+/// A live session of the caller.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Session)]
 struct SessionBody {
+    /// Session id (`sid` of its access tokens).
+    #[schema(format = Uuid)]
     id: String,
+    /// Whether this is the session of the calling token.
     current: bool,
+    /// When it was opened (login or sign-up), RFC 3339.
+    #[schema(format = DateTime)]
     created_at: String,
+    /// When its refresh token was last used, RFC 3339.
+    #[schema(format = DateTime)]
     last_used_at: String,
+    /// When its refresh token expires, RFC 3339.
+    #[schema(format = DateTime)]
     expires_at: String,
+    /// The `User-Agent` of the request that opened it.
     user_agent: Option<String>,
+    /// The client address that opened it.
     ip: Option<String>,
 }
 
@@ -60,12 +95,26 @@ impl SessionBody {
     }
 }
 
-#[derive(Serialize)]
+/// The caller's live sessions.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Sessions)]
 struct SessionsBody {
+    /// Newest first.
     sessions: Vec<SessionBody>,
 }
 
 /// `GET /v1/sessions`: the caller's active sessions, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/sessions",
+    tag = "account",
+    summary = "List the caller's sessions",
+    security(("bearer" = []), ("access_cookie" = [])),
+    responses(
+        (status = 200, description = "The live sessions, newest first.", body = SessionsBody),
+        (status = 401, response = BearerUnauthorized),
+    )
+)]
 pub async fn list_sessions(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -81,6 +130,20 @@ pub async fn list_sessions(
 }
 
 /// `DELETE /v1/sessions/{id}`: revokes one of the caller's sessions; 404 for any other id.
+#[utoipa::path(
+    delete,
+    path = "/v1/sessions/{id}",
+    tag = "account",
+    summary = "Revoke one of the caller's sessions",
+    params(("id" = String, Path, description = "A session id from `GET /v1/sessions`.")),
+    security(("bearer" = []), ("access_cookie" = [])),
+    responses(
+        (status = 204, description = "Revoked: its refresh token and access tokens stop working."),
+        (status = 401, response = BearerUnauthorized),
+        (status = 403, response = CsrfRejected),
+        (status = 404, description = "`not_found`: not one of the caller's live sessions (or not a session id).", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn revoke_session(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -97,6 +160,21 @@ pub async fn revoke_session(
 
 /// `DELETE /v1/sessions`: revokes every session of the caller ("log out everywhere"), the
 /// current one included; in cookie mode also deletes both cookies.
+#[utoipa::path(
+    delete,
+    path = "/v1/sessions",
+    tag = "account",
+    summary = "Log out everywhere",
+    params(TransportHeader),
+    security(("bearer" = []), ("access_cookie" = [])),
+    responses(
+        (status = 204, description = "Every session of the caller is revoked, this one included.",
+            headers(("Set-Cookie" = String, description = "cookie mode: both cookies cleared"))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = BearerUnauthorized),
+        (status = 403, response = CsrfRejected),
+    )
+)]
 pub async fn revoke_all_sessions(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -116,6 +194,21 @@ pub async fn revoke_all_sessions(
 }
 
 /// `POST /v1/logout`: revokes the caller's session; in cookie mode also deletes both cookies.
+#[utoipa::path(
+    post,
+    path = "/v1/logout",
+    tag = "account",
+    summary = "Log out: revoke the caller's session",
+    params(TransportHeader),
+    security(("bearer" = []), ("access_cookie" = [])),
+    responses(
+        (status = 204, description = "The session is revoked (idempotent).",
+            headers(("Set-Cookie" = String, description = "cookie mode: both cookies cleared"))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = BearerUnauthorized),
+        (status = 403, response = CsrfRejected),
+    )
+)]
 pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -135,15 +228,39 @@ pub async fn logout(
 }
 
 /// `{current_password, new_password}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct PasswordChangeRequest {
+    /// The password the account has now.
     current_password: String,
+    /// Held to the sign-up rules (8 to 1024 bytes of UTF-8 after NFKC, not a common password),
+    /// and different from the current one.
+    #[schema(min_length = 8, max_length = 1024)]
     new_password: String,
 }
 
 /// `POST /v1/password`: 204 once the password is replaced and every other session of the
 /// caller revoked (the calling session stays). 400 when the new password breaks the policy,
 /// 401 `invalid_credentials` for a wrong current password; nothing changes then.
+#[utoipa::path(
+    post,
+    path = "/v1/password",
+    tag = "account",
+    summary = "Change the password",
+    description = "Checks the current password, stores the new one and revokes every other session \
+        of the user; the calling session stays, with its tokens.",
+    request_body = PasswordChangeRequest,
+    security(("bearer" = []), ("access_cookie" = [])),
+    responses(
+        (status = 204, description = "Changed; every other session is revoked."),
+        (status = 400, description = "`invalid_request`: a malformed body, or a new password that breaks the rules (the detail names `new_password`). Nothing changes.",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`invalid_token`, `token_expired` or `session_revoked` (the access token, with `WWW-Authenticate`), or `invalid_credentials` (the current password is wrong; nothing changes).",
+            body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "for a token error: `Bearer error=\"invalid_token\"`"))),
+        (status = 403, response = CsrfRejected),
+        (status = 415, response = UnsupportedMediaType),
+    )
+)]
 pub async fn change_password(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,

@@ -8,8 +8,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::json;
+use serde::Serialize;
 use tokenauth_core::AuthError;
+use utoipa::ToSchema;
 use zeroize::Zeroizing;
 
 /// Marks a response as an OAuth 2.0 error already in its final shape, so the problem+json
@@ -40,31 +41,46 @@ impl From<AuthError> for OAuthError {
     }
 }
 
+/// The body of an RFC 6749 §5.2 error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuthErrorBody {
+    /// `invalid_request`, `invalid_client`, `temporarily_unavailable` or `server_error`.
+    #[schema(example = "invalid_client")]
+    error: &'static str,
+    /// What went wrong, for a person to read; absent for `server_error`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_description: Option<String>,
+}
+
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let (status, body) = match &self {
+        let (status, error, error_description) = match &self {
             OAuthError::InvalidClient => (
                 StatusCode::UNAUTHORIZED,
-                json!({"error": "invalid_client", "error_description": self.to_string()}),
+                "invalid_client",
+                Some(self.to_string()),
             ),
             OAuthError::InvalidRequest(detail) => (
                 StatusCode::BAD_REQUEST,
-                json!({"error": "invalid_request", "error_description": detail}),
+                "invalid_request",
+                Some((*detail).to_owned()),
             ),
             OAuthError::Server(error @ (AuthError::Overloaded | AuthError::Unavailable(_))) => {
                 tracing::warn!(%error, "an OAuth endpoint is temporarily unavailable");
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
-                    json!({"error": "temporarily_unavailable"}),
+                    "temporarily_unavailable",
+                    None,
                 )
             }
             OAuthError::Server(error) => {
                 tracing::error!(%error, "internal error on an OAuth endpoint");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    json!({"error": "server_error"}),
-                )
+                (StatusCode::INTERNAL_SERVER_ERROR, "server_error", None)
             }
+        };
+        let body = OAuthErrorBody {
+            error,
+            error_description,
         };
         let mut response = no_store((status, Json(body)).into_response());
         if matches!(self, OAuthError::InvalidClient) {

@@ -7,6 +7,7 @@ pub mod client_auth;
 pub mod credentials;
 mod health;
 mod oauth2;
+mod openapi;
 mod privacy;
 mod responses;
 mod revocations;
@@ -17,23 +18,25 @@ mod well_known;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, any, delete, get, post};
+use axum::routing::MethodRouter;
+use axum::{Extension, Router};
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use crate::browser::BrowserPolicy;
 use crate::client_ip;
 use crate::error::ApiError;
-use crate::rate_limit::{self, IpRateLimiter};
+use crate::rate_limit::{self, IpRateLimiter, RateLimits};
 use crate::state::AppState;
 use crate::telemetry;
 
@@ -51,47 +54,14 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
     let cors = state.browser.cors_layer();
     let browser = state.browser.clone();
     let trusted_proxies = state.trusted_proxies.clone();
-    let limits = state.rate_limits.clone();
     let request_metrics = state.metrics.clone();
-    let api = Router::new()
-        .route(
-            "/v1/signup",
-            limited(post(credentials::signup), &limits.signup),
-        )
-        .route(
-            "/v1/login",
-            limited(post(credentials::login), &limits.login),
-        )
-        .route(
-            "/v1/refresh",
-            limited(post(credentials::refresh), &limits.refresh),
-        )
-        .route("/v1/logout", post(account::logout))
-        .route("/v1/me", get(account::me).delete(privacy::delete_account))
-        .route("/v1/me/export", get(privacy::export))
-        .route("/v1/password", post(account::change_password))
-        .route(
-            "/v1/sessions",
-            get(account::list_sessions).delete(account::revoke_all_sessions),
-        )
-        .route("/v1/sessions/{id}", delete(account::revoke_session))
-        .route("/v1/verify", any(verify::forward_auth))
-        .route("/v1/verify/{*path}", any(verify::forward_auth))
-        .route("/v1/revocations", get(revocations::feed))
-        .route("/oauth2/revoke", post(oauth2::revoke))
-        .route("/oauth2/introspect", post(oauth2::introspect))
-        .route("/.well-known/jwks.json", get(well_known::jwks))
-        .route(
-            "/.well-known/openid-configuration",
-            get(well_known::openid_configuration),
-        )
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(telemetry::scrape))
-        .route("/", get(ui::index))
-        .route("/ui/app.js", get(ui::app_js))
-        .route("/ui/tokenauth-client.js", get(ui::client_js))
-        .route("/ui/app.css", get(ui::app_css))
+    let (routes, mut document) = api_routes(&state.rate_limits).split_for_parts();
+    crate::openapi::finish(&mut document, state.browser.access_cookie());
+    // Serializing a document of plain maps and strings cannot fail; should it, the route
+    // answers an empty document rather than the server not starting.
+    let document = openapi::OpenApiJson(document.to_json().unwrap_or_default().into());
+    let api = routes
+        .layer(Extension(document))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state);
@@ -134,6 +104,44 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         )),
         None => api,
     }
+}
+
+/// Every route of the server with its OpenAPI description, from one list: each entry is a
+/// handler annotated with `#[utoipa::path(...)]`, whose path and methods both register the
+/// route and document it. To add a route, annotate its handler and add
+/// `.routes(routes!(module::handler))` here; `tests/openapi.rs` fails for a route served but
+/// not documented, or documented but not served.
+pub fn api_routes(limits: &RateLimits) -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(crate::openapi::base())
+        .routes(routes!(credentials::signup).map(|r| limited(r, &limits.signup)))
+        .routes(routes!(credentials::login).map(|r| limited(r, &limits.login)))
+        .routes(routes!(credentials::refresh).map(|r| limited(r, &limits.refresh)))
+        .routes(routes!(account::logout))
+        .routes(routes!(account::me, privacy::delete_account))
+        .routes(routes!(privacy::export))
+        .routes(routes!(account::change_password))
+        .routes(routes!(
+            account::list_sessions,
+            account::revoke_all_sessions
+        ))
+        .routes(routes!(account::revoke_session))
+        // OpenAPI names eight methods; proxies may forward others (CONNECT, WebDAV's), which
+        // the method fallback answers the same way.
+        .routes(routes!(verify::forward_auth).map(|r| r.fallback(verify::forward_auth)))
+        .routes(routes!(verify::forward_auth_path).map(|r| r.fallback(verify::forward_auth_path)))
+        .routes(routes!(revocations::feed))
+        .routes(routes!(oauth2::revoke))
+        .routes(routes!(oauth2::introspect))
+        .routes(routes!(well_known::jwks))
+        .routes(routes!(well_known::openid_configuration))
+        .routes(routes!(openapi::openapi_json))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(telemetry::scrape))
+        .routes(routes!(ui::index))
+        .routes(routes!(ui::app_js))
+        .routes(routes!(ui::client_js))
+        .routes(routes!(ui::app_css))
 }
 
 /// `route` behind a per-client-IP bucket, when `limiter` is set.

@@ -6,12 +6,16 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde::Serialize;
 use tokenauth_core::service::Introspection;
+use tokenauth_jwt::Audience;
+use utoipa::ToSchema;
 use zeroize::Zeroizing;
 
 use super::client_auth::{OAuthError, client_credentials, no_store};
 use super::credentials::Client;
+use crate::openapi::responses::{OAuthInvalidClient, OAuthInvalidRequest, OAuthServerError};
+use crate::openapi::schemas::TokenRequestForm;
 use crate::state::AppState;
 
 /// The form fields both endpoints read; `client_secret` is wiped on drop.
@@ -76,6 +80,24 @@ impl TokenForm {
 
 /// `POST /oauth2/revoke`: revokes the session of a refresh or access token. 200 with an empty
 /// body whether or not the token was known (RFC 7009 §2.2).
+#[utoipa::path(
+    post,
+    path = "/oauth2/revoke",
+    tag = "oauth2",
+    summary = "Revoke a token's session (RFC 7009)",
+    description = "A refresh token (live or already rotated) revokes its session; so does an access \
+        token whose signature is valid, even if expired. The client authenticates with HTTP Basic \
+        or with `client_id` and `client_secret` in the form, not both.",
+    request_body(content = TokenRequestForm, content_type = "application/x-www-form-urlencoded"),
+    security(("client_basic" = []), ()),
+    responses(
+        (status = 200, description = "Done, or nothing to do (unknown, invalid or already revoked token); empty body.",
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, response = OAuthInvalidRequest),
+        (status = 401, response = OAuthInvalidClient),
+        (status = 500, response = OAuthServerError),
+    )
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -89,7 +111,103 @@ pub async fn revoke(
     Ok(no_store(StatusCode::OK.into_response()))
 }
 
+/// RFC 7662 introspection response: `{"active": false}`, or `active: true` with the token's
+/// type and claims.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Introspection)]
+pub struct IntrospectionBody {
+    /// Whether the token is usable now (valid, not expired, session not revoked). When `false`
+    /// nothing else is said.
+    active: bool,
+    /// `access_token` or `refresh_token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    token_type: Option<IntrospectedType>,
+    /// The user id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    sub: Option<String>,
+    /// The session id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    sid: Option<String>,
+    /// Access tokens only: the audience, one string or an array.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = crate::openapi::schemas::Audience, required = false)]
+    aud: Option<Audience>,
+    /// The issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    iss: Option<String>,
+    /// Expiry, Unix seconds (for a refresh token: the refresh token's expiry).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    exp: Option<i64>,
+    /// Access tokens only: issued at, Unix seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    iat: Option<i64>,
+    /// Access tokens only: not before, Unix seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    nbf: Option<i64>,
+    /// Access tokens only: the token id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    jti: Option<String>,
+    /// The roles: the token's (access token) or the user's current ones (refresh token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    roles: Option<Vec<String>>,
+}
+
+/// The kind of an active introspected token.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum IntrospectedType {
+    /// A JWT access token.
+    AccessToken,
+    /// A session's live refresh token.
+    RefreshToken,
+}
+
+impl IntrospectionBody {
+    fn inactive() -> Self {
+        Self {
+            active: false,
+            token_type: None,
+            sub: None,
+            sid: None,
+            aud: None,
+            iss: None,
+            exp: None,
+            iat: None,
+            nbf: None,
+            jti: None,
+            roles: None,
+        }
+    }
+}
+
 /// `POST /oauth2/introspect`: `{"active": false}` or `{"active": true, …claims}`.
+#[utoipa::path(
+    post,
+    path = "/oauth2/introspect",
+    tag = "oauth2",
+    summary = "Introspect a token (RFC 7662)",
+    description = "Nothing is consumed: an introspected refresh token still rotates afterwards. The \
+        client authenticates with HTTP Basic or with `client_id` and `client_secret` in the form, \
+        not both.",
+    request_body(content = TokenRequestForm, content_type = "application/x-www-form-urlencoded"),
+    security(("client_basic" = []), ()),
+    responses(
+        (status = 200, description = "The token's state.", body = IntrospectionBody,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, response = OAuthInvalidRequest),
+        (status = 401, response = OAuthInvalidClient),
+        (status = 500, response = OAuthServerError),
+    )
+)]
 pub async fn introspect(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -99,34 +217,35 @@ pub async fn introspect(
         .authenticate(&state, &headers)
         .await?;
     let body = match state.auth.introspect_token(&token).await? {
-        Introspection::Inactive => json!({"active": false}),
-        Introspection::AccessToken(claims) => json!({
-            "active": true,
-            "token_type": "access_token",
-            "sub": claims.sub,
-            "sid": claims.sid,
-            "aud": claims.aud,
-            "iss": claims.iss,
-            "exp": claims.exp,
-            "iat": claims.iat,
-            "nbf": claims.nbf,
-            "jti": claims.jti,
-            "roles": claims.roles,
-        }),
+        Introspection::Inactive => IntrospectionBody::inactive(),
+        Introspection::AccessToken(claims) => IntrospectionBody {
+            active: true,
+            token_type: Some(IntrospectedType::AccessToken),
+            sub: Some(claims.sub),
+            sid: Some(claims.sid),
+            aud: Some(claims.aud),
+            iss: Some(claims.iss),
+            exp: Some(claims.exp),
+            iat: Some(claims.iat),
+            nbf: Some(claims.nbf),
+            jti: Some(claims.jti),
+            roles: Some(claims.roles),
+        },
         Introspection::RefreshToken {
             user_id,
             session_id,
             expires_at,
             roles,
-        } => json!({
-            "active": true,
-            "token_type": "refresh_token",
-            "sub": user_id.to_string(),
-            "sid": session_id.to_string(),
-            "iss": state.auth.settings().issuer,
-            "exp": expires_at.as_secs(),
-            "roles": roles,
-        }),
+        } => IntrospectionBody {
+            active: true,
+            token_type: Some(IntrospectedType::RefreshToken),
+            sub: Some(user_id.to_string()),
+            sid: Some(session_id.to_string()),
+            iss: Some(state.auth.settings().issuer.clone()),
+            exp: Some(expires_at.as_secs()),
+            roles: Some(roles),
+            ..IntrospectionBody::inactive()
+        },
     };
-    Ok(no_store(Json::<Value>(body).into_response()))
+    Ok(no_store(Json(body).into_response()))
 }

@@ -10,56 +10,103 @@ use tokenauth_core::Timestamp;
 use tokenauth_core::audit::AuditEvent;
 use tokenauth_core::service::UserExport;
 use tokenauth_core::session::Session;
+use utoipa::ToSchema;
 
 use super::credentials::Client;
 use super::responses::{no_store, rfc3339, with_cookies};
 use crate::browser::Transport;
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, AuthUser};
+use crate::openapi::responses::{
+    BadRequest, BearerUnauthorized, CsrfRejected, UnsupportedMediaType,
+};
+use crate::openapi::schemas::TransportHeader;
 use crate::state::AppState;
 
 /// The export document: every stored field of the account, its sessions and its audit events.
 /// The password hash is left out: it is a credential, not information about the person, and
 /// an export travels further than the database should.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = UserExport)]
 struct ExportBody {
+    /// When the export was made, RFC 3339.
+    #[schema(format = DateTime)]
     exported_at: String,
+    /// The account.
     user: ExportedUser,
+    /// Every stored session, live and ended (until purged), newest first.
     sessions: Vec<ExportedSession>,
+    /// The account's audit events within the retention time, newest first.
     audit_events: Vec<ExportedEvent>,
+    /// True when there were more than 100,000 audit events (the newest are given).
     audit_events_truncated: bool,
 }
 
-#[derive(Serialize)]
+/// The account as stored, without its password hash.
+#[derive(Serialize, ToSchema)]
 struct ExportedUser {
+    /// User id (`sub`).
+    #[schema(format = Uuid)]
     id: String,
+    /// Normalised email.
     email: String,
+    /// Roles.
     roles: Vec<String>,
+    /// Creation time, RFC 3339.
+    #[schema(format = DateTime)]
     created_at: String,
+    /// When an operator disabled the account, if they did.
+    #[schema(format = DateTime)]
     disabled_at: Option<String>,
 }
 
-#[derive(Serialize)]
+/// A session as stored.
+#[derive(Serialize, ToSchema)]
 struct ExportedSession {
+    /// Session id (`sid`).
+    #[schema(format = Uuid)]
     id: String,
+    /// When it was opened, RFC 3339.
+    #[schema(format = DateTime)]
     created_at: String,
+    /// When its refresh token was last used.
+    #[schema(format = DateTime)]
     last_used_at: String,
+    /// When its refresh token expires (or expired).
+    #[schema(format = DateTime)]
     expires_at: String,
+    /// When it was revoked, if it was.
+    #[schema(format = DateTime)]
     revoked_at: Option<String>,
+    /// Why it was revoked (`logout`, `revoke_all`, `password_changed`, …).
     revoke_reason: Option<&'static str>,
+    /// How many times its refresh token was rotated.
     refresh_count: i64,
+    /// The `User-Agent` of the request that opened it.
     user_agent: Option<String>,
+    /// The client address that opened it.
     ip: Option<String>,
 }
 
-#[derive(Serialize)]
+/// An audit event about the account.
+#[derive(Serialize, ToSchema)]
 struct ExportedEvent {
+    /// Event id.
+    #[schema(format = Uuid)]
     id: String,
+    /// When it happened, RFC 3339.
+    #[schema(format = DateTime)]
     at: String,
+    /// What happened (`signup`, `login_succeeded`, `login_failed`, `session_revoked`, …).
     kind: &'static str,
+    /// The session it concerns, if any.
+    #[schema(format = Uuid)]
     session_id: Option<String>,
+    /// The client address, when a request caused it.
     ip: Option<String>,
+    /// The client's `User-Agent`, when a request caused it.
     user_agent: Option<String>,
+    /// A short kind-specific detail (a revocation reason, a role).
     detail: Option<String>,
 }
 
@@ -118,6 +165,20 @@ impl From<&AuditEvent> for ExportedEvent {
 
 /// `GET /v1/me/export`: everything stored about the caller as one JSON document, offered as a
 /// download (`Content-Disposition: attachment`), never cached.
+#[utoipa::path(
+    get,
+    path = "/v1/me/export",
+    tag = "account",
+    summary = "Export everything stored about the caller",
+    description = "The account (without its password hash), every stored session and the audit \
+        events within the retention time: the rights of access and portability (GDPR art. 15, 20).",
+    security(("bearer" = []), ("access_cookie" = [])),
+    responses(
+        (status = 200, description = "The export, as a download.", body = ExportBody,
+            headers(("Content-Disposition" = String, description = "`attachment; filename=\"tokenauth-export.json\"`"))),
+        (status = 401, response = BearerUnauthorized),
+    )
+)]
 pub async fn export(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -133,8 +194,9 @@ pub async fn export(
 }
 
 /// `{password}`: the caller's current password, proving it is them and not a stolen token.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct DeleteAccountRequest {
+    /// The password the account has now.
     password: String,
 }
 
@@ -142,6 +204,28 @@ pub struct DeleteAccountRequest {
 /// revoked (APIs refuse its access tokens as for a logout), then the account, its sessions and
 /// its audit events deleted. 204; in cookie mode also deletes both cookies. 401
 /// `invalid_credentials` for a wrong password; nothing changes then.
+#[utoipa::path(
+    delete,
+    path = "/v1/me",
+    tag = "account",
+    summary = "Erase the caller's account",
+    description = "Checks the password, revokes every session (APIs refuse their access tokens as \
+        after a logout), then deletes the account, its sessions and its audit events: the right \
+        to erasure (GDPR art. 17). The email can sign up again, as a new user.",
+    params(TransportHeader),
+    request_body = DeleteAccountRequest,
+    security(("bearer" = []), ("access_cookie" = [])),
+    responses(
+        (status = 204, description = "Erased; every session revoked.",
+            headers(("Set-Cookie" = String, description = "cookie mode: both cookies cleared"))),
+        (status = 400, response = BadRequest),
+        (status = 401, description = "`invalid_token`, `token_expired` or `session_revoked` (the access token, with `WWW-Authenticate`), or `invalid_credentials` (the password is wrong; nothing changes).",
+            body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "for a token error: `Bearer error=\"invalid_token\"`"))),
+        (status = 403, response = CsrfRejected),
+        (status = 415, response = UnsupportedMediaType),
+    )
+)]
 pub async fn delete_account(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -7,17 +7,22 @@ use serde::Serialize;
 use tokenauth_core::Timestamp;
 use tokenauth_core::service::IssuedTokens;
 use tokenauth_core::user::User;
+use utoipa::ToSchema;
 
 /// A user as the API shows them.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = User)]
 pub struct UserBody {
     /// User id (`sub`).
+    #[schema(format = Uuid)]
     pub id: String,
-    /// Normalised email.
+    /// Normalised email (trimmed, lower-cased).
+    #[schema(format = Email)]
     pub email: String,
     /// Roles.
     pub roles: Vec<String>,
     /// Creation time, RFC 3339.
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -32,17 +37,58 @@ impl From<&User> for UserBody {
     }
 }
 
-/// The token response of the contract.
-#[derive(Debug, Serialize)]
+/// The token response of the contract (header mode): both tokens in the body.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TokenBody {
+    /// The access token, a JWT after RFC 9068 (`typ: at+jwt`).
     access_token: String,
-    token_type: &'static str,
+    /// Always `Bearer`.
+    token_type: BearerType,
+    /// Seconds until the access token expires.
     expires_in: u64,
+    /// The opaque refresh token (43 base64url characters); the one it replaces stops working.
     refresh_token: String,
+    /// Seconds until the refresh token expires.
     refresh_token_expires_in: u64,
+    /// The session the tokens belong to.
+    #[schema(format = Uuid)]
     session_id: String,
+    /// The user, on sign-up and login (not on refresh).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     user: Option<UserBody>,
+}
+
+/// `token_type` of header mode.
+#[derive(Debug, Serialize, ToSchema)]
+enum BearerType {
+    /// RFC 6750 bearer tokens.
+    Bearer,
+}
+
+/// `token_type` of cookie mode.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum CookieType {
+    /// The tokens travel in HttpOnly cookies.
+    Cookie,
+}
+
+/// A token response in the transport the client asked for.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum TokenResponse {
+    /// Header mode.
+    Header(TokenBody),
+    /// Cookie mode.
+    Cookie(CookieTokenBody),
+}
+
+impl TokenResponse {
+    /// The response, never cached (RFC 6749 §5.1).
+    pub fn respond(self, status: StatusCode) -> Response {
+        no_store((status, Json(self)).into_response())
+    }
 }
 
 impl TokenBody {
@@ -50,7 +96,7 @@ impl TokenBody {
     pub fn new(tokens: IssuedTokens, user: Option<&User>) -> Self {
         Self {
             access_token: tokens.access_token,
-            token_type: "Bearer",
+            token_type: BearerType::Bearer,
             expires_in: tokens.expires_in,
             refresh_token: tokens.refresh_token.expose().to_owned(),
             refresh_token_expires_in: tokens.refresh_token_expires_in,
@@ -58,22 +104,24 @@ impl TokenBody {
             user: user.map(UserBody::from),
         }
     }
-
-    /// The response, never cached (RFC 6749 §5.1).
-    pub fn respond(self, status: StatusCode) -> Response {
-        no_store((status, Json(self)).into_response())
-    }
 }
 
 /// The token response of cookie mode: the tokens travel in cookies, the body says only when
 /// they expire and which session they belong to.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CookieTokenBody {
-    token_type: &'static str,
+    /// Always `cookie`.
+    token_type: CookieType,
+    /// Seconds until the access token (in its cookie) expires.
     expires_in: u64,
+    /// Seconds until the refresh token (in its cookie) expires.
     refresh_token_expires_in: u64,
+    /// The session the tokens belong to.
+    #[schema(format = Uuid)]
     session_id: String,
+    /// The user, on sign-up and login (not on refresh).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     user: Option<UserBody>,
 }
 
@@ -81,17 +129,12 @@ impl CookieTokenBody {
     /// The body for `tokens`, with the user on sign-up and login.
     pub fn new(tokens: &IssuedTokens, user: Option<&User>) -> Self {
         Self {
-            token_type: "cookie",
+            token_type: CookieType::Cookie,
             expires_in: tokens.expires_in,
             refresh_token_expires_in: tokens.refresh_token_expires_in,
             session_id: tokens.session_id.to_string(),
             user: user.map(UserBody::from),
         }
-    }
-
-    /// The response, never cached.
-    pub fn respond(self, status: StatusCode) -> Response {
-        no_store((status, Json(self)).into_response())
     }
 }
 

@@ -13,34 +13,61 @@ use serde::{Deserialize, Serialize};
 use tokenauth_core::AuthError;
 use tokenauth_core::service::{FeedCursor, FeedPage, RevokedSession};
 
+use utoipa::{IntoParams, ToSchema};
+
 use super::client_auth::{OAuthError, client_credentials};
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
+use crate::openapi::responses::BadRequest;
 use crate::state::AppState;
 
 /// The query: `after` (a cursor from an earlier answer; absent for a first snapshot) and
-/// `wait` (seconds to hold an empty answer, capped by the server).
-#[derive(Debug, Deserialize)]
+/// `wait` (seconds to hold an empty answer, capped by the server). Any other parameter is 400.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct FeedQuery {
+    /// The `cursor` of the previous answer (opaque, `EPOCH.SEQ`); absent for a first snapshot.
+    /// A cursor that cannot be continued answers a snapshot (`reset: true`).
+    #[param(
+        value_type = String,
+        required = false,
+        pattern = r"^[0-9a-f]{16}\.[0-9]{1,19}$",
+        example = "3f9a1c2b4d5e6f70.42"
+    )]
     after: Option<String>,
-    wait: Option<u64>,
+    /// Seconds to hold an empty answer until a revocation arrives (a long-poll); capped at 30
+    /// and below `request_timeout`. Absent or 0: answer at once.
+    #[param(value_type = i64, required = false, minimum = 0)]
+    wait: Option<i64>,
 }
 
 /// One answer of the feed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = RevocationFeed)]
 struct FeedBody {
+    /// Send it back as `after` to continue from here.
+    #[schema(example = "3f9a1c2b4d5e6f70.42")]
     cursor: String,
+    /// `true`: a snapshot of every session whose tokens may still be alive, which replaces what
+    /// the reader held; `false`: the revocations after `after`, oldest first.
     reset: bool,
+    /// `true`: more revocations are waiting; ask again at once.
     more: bool,
+    /// At most 1000.
     revocations: Vec<RevocationBody>,
 }
 
 /// A revoked session: `sid`, and Unix milliseconds of its revocation and of the latest `exp`
 /// its access tokens can carry.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Revocation)]
 struct RevocationBody {
+    /// The revoked session's id (`sid` of its tokens).
     sid: String,
+    /// When it was revoked, Unix milliseconds.
     revoked_at_ms: i64,
+    /// The latest `exp` its access tokens can carry, Unix milliseconds: keep the `sid` until
+    /// then (plus clock leeway), and not longer.
     alive_until_ms: i64,
 }
 
@@ -66,6 +93,24 @@ impl From<FeedPage> for FeedBody {
 }
 
 /// `GET /v1/revocations?after=CURSOR&wait=SECONDS`.
+#[utoipa::path(
+    get,
+    path = "/v1/revocations",
+    tag = "revocations",
+    summary = "Follow revocations (long-poll)",
+    description = "How an API that verifies tokens by itself learns of revocations within a second. \
+        The caller is a registered API client, authenticated with HTTP Basic only.",
+    params(FeedQuery),
+    security(("client_basic" = [])),
+    responses(
+        (status = 200, description = "A page of the feed.", body = FeedBody,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, response = BadRequest),
+        (status = 401, description = "`invalid_client`: client credentials missing, malformed or wrong.",
+            body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Basic realm=\"tokenauth\"`"))),
+    )
+)]
 pub async fn feed(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -92,7 +137,9 @@ pub async fn feed(
                 .map_err(|error| ApiError::InvalidRequest(format!("after: {error}")))?,
         ),
     };
-    let wait = Duration::from_secs(query.wait.unwrap_or(0)).min(state.feed_max_wait);
+    let wait = u64::try_from(query.wait.unwrap_or(0))
+        .map_err(|_| ApiError::InvalidRequest("wait: must be at least 0".to_owned()))?;
+    let wait = Duration::from_secs(wait).min(state.feed_max_wait);
     let page = next_page(&state, after.as_ref(), wait).await?;
     let mut response = Json(FeedBody::from(page)).into_response();
     response.headers_mut().insert(

@@ -22,21 +22,49 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; st
     base-uri 'none'";
 
 /// `GET /`: the single page of the UI.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "ui",
+    summary = "The web UI's page",
+    responses((status = 200, description = "The embedded file, revalidated on every use, with a strict Content-Security-Policy.", body = String, content_type = "text/html")),
+)]
 pub async fn index(State(state): State<AppState>) -> Response {
     asset(&state, HTML, INDEX_HTML)
 }
 
 /// `GET /ui/app.js`: the UI's behaviour.
+#[utoipa::path(
+    get,
+    path = "/ui/app.js",
+    tag = "ui",
+    summary = "The web UI's script",
+    responses((status = 200, description = "The embedded file, revalidated on every use, with a strict Content-Security-Policy.", body = String, content_type = "text/javascript")),
+)]
 pub async fn app_js(State(state): State<AppState>) -> Response {
     asset(&state, JAVASCRIPT, APP_JS)
 }
 
 /// `GET /ui/tokenauth-client.js`: the cookie-mode client, also meant to be copied by other apps.
+#[utoipa::path(
+    get,
+    path = "/ui/tokenauth-client.js",
+    tag = "ui",
+    summary = "The cookie-mode client library, for other apps to copy",
+    responses((status = 200, description = "The embedded file, revalidated on every use, with a strict Content-Security-Policy.", body = String, content_type = "text/javascript")),
+)]
 pub async fn client_js(State(state): State<AppState>) -> Response {
     asset(&state, JAVASCRIPT, CLIENT_JS)
 }
 
 /// `GET /ui/app.css`: the UI's style sheet.
+#[utoipa::path(
+    get,
+    path = "/ui/app.css",
+    tag = "ui",
+    summary = "The web UI's style sheet",
+    responses((status = 200, description = "The embedded file, revalidated on every use, with a strict Content-Security-Policy.", body = String, content_type = "text/css")),
+)]
 pub async fn app_css(State(state): State<AppState>) -> Response {
     asset(&state, CSS, APP_CSS)
 }

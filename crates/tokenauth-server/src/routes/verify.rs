@@ -6,13 +6,65 @@
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
 use crate::extract::AuthUser;
+use crate::openapi::responses::BearerUnauthorized;
 
-/// `GET /v1/verify` (any method and any sub-path, since Envoy forwards the original method and
-/// appends the original path): 200 with `X-Auth-User`, `X-Auth-Session` and `X-Auth-Roles` (comma-separated) for a valid
-/// access token; the extractor answers 401 otherwise.
-pub async fn forward_auth(AuthUser(caller): AuthUser) -> Response {
+/// `GET /v1/verify` (any method, since Envoy forwards the original method): 200 with
+/// `X-Auth-User`, `X-Auth-Session` and `X-Auth-Roles` (comma-separated) for a valid access
+/// token; the extractor answers 401 otherwise.
+#[utoipa::path(
+    method(get, post, put, delete, patch, head, options, trace),
+    path = "/v1/verify",
+    tag = "verify",
+    summary = "Forward-auth check",
+    description = "For nginx `auth_request`, Traefik ForwardAuth and Envoy `ext_authz`: answers any \
+        method (also methods OpenAPI cannot name), from the in-memory keyring, without a database call.",
+    security(("bearer" = []), ("access_cookie" = [])),
+    responses(
+        (status = 200, description = "A valid access token: the identity in headers, no body.", headers(
+            ("X-Auth-User" = String, description = "the user id (`sub`)"),
+            ("X-Auth-Session" = String, description = "the session id (`sid`)"),
+            ("X-Auth-Roles" = String, description = "the roles, comma-separated (empty for none)"),
+            ("Cache-Control" = String, description = "`no-store`"),
+        )),
+        (status = 401, response = BearerUnauthorized),
+        (status = 403, description = "`csrf_rejected` (a state-changing method authenticated by the access cookie without the cookie-mode proof), or `forbidden` (roles that cannot be written in a header).",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn forward_auth(caller: AuthUser) -> Response {
+    identity_headers(caller)
+}
+
+/// `/v1/verify/{*path}`: [`forward_auth`] under any sub-path, since Envoy appends the original
+/// path of the request it checks.
+#[utoipa::path(
+    method(get, post, put, delete, patch, head, options, trace),
+    path = "/v1/verify/{*path}",
+    tag = "verify",
+    summary = "Forward-auth check (Envoy: the original path appended)",
+    description = "The same check as `/v1/verify`; the path after `/v1/verify/` is ignored.",
+    params(("path" = String, Path, description = "The original request's path, any number of segments; ignored.")),
+    security(("bearer" = []), ("access_cookie" = [])),
+    responses(
+        (status = 200, description = "A valid access token: the identity in headers, no body.", headers(
+            ("X-Auth-User" = String, description = "the user id (`sub`)"),
+            ("X-Auth-Session" = String, description = "the session id (`sid`)"),
+            ("X-Auth-Roles" = String, description = "the roles, comma-separated (empty for none)"),
+            ("Cache-Control" = String, description = "`no-store`"),
+        )),
+        (status = 401, response = BearerUnauthorized),
+        (status = 403, description = "`csrf_rejected` or `forbidden`, as for `/v1/verify`.",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn forward_auth_path(caller: AuthUser) -> Response {
+    identity_headers(caller)
+}
+
+/// The answer for an authenticated caller.
+fn identity_headers(AuthUser(caller): AuthUser) -> Response {
     let mut headers = HeaderMap::new();
     let roles = caller.claims.roles.join(",");
     for (name, value) in [

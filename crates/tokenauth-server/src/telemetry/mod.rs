@@ -181,6 +181,19 @@ pub fn spawn_upkeep(telemetry: Arc<Telemetry>) -> tokio::task::JoinHandle<()> {
 }
 
 /// `GET /metrics`: every metric in Prometheus' text exposition format (version 0.0.4).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "health",
+    summary = "Prometheus metrics",
+    description = "Every metric in Prometheus' text exposition format 0.0.4 (docs/operations.md \
+        lists them). Needs no credentials: keep it off the public name. 404 when the `metrics` \
+        setting is `off`.",
+    responses(
+        (status = 200, description = "The metrics.", body = String, content_type = "text/plain"),
+        (status = 404, response = crate::openapi::responses::NotFound),
+    )
+)]
 pub async fn scrape(State(state): State<AppState>) -> Response {
     let Some(telemetry) = state.metrics.clone() else {
         return ApiError::NotFound.into_response();
