@@ -10,6 +10,42 @@ use super::rows::{self, USER_COLUMNS};
 use super::sessions::{insert_session, revoke_live};
 use super::{PostgresStore, is_unique_violation, unavailable};
 
+/// Inserts the user's row.
+///
+/// # Errors
+/// [`StoreError::Conflict`] if the email is taken.
+async fn insert_user_row(
+    client: &impl deadpool_postgres::GenericClient,
+    user: &User,
+) -> Result<(), StoreError> {
+    let statement = client
+        .prepare_cached(
+            "INSERT INTO users (id, email, password_hash, roles, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $5)",
+        )
+        .await
+        .map_err(unavailable)?;
+    let inserted = client
+        .execute(
+            &statement,
+            &[
+                &user.id.as_uuid(),
+                &user.email.as_str(),
+                &user.password_hash,
+                &user.roles,
+                &user.created_at.as_millis(),
+            ],
+        )
+        .await;
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(error) if is_unique_violation(&error) => {
+            Err(StoreError::Conflict("email already registered"))
+        }
+        Err(error) => Err(unavailable(error)),
+    }
+}
+
 #[async_trait]
 impl UserStore for PostgresStore {
     async fn insert_user_with_session(
@@ -19,32 +55,7 @@ impl UserStore for PostgresStore {
     ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(unavailable)?;
-        let statement = tx
-            .prepare_cached(
-                "INSERT INTO users (id, email, password_hash, roles, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $5)",
-            )
-            .await
-            .map_err(unavailable)?;
-        let inserted = tx
-            .execute(
-                &statement,
-                &[
-                    &user.id.as_uuid(),
-                    &user.email.as_str(),
-                    &user.password_hash,
-                    &user.roles,
-                    &user.created_at.as_millis(),
-                ],
-            )
-            .await;
-        match inserted {
-            Ok(_) => {}
-            Err(error) if is_unique_violation(&error) => {
-                return Err(StoreError::Conflict("email already registered"));
-            }
-            Err(error) => return Err(unavailable(error)),
-        }
+        insert_user_row(&tx, user).await?;
         insert_session(&tx, session).await?;
         tx.commit().await.map_err(unavailable)
     }
@@ -138,26 +149,7 @@ impl UserStore for PostgresStore {
 
     async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
         let client = self.client().await?;
-        let inserted = client
-            .execute(
-                "INSERT INTO users (id, email, password_hash, roles, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $5)",
-                &[
-                    &user.id.as_uuid(),
-                    &user.email.as_str(),
-                    &user.password_hash,
-                    &user.roles,
-                    &user.created_at.as_millis(),
-                ],
-            )
-            .await;
-        match inserted {
-            Ok(_) => Ok(()),
-            Err(error) if is_unique_violation(&error) => {
-                Err(StoreError::Conflict("email already registered"))
-            }
-            Err(error) => Err(unavailable(error)),
-        }
+        insert_user_row(&client, user).await
     }
 
     async fn list_users(&self, after: Option<&Email>, limit: u32) -> Result<Vec<User>, StoreError> {

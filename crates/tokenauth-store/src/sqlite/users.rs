@@ -1,7 +1,7 @@
 //! [`UserStore`] on SQLite.
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use tokenauth_core::session::{NewSession, RevokeReason};
 use tokenauth_core::store::{StoreError, UserStore};
 use tokenauth_core::user::{Email, User};
@@ -10,6 +10,34 @@ use tokenauth_core::{SessionId, Timestamp, UserId};
 use super::rows::{self, USER_COLUMNS, read_error};
 use super::sessions::{insert_session, revoke_live};
 use super::{SqliteStore, is_constraint_violation, revocations, unavailable};
+
+/// Inserts the user's row (`roles` already as JSON).
+///
+/// # Errors
+/// [`StoreError::Conflict`] if the email is taken.
+fn insert_user_row(conn: &Connection, user: &User, roles: &str) -> Result<(), StoreError> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO users (id, email, password_hash, roles, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                user.id.to_string(),
+                user.email.as_str(),
+                user.password_hash,
+                roles,
+                user.created_at.as_millis(),
+            ])
+        });
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(error) if is_constraint_violation(&error) => {
+            Err(StoreError::Conflict("email already registered"))
+        }
+        Err(error) => Err(unavailable(error)),
+    }
+}
 
 #[async_trait]
 impl UserStore for SqliteStore {
@@ -25,27 +53,7 @@ impl UserStore for SqliteStore {
         self.workers
             .write(move |conn| {
                 let tx = conn.transaction().map_err(unavailable)?;
-                let inserted = tx
-                    .prepare_cached(
-                        "INSERT INTO users (id, email, password_hash, roles, created_at, updated_at) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                    )
-                    .and_then(|mut stmt| {
-                        stmt.execute(params![
-                            user.id.to_string(),
-                            user.email.as_str(),
-                            user.password_hash,
-                            roles,
-                            user.created_at.as_millis(),
-                        ])
-                    });
-                match inserted {
-                    Ok(_) => {}
-                    Err(error) if is_constraint_violation(&error) => {
-                        return Err(StoreError::Conflict("email already registered"));
-                    }
-                    Err(error) => return Err(unavailable(error)),
-                }
+                insert_user_row(&tx, &user, &roles)?;
                 insert_session(&tx, &session)?;
                 tx.commit().map_err(unavailable)
             })
@@ -131,29 +139,7 @@ impl UserStore for SqliteStore {
         let roles =
             serde_json::to_string(&user.roles).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.workers
-            .write(move |conn| {
-                let inserted = conn
-                    .prepare_cached(
-                        "INSERT INTO users (id, email, password_hash, roles, created_at, updated_at) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                    )
-                    .and_then(|mut stmt| {
-                        stmt.execute(params![
-                            user.id.to_string(),
-                            user.email.as_str(),
-                            user.password_hash,
-                            roles,
-                            user.created_at.as_millis(),
-                        ])
-                    });
-                match inserted {
-                    Ok(_) => Ok(()),
-                    Err(error) if is_constraint_violation(&error) => {
-                        Err(StoreError::Conflict("email already registered"))
-                    }
-                    Err(error) => Err(unavailable(error)),
-                }
-            })
+            .write(move |conn| insert_user_row(conn, &user, &roles))
             .await
     }
 
