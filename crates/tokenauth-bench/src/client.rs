@@ -127,6 +127,32 @@ impl Api {
             .await
     }
 
+    /// `GET path` on the server, expecting 200; the body as text. For setup, not measured.
+    ///
+    /// # Errors
+    /// When the server does not answer 200 with a text body.
+    pub async fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        let url = self
+            .healthz
+            .join(path)
+            .with_context(|| format!("joining {path}"))?;
+        let response = self
+            .http
+            .get(url.clone())
+            .send()
+            .await
+            .with_context(|| format!("GET {url}"))?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "{url} answered {}",
+            response.status()
+        );
+        response
+            .text()
+            .await
+            .with_context(|| format!("reading {url}"))
+    }
+
     /// `GET /healthz`: whether a server answers there at all.
     ///
     /// # Errors

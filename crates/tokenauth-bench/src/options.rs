@@ -51,6 +51,10 @@ pub struct Options {
     #[arg(long, default_value = "ES256")]
     pub alg: String,
 
+    /// Lifetime of the access tokens the in-process server issues (default: the server's, 15m).
+    #[arg(long, value_parser = parse_duration)]
+    pub access_token_ttl: Option<Duration>,
+
     /// Base URL of a running server to load instead of starting one (no preload then). Every
     /// client comes from this machine's address: start that server with
     /// `--rate-limit-login off --rate-limit-signup off` for the login, signup and mixed scenarios.
@@ -166,6 +170,9 @@ impl Options {
         if self.target.is_some() {
             if self.preload > 0 {
                 return fail("--preload needs the in-process server; drop --target");
+            }
+            if self.access_token_ttl.is_some() {
+                return fail("--access-token-ttl configures the in-process server; drop --target");
             }
             if self.database_url.is_some() || self.backend != Backend::Sqlite {
                 return fail("--target loads a running server; its storage is its own business");

@@ -24,6 +24,13 @@ pub fn human(report: &Report) -> String {
         "median  {}",
         figures(report.median.throughput, &report.median.latency)
     );
+    for (kind, median) in &report.median.by_kind {
+        let _ = writeln!(
+            out,
+            "  {kind:<7}{}",
+            figures(median.throughput, &median.latency)
+        );
+    }
     if report.errors.is_empty() {
         let _ = writeln!(out, "errors: none");
     } else {
