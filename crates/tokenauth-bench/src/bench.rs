@@ -114,6 +114,7 @@ async fn connect_clients(
             clients: options.clients,
             nonce,
             preloaded: preloaded.refresh_tokens.get(index).cloned(),
+            tokens: options.tokens_per_client,
         };
         tasks.push(tokio::spawn(Client::connect(api, setup)));
     }

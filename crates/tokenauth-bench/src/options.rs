@@ -51,6 +51,13 @@ pub struct Options {
     #[arg(long, default_value = "ES256")]
     pub alg: String,
 
+    /// For `verify` and `me`: distinct access tokens each client cycles through (got by
+    /// refreshing its session at setup). 1 (the default) reuses one token, as a real client
+    /// does; more than the server's verified-token cache holds (8192 in all) measures the
+    /// uncached check.
+    #[arg(long, default_value_t = 1)]
+    pub tokens_per_client: usize,
+
     /// Lifetime of the access tokens the in-process server issues (default: the server's, 15m).
     #[arg(long, value_parser = parse_duration)]
     pub access_token_ttl: Option<Duration>,
@@ -160,6 +167,9 @@ impl Options {
         }
         if self.runs == 0 {
             return fail("--runs must be at least 1");
+        }
+        if self.tokens_per_client == 0 {
+            return fail("--tokens-per-client must be at least 1");
         }
         if self.client_threads == 0 {
             return fail("--client-threads must be at least 1");

@@ -70,8 +70,13 @@ fn header(setup: &Setup) -> String {
         }
         _ => setup.target.clone(),
     };
+    let tokens = if setup.tokens_per_client > 1 {
+        format!(", {} tokens each", setup.tokens_per_client)
+    } else {
+        String::new()
+    };
     format!(
-        "{} · {server} · {} clients ({} thread{}) on {} cores · {} × {} s after {} s warm-up",
+        "{} · {server} · {} clients{tokens} ({} thread{}) on {} cores · {} × {} s after {} s warm-up",
         setup.scenario.name(),
         setup.clients,
         setup.client_threads,

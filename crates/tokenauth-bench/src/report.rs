@@ -104,6 +104,8 @@ pub struct Setup {
     pub alg: Option<String>,
     /// Concurrent clients.
     pub clients: usize,
+    /// Distinct access tokens each `verify`/`me` client cycles through.
+    pub tokens_per_client: usize,
     /// Threads of the load generator.
     pub client_threads: usize,
     /// Warm-up before each run, in seconds.
@@ -128,6 +130,7 @@ impl Setup {
             preload_seconds,
             alg: in_process.then(|| options.alg.clone()),
             clients: options.clients,
+            tokens_per_client: options.tokens_per_client,
             client_threads: options.client_threads,
             warmup_seconds: options.warmup.as_secs_f64(),
             duration_seconds: options.duration.as_secs_f64(),

@@ -13,8 +13,9 @@ use tokenauth_core::{SessionId, Timestamp, UserId};
 use super::rows::{self, SESSION_COLUMNS, read_error};
 use super::{SqliteStore, revocations, unavailable};
 
-/// Inserts a session and the history row of its first refresh token (generation 0).
-pub(super) fn insert_session(tx: &Transaction<'_>, session: &NewSession) -> Result<(), StoreError> {
+/// Inserts a session and the history row of its first refresh token (generation 0), inside the
+/// caller's transaction.
+pub(super) fn insert_session(tx: &Connection, session: &NewSession) -> Result<(), StoreError> {
     let id = session.id.to_string();
     let hash = session.refresh_token_hash.as_bytes().as_slice();
     tx.prepare_cached(
@@ -46,11 +47,7 @@ impl SessionStore for SqliteStore {
     async fn insert_session(&self, session: &NewSession) -> Result<(), StoreError> {
         let session = session.clone();
         self.workers
-            .write(move |conn| {
-                let tx = conn.transaction().map_err(unavailable)?;
-                insert_session(&tx, &session)?;
-                tx.commit().map_err(unavailable)
-            })
+            .write_batched(move |tx| insert_session(tx, &session))
             .await
     }
 
@@ -59,15 +56,10 @@ impl SessionStore for SqliteStore {
         request: &RotationRequest,
     ) -> Result<RotationOutcome, StoreError> {
         let request = request.clone();
+        // Group-committed: a failure rolls this rotation back to its savepoint, and the caller
+        // hears of success only once the shared transaction has committed.
         self.workers
-            .write(move |conn| {
-                let tx = conn.transaction().map_err(unavailable)?;
-                let outcome = rotate(&tx, &request)?;
-                // Only an outcome that changed something needs the commit; dropping the
-                // transaction of any failure above rolls everything back.
-                tx.commit().map_err(unavailable)?;
-                Ok(outcome)
-            })
+            .write_batched(move |tx| rotate(tx, &request))
             .await
     }
 
@@ -247,7 +239,7 @@ fn revoke_live(
 /// The rotation state machine, inside the caller's transaction. See
 /// `shared/refresh-rotation.md`: the fast path is one conditional UPDATE on the indexed current
 /// hash; only when it changes no row do we look at the history to tell why.
-fn rotate(tx: &Transaction<'_>, request: &RotationRequest) -> Result<RotationOutcome, StoreError> {
+fn rotate(tx: &Connection, request: &RotationRequest) -> Result<RotationOutcome, StoreError> {
     let presented = request.presented.as_bytes().as_slice();
     let successor = request.successor.as_bytes().as_slice();
     let now = request.now.as_millis();
