@@ -250,7 +250,8 @@ fn rotate(tx: &Connection, request: &RotationRequest) -> Result<RotationOutcome,
              WHERE current_hash = ?1 AND revoked_at IS NULL AND expires_at > ?3 \
              AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = sessions.user_id \
              AND u.disabled_at IS NOT NULL) \
-             RETURNING id, user_id, generation",
+             RETURNING id, user_id, generation, \
+             (SELECT roles FROM users u WHERE u.id = sessions.user_id)",
         )
         .and_then(|mut stmt| {
             stmt.query_row(
@@ -265,19 +266,21 @@ fn rotate(tx: &Connection, request: &RotationRequest) -> Result<RotationOutcome,
                         rows::parse::<SessionId>(row, 0)?,
                         rows::parse::<UserId>(row, 1)?,
                         row.get::<_, i64>(2)?,
+                        row.get::<_, String>(3)?,
                     ))
                 },
             )
             .optional()
         })
         .map_err(unavailable)?;
-    if let Some((session_id, user_id, generation)) = swapped {
+    if let Some((session_id, user_id, generation, roles)) = swapped {
         tx.prepare_cached(
             "INSERT INTO refresh_tokens (hash, session_id, generation) VALUES (?1, ?2, ?3)",
         )
         .and_then(|mut stmt| stmt.execute(params![successor, session_id.to_string(), generation]))
         .map_err(unavailable)?;
-        let roles = user_roles(tx, user_id)?;
+        // Read in the same statement as the swap (one statement less per rotation).
+        let roles = rows::roles(&roles)?;
         return Ok(RotationOutcome::Rotated(SessionOwner {
             session_id,
             user_id,
