@@ -39,7 +39,7 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
-fn runtime(name: &str, threads: usize) -> anyhow::Result<Runtime> {
+pub(crate) fn runtime(name: &str, threads: usize) -> anyhow::Result<Runtime> {
     Builder::new_multi_thread()
         .worker_threads(threads)
         .thread_name(name)
@@ -114,6 +114,7 @@ async fn connect_clients(
             clients: options.clients,
             nonce,
             preloaded: preloaded.refresh_tokens.get(index).cloned(),
+            tokens: options.tokens_per_client,
         };
         tasks.push(tokio::spawn(Client::connect(api, setup)));
     }

@@ -3,10 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
-use reqwest::{Client, Url};
+use bytes::Bytes;
+use http::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
+
+use crate::connection::{Call, Connection, Target};
 
 /// The tokens a signup, login or refresh hands out.
 #[derive(Debug, Clone, Deserialize)]
@@ -50,15 +52,9 @@ pub struct Exchange<T> {
     pub outcome: Result<T, Failure>,
 }
 
-/// A keep-alive HTTP/1.1 connection to one server, with its endpoints parsed once.
+/// A keep-alive HTTP/1.1 connection to one server and the calls the scenarios make.
 pub struct Api {
-    http: Client,
-    signup: Url,
-    login: Url,
-    refresh: Url,
-    verify: Url,
-    me: Url,
-    healthz: Url,
+    connection: Connection,
 }
 
 impl Api {
@@ -66,65 +62,51 @@ impl Api {
     /// own connection, so N of them load the server like N keep-alive clients.
     ///
     /// # Errors
-    /// If `base` is not an http(s) URL or the client cannot be built.
+    /// If `base` is not an `http://` URL.
     pub fn new(base: &str) -> anyhow::Result<Self> {
-        let base = Url::parse(base).with_context(|| format!("target {base:?} is not a URL"))?;
-        if !matches!(base.scheme(), "http" | "https") {
-            anyhow::bail!("target {base} is not an http URL");
-        }
-        let endpoint = |path: &str| {
-            base.join(path)
-                .with_context(|| format!("joining {path} to {base}"))
-        };
-        let http = Client::builder()
-            .no_proxy()
-            .tcp_nodelay(true)
-            .pool_max_idle_per_host(1)
-            .timeout(Duration::from_secs(60))
-            .build()
-            .context("building the HTTP client")?;
         Ok(Self {
-            http,
-            signup: endpoint("/v1/signup")?,
-            login: endpoint("/v1/login")?,
-            refresh: endpoint("/v1/refresh")?,
-            verify: endpoint("/v1/verify")?,
-            me: endpoint("/v1/me")?,
-            healthz: endpoint("/healthz")?,
+            connection: Connection::new(Target::parse(base)?),
         })
     }
 
     /// `POST /v1/signup` of a new user.
     pub async fn signup(&self, email: &str, password: &str) -> Exchange<Tokens> {
         let body = json!({"email": email, "password": password});
-        self.tokens(self.http.post(self.signup.clone()).json(&body))
-            .await
+        self.tokens(post("/v1/signup", &body)).await
     }
 
     /// `POST /v1/login`.
     pub async fn login(&self, email: &str, password: &str) -> Exchange<Tokens> {
         let body = json!({"email": email, "password": password});
-        self.tokens(self.http.post(self.login.clone()).json(&body))
-            .await
+        self.tokens(post("/v1/login", &body)).await
     }
 
     /// `POST /v1/refresh`: rotates `refresh_token`.
     pub async fn refresh(&self, refresh_token: &str) -> Exchange<Tokens> {
         let body = json!({"refresh_token": refresh_token});
-        self.tokens(self.http.post(self.refresh.clone()).json(&body))
-            .await
+        self.tokens(post("/v1/refresh", &body)).await
     }
 
     /// `GET /v1/verify` with a Bearer token.
     pub async fn verify(&self, access_token: &str) -> Exchange<()> {
-        self.no_body(self.http.get(self.verify.clone()).bearer_auth(access_token))
+        self.exchange(get("/v1/verify", Some(access_token)), |_| Ok(()))
             .await
     }
 
     /// `GET /v1/me` with a Bearer token.
     pub async fn me(&self, access_token: &str) -> Exchange<()> {
-        self.no_body(self.http.get(self.me.clone()).bearer_auth(access_token))
+        self.exchange(get("/v1/me", Some(access_token)), |_| Ok(()))
             .await
+    }
+
+    /// `GET path` on the server, expecting 200; the body as text. For setup, not measured.
+    ///
+    /// # Errors
+    /// When the server does not answer 200 with a UTF-8 body.
+    pub async fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        let (status, body) = self.connection.send(get(path, None)).await?;
+        anyhow::ensure!(status == StatusCode::OK, "{path} answered {status}");
+        Ok(String::from_utf8(body.to_vec())?)
     }
 
     /// `GET /healthz`: whether a server answers there at all.
@@ -132,45 +114,23 @@ impl Api {
     /// # Errors
     /// When no server answers 200.
     pub async fn check_health(&self) -> anyhow::Result<()> {
-        let response = self
-            .http
-            .get(self.healthz.clone())
-            .send()
-            .await
-            .with_context(|| format!("no server answers at {}", self.healthz))?;
-        anyhow::ensure!(
-            response.status().is_success(),
-            "{} answered {}",
-            self.healthz,
-            response.status()
-        );
-        Ok(())
+        self.get_text("/healthz").await.map(|_| ())
     }
 
-    async fn tokens(&self, request: reqwest::RequestBuilder) -> Exchange<Tokens> {
-        self.exchange(request, |body| {
+    async fn tokens(&self, call: Call<'_>) -> Exchange<Tokens> {
+        self.exchange(call, |body| {
             serde_json::from_slice::<Tokens>(body).map_err(|_| Failure::BadBody)
         })
         .await
     }
 
-    async fn no_body(&self, request: reqwest::RequestBuilder) -> Exchange<()> {
-        self.exchange(request, |_| Ok(())).await
-    }
-
     async fn exchange<T>(
         &self,
-        request: reqwest::RequestBuilder,
-        parse: impl FnOnce(&[u8]) -> Result<T, Failure>,
+        call: Call<'_>,
+        parse: impl FnOnce(&Bytes) -> Result<T, Failure>,
     ) -> Exchange<T> {
         let started = Instant::now();
-        let received = match request.send().await {
-            Ok(response) => {
-                let status = response.status();
-                response.bytes().await.map(|body| (status, body))
-            }
-            Err(error) => Err(error),
-        };
+        let received = self.connection.send(call).await;
         let latency = started.elapsed();
         let outcome = match received {
             Ok((status, body)) if status.is_success() => parse(&body),
@@ -182,5 +142,24 @@ impl Api {
             latency,
             outcome,
         }
+    }
+}
+
+fn post<'a>(path: &'a str, body: &serde_json::Value) -> Call<'a> {
+    Call {
+        method: Method::POST,
+        path,
+        bearer: None,
+        // Serialising a `json!` value cannot fail.
+        json: Some(serde_json::to_vec(body).unwrap_or_default()),
+    }
+}
+
+fn get<'a>(path: &'a str, bearer: Option<&'a str>) -> Call<'a> {
+    Call {
+        method: Method::GET,
+        path,
+        bearer,
+        json: None,
     }
 }

@@ -9,6 +9,8 @@
 pub mod bench;
 pub mod ceiling;
 pub mod client;
+pub mod connection;
+pub mod export;
 pub mod load;
 pub mod options;
 pub mod pg_schema;

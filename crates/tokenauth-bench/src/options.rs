@@ -51,6 +51,17 @@ pub struct Options {
     #[arg(long, default_value = "ES256")]
     pub alg: String,
 
+    /// For `verify` and `me`: distinct access tokens each client cycles through (got by
+    /// refreshing its session at setup). 1 (the default) reuses one token, as a real client
+    /// does; more than the server's verified-token cache holds (8192 in all) measures the
+    /// uncached check.
+    #[arg(long, default_value_t = 1)]
+    pub tokens_per_client: usize,
+
+    /// Lifetime of the access tokens the in-process server issues (default: the server's, 15m).
+    #[arg(long, value_parser = parse_duration)]
+    pub access_token_ttl: Option<Duration>,
+
     /// Base URL of a running server to load instead of starting one (no preload then). Every
     /// client comes from this machine's address: start that server with
     /// `--rate-limit-login off --rate-limit-signup off` for the login, signup and mixed scenarios.
@@ -157,6 +168,9 @@ impl Options {
         if self.runs == 0 {
             return fail("--runs must be at least 1");
         }
+        if self.tokens_per_client == 0 {
+            return fail("--tokens-per-client must be at least 1");
+        }
         if self.client_threads == 0 {
             return fail("--client-threads must be at least 1");
         }
@@ -166,6 +180,9 @@ impl Options {
         if self.target.is_some() {
             if self.preload > 0 {
                 return fail("--preload needs the in-process server; drop --target");
+            }
+            if self.access_token_ttl.is_some() {
+                return fail("--access-token-ttl configures the in-process server; drop --target");
             }
             if self.database_url.is_some() || self.backend != Backend::Sqlite {
                 return fail("--target loads a running server; its storage is its own business");

@@ -13,11 +13,13 @@ use crate::client::{Exchange, Failure};
 /// Highest latency the histogram tells apart (longer ones count as this), in microseconds.
 const MAX_LATENCY_MICROS: u64 = 120_000_000;
 
-/// Latencies and errors of the requests sent inside the measured window.
+/// Latencies and errors of the requests sent inside the measured window, in total and, for
+/// scenarios that mix requests, per kind of request.
 pub struct Recorder {
     measure_from: Instant,
     histogram: Histogram<u64>,
     errors: BTreeMap<String, u64>,
+    kinds: BTreeMap<&'static str, Histogram<u64>>,
     sent: Arc<AtomicU64>,
 }
 
@@ -32,17 +34,47 @@ impl Recorder {
             measure_from,
             histogram: new_histogram()?,
             errors: BTreeMap::new(),
+            kinds: BTreeMap::new(),
             sent,
         })
     }
 
     /// Records one request; returns its outcome for the scenario to act on.
     pub fn record<T>(&mut self, exchange: Exchange<T>) -> Result<T, Failure> {
+        self.record_latency(None, exchange)
+    }
+
+    /// Records one request as [`Recorder::record`] does, and also under `kind` (e.g. `login`
+    /// in the mixed scenario), so that each kind gets its own rate and percentiles.
+    pub fn record_as<T>(
+        &mut self,
+        kind: &'static str,
+        exchange: Exchange<T>,
+    ) -> Result<T, Failure> {
+        self.record_latency(Some(kind), exchange)
+    }
+
+    fn record_latency<T>(
+        &mut self,
+        kind: Option<&'static str>,
+        exchange: Exchange<T>,
+    ) -> Result<T, Failure> {
         self.sent.fetch_add(1, Ordering::Relaxed);
         if exchange.started >= self.measure_from {
             let micros = u64::try_from(exchange.latency.as_micros()).unwrap_or(u64::MAX);
-            self.histogram
-                .saturating_record(micros.clamp(1, MAX_LATENCY_MICROS));
+            let micros = micros.clamp(1, MAX_LATENCY_MICROS);
+            self.histogram.saturating_record(micros);
+            if let Some(kind) = kind {
+                if !self.kinds.contains_key(kind) {
+                    // The total's bounds, which were accepted when it was created.
+                    if let Ok(histogram) = new_histogram() {
+                        self.kinds.insert(kind, histogram);
+                    }
+                }
+                if let Some(histogram) = self.kinds.get_mut(kind) {
+                    histogram.saturating_record(micros);
+                }
+            }
             if let Err(failure) = &exchange.outcome {
                 *self.errors.entry(failure.label()).or_default() += 1;
             }
@@ -55,6 +87,7 @@ impl Recorder {
         Tally {
             histogram: self.histogram,
             errors: self.errors,
+            kinds: self.kinds,
         }
     }
 }
@@ -63,6 +96,7 @@ impl Recorder {
 pub struct Tally {
     histogram: Histogram<u64>,
     errors: BTreeMap<String, u64>,
+    kinds: BTreeMap<&'static str, Histogram<u64>>,
 }
 
 /// Latency percentiles of one run.
@@ -87,26 +121,36 @@ impl Tally {
         Ok(Self {
             histogram: new_histogram()?,
             errors: BTreeMap::new(),
+            kinds: BTreeMap::new(),
         })
     }
 
     /// Adds another client's record to this one.
     pub fn merge(&mut self, other: Tally) {
-        // Same bounds on both sides, so adding cannot fail; saturate rather than lose the run.
-        if self.histogram.add(&other.histogram).is_err() {
-            for value in other.histogram.iter_recorded() {
-                self.histogram
-                    .saturating_record_n(value.value_iterated_to(), value.count_at_value());
-            }
-        }
+        add(&mut self.histogram, &other.histogram);
         for (label, count) in other.errors {
             *self.errors.entry(label).or_default() += count;
+        }
+        for (kind, histogram) in other.kinds {
+            match self.kinds.get_mut(kind) {
+                Some(mine) => add(mine, &histogram),
+                None => {
+                    self.kinds.insert(kind, histogram);
+                }
+            }
         }
     }
 
     /// Requests recorded.
     pub fn requests(&self) -> u64 {
         self.histogram.len()
+    }
+
+    /// Requests and latency percentiles per kind, for scenarios that record kinds.
+    pub fn kinds(&self) -> impl Iterator<Item = (&'static str, u64, Latency)> + '_ {
+        self.kinds
+            .iter()
+            .map(|(kind, histogram)| (*kind, histogram.len(), latency_of(histogram)))
     }
 
     /// Errors by label (status code, `transport`, `bad_body`).
@@ -116,14 +160,28 @@ impl Tally {
 
     /// The percentiles of every recorded latency.
     pub fn latency(&self) -> Latency {
-        // Divided, not multiplied from seconds, so 381951 µs prints as 381.951.
-        let ms = |micros: u64| micros as f64 / 1000.0;
-        Latency {
-            p50_ms: ms(self.histogram.value_at_quantile(0.50)),
-            p90_ms: ms(self.histogram.value_at_quantile(0.90)),
-            p99_ms: ms(self.histogram.value_at_quantile(0.99)),
-            max_ms: ms(self.histogram.max()),
+        latency_of(&self.histogram)
+    }
+}
+
+/// Adds `other` into `into`. Same bounds on both sides, so adding cannot fail; saturate rather
+/// than lose the run.
+fn add(into: &mut Histogram<u64>, other: &Histogram<u64>) {
+    if into.add(other).is_err() {
+        for value in other.iter_recorded() {
+            into.saturating_record_n(value.value_iterated_to(), value.count_at_value());
         }
+    }
+}
+
+fn latency_of(histogram: &Histogram<u64>) -> Latency {
+    // Divided, not multiplied from seconds, so 381951 µs prints as 381.951.
+    let ms = |micros: u64| micros as f64 / 1000.0;
+    Latency {
+        p50_ms: ms(histogram.value_at_quantile(0.50)),
+        p90_ms: ms(histogram.value_at_quantile(0.90)),
+        p99_ms: ms(histogram.value_at_quantile(0.99)),
+        max_ms: ms(histogram.max()),
     }
 }
 

@@ -24,6 +24,13 @@ pub fn human(report: &Report) -> String {
         "median  {}",
         figures(report.median.throughput, &report.median.latency)
     );
+    for (kind, median) in &report.median.by_kind {
+        let _ = writeln!(
+            out,
+            "  {kind:<7}{}",
+            figures(median.throughput, &median.latency)
+        );
+    }
     if report.errors.is_empty() {
         let _ = writeln!(out, "errors: none");
     } else {
@@ -63,8 +70,13 @@ fn header(setup: &Setup) -> String {
         }
         _ => setup.target.clone(),
     };
+    let tokens = if setup.tokens_per_client > 1 {
+        format!(", {} tokens each", setup.tokens_per_client)
+    } else {
+        String::new()
+    };
     format!(
-        "{} · {server} · {} clients ({} thread{}) on {} cores · {} × {} s after {} s warm-up",
+        "{} · {server} · {} clients{tokens} ({} thread{}) on {} cores · {} × {} s after {} s warm-up",
         setup.scenario.name(),
         setup.clients,
         setup.client_threads,

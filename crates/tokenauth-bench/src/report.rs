@@ -22,19 +22,46 @@ pub struct RunSummary {
     pub latency: Latency,
     /// Failed requests by status code (or `transport`, `bad_body`).
     pub errors: BTreeMap<String, u64>,
+    /// For `mixed`: the figures of each kind of request (`login`, `refresh`, `verify`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_kind: BTreeMap<String, KindSummary>,
+}
+
+/// One kind of request within a mixed run.
+#[derive(Debug, Clone, Serialize)]
+pub struct KindSummary {
+    /// Requests of this kind in the measured window.
+    pub requests: u64,
+    /// Requests of this kind a second.
+    pub throughput: f64,
+    /// Their latency percentiles.
+    pub latency: Latency,
 }
 
 impl RunSummary {
     /// Summarises a run's record.
     pub fn from_record(record: &RunRecord) -> Self {
         let requests = record.tally.requests();
-        let seconds = record.elapsed.as_secs_f64();
+        let seconds = record.elapsed.as_secs_f64().max(1e-9);
+        let by_kind = record
+            .tally
+            .kinds()
+            .map(|(kind, requests, latency)| {
+                let figures = KindSummary {
+                    requests,
+                    throughput: requests as f64 / seconds,
+                    latency,
+                };
+                (kind.to_owned(), figures)
+            })
+            .collect();
         Self {
             requests,
             seconds,
-            throughput: requests as f64 / seconds.max(1e-9),
+            throughput: requests as f64 / seconds,
             latency: record.tally.latency(),
             errors: record.tally.errors().clone(),
+            by_kind,
         }
     }
 }
@@ -45,6 +72,18 @@ pub struct Median {
     /// Requests a second.
     pub throughput: f64,
     /// Latency percentiles.
+    pub latency: Latency,
+    /// For `mixed`: each kind's median figures (throughput and latency).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_kind: BTreeMap<String, KindMedian>,
+}
+
+/// The median figures of one kind of request over the runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct KindMedian {
+    /// Requests of this kind a second.
+    pub throughput: f64,
+    /// Their latency percentiles.
     pub latency: Latency,
 }
 
@@ -65,6 +104,8 @@ pub struct Setup {
     pub alg: Option<String>,
     /// Concurrent clients.
     pub clients: usize,
+    /// Distinct access tokens each `verify`/`me` client cycles through.
+    pub tokens_per_client: usize,
     /// Threads of the load generator.
     pub client_threads: usize,
     /// Warm-up before each run, in seconds.
@@ -89,6 +130,7 @@ impl Setup {
             preload_seconds,
             alg: in_process.then(|| options.alg.clone()),
             clients: options.clients,
+            tokens_per_client: options.tokens_per_client,
             client_threads: options.client_threads,
             warmup_seconds: options.warmup.as_secs_f64(),
             duration_seconds: options.duration.as_secs_f64(),
@@ -127,6 +169,7 @@ impl Report {
                 p99_ms: pick(|run| run.latency.p99_ms),
                 max_ms: pick(|run| run.latency.max_ms),
             },
+            by_kind: kind_medians(&runs),
         };
         let mut errors = BTreeMap::new();
         for run in &runs {
@@ -159,6 +202,34 @@ impl Report {
     pub fn to_json(&self) -> serde_json::Result<String> {
         serde_json::to_string(self)
     }
+}
+
+/// Each kind's median figures over the runs that saw it.
+fn kind_medians(runs: &[RunSummary]) -> BTreeMap<String, KindMedian> {
+    let kinds: std::collections::BTreeSet<&String> =
+        runs.iter().flat_map(|run| run.by_kind.keys()).collect();
+    kinds
+        .into_iter()
+        .map(|kind| {
+            let of_kind: Vec<&KindSummary> = runs
+                .iter()
+                .filter_map(|run| run.by_kind.get(kind))
+                .collect();
+            let pick = |figure: fn(&KindSummary) -> f64| {
+                median(of_kind.iter().map(|k| figure(k)).collect())
+            };
+            let figures = KindMedian {
+                throughput: pick(|k| k.throughput),
+                latency: Latency {
+                    p50_ms: pick(|k| k.latency.p50_ms),
+                    p90_ms: pick(|k| k.latency.p90_ms),
+                    p99_ms: pick(|k| k.latency.p99_ms),
+                    max_ms: pick(|k| k.latency.max_ms),
+                },
+            };
+            (kind.clone(), figures)
+        })
+        .collect()
 }
 
 /// The median of `values`; the mean of the middle two for an even count; 0 when empty.

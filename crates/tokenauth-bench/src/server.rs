@@ -135,6 +135,9 @@ fn server_config(data_dir: &Path, storage: &Storage, options: &Options) -> anyho
     // so its figures include the limiter as shipped.
     layer.insert("rate_limit_login", text("off".into()));
     layer.insert("rate_limit_signup", text("off".into()));
+    if let Some(ttl) = options.access_token_ttl {
+        layer.insert("access_token_ttl", text(format!("{}s", ttl.as_secs())));
+    }
     Ok(Config::from_layer(layer).map_err(|error| UsageError(error.to_string()))?)
 }
 

@@ -63,8 +63,41 @@ fn signup() {
 }
 
 #[test]
-fn mixed() {
-    assert_clean(&run("mixed", &[]));
+fn mixed_reports_each_kind() {
+    let report = run("mixed", &[]);
+    assert_clean(&report);
+    // Verifications make up 1000 of every 1021 requests, so a run always has some.
+    assert!(
+        report.median.by_kind.contains_key("verify"),
+        "{:?}",
+        report.median.by_kind.keys()
+    );
+}
+
+/// `bench-tokens`: real tokens and the JWKS written for the peers, and every token accepted by
+/// both Rust verifiers.
+#[test]
+fn exports_tokens_for_the_peers() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let options = tokenauth_bench::export::ExportOptions {
+        count: 5,
+        out: dir.path().to_path_buf(),
+        alg: "ES256".into(),
+        verify_for: std::time::Duration::from_millis(50),
+    };
+    let report = tokenauth_bench::export::run(&options).expect("the export runs");
+    assert_eq!(report.count, 5);
+    assert_eq!(report.verify_per_second.len(), 2);
+    let tokens = std::fs::read_to_string(dir.path().join("tokens.txt")).expect("tokens.txt");
+    let tokens: Vec<&str> = tokens.lines().collect();
+    assert_eq!(tokens.len(), 5);
+    let distinct: std::collections::HashSet<&str> = tokens.iter().copied().collect();
+    assert_eq!(distinct.len(), 5, "every token is a new one");
+    let jwks: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("jwks.json")).expect("jwks.json"),
+    )
+    .expect("the JWKS is JSON");
+    assert_eq!(jwks["keys"][0]["kty"], "EC");
 }
 
 /// The binary end to end: `verify` with `--json` prints one JSON object and exits 0.

@@ -67,14 +67,15 @@ struct Inner {
 
 impl PasswordHasher {
     /// A hasher running at most `concurrency` hashes at once with at most `max_waiting` more
-    /// queued. Computes one dummy hash (for unknown users) up front.
+    /// queued. Hashes nothing up front (the start stays fast): the dummy hash that unknown users
+    /// are checked against is written out at the configured cost (see [`dummy_phc`]).
     ///
     /// # Errors
     /// [`AuthError::Internal`] if the parameters are out of Argon2's range.
     pub fn new(cost: HashCost, concurrency: usize, max_waiting: usize) -> Result<Self, AuthError> {
         let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
             .map_err(|e| AuthError::Internal(format!("argon2 parameters: {e}")))?;
-        let dummy_hash = hash_blocking(&params, b"tokenauth dummy password for unknown users")?;
+        let dummy_hash = dummy_phc(&params);
         Ok(Self {
             inner: Arc::new(Inner {
                 cost,
@@ -192,6 +193,23 @@ impl Drop for GaugeSlot {
     }
 }
 
+/// The hash unknown users are checked against: a PHC string at `params` (so checking a
+/// password against it costs exactly one hash at the configured cost, as for a known user)
+/// whose 32-byte digest is all zeros. No password is known to produce it: finding one is a
+/// preimage attack on Argon2id. Written out rather than computed, so that no hash runs at start.
+fn dummy_phc(params: &Params) -> String {
+    /// "tokenauth-dummy", base64 without padding, as PHC strings write salts.
+    const SALT: &str = "dG9rZW5hdXRoLWR1bW15";
+    /// 32 zero bytes, base64 without padding.
+    const DIGEST: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    format!(
+        "$argon2id$v=19$m={},t={},p={}${SALT}${DIGEST}",
+        params.m_cost(),
+        params.t_cost(),
+        params.p_cost()
+    )
+}
+
 fn hash_blocking(params: &Params, password: &[u8]) -> Result<String, AuthError> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
         .hash_password(password)
@@ -261,6 +279,23 @@ mod tests {
             .await
             .expect("verify");
         assert!(!result.matched);
+    }
+
+    #[test]
+    fn the_dummy_hash_parses_at_the_configured_cost() {
+        // Checking a password against it must cost what checking against a real hash costs.
+        for cost in [HashCost::OWASP, CHEAP] {
+            let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
+                .expect("params");
+            let phc = dummy_phc(&params);
+            let parsed = PasswordHash::new(&phc).expect("a PHC string");
+            assert_eq!(stored_cost(&parsed), Some(cost), "{phc}");
+            assert_eq!(parsed.hash.map(|h| h.len()), Some(32));
+            assert!(!verify_blocking(
+                &phc,
+                b"tokenauth dummy password for unknown users"
+            ));
+        }
     }
 
     #[tokio::test]

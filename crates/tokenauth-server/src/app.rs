@@ -64,6 +64,12 @@ impl Application {
     /// # Errors
     /// A [`crate::config::ConfigError`] (exit code 2) for unusable settings, or any startup failure.
     pub async fn build(mut config: Config, options: BuildOptions) -> anyhow::Result<Self> {
+        // aws-lc seeds its random generator on first use from CPU-jitter entropy, which takes
+        // tens of milliseconds. Start that now, beside the database work, rather than in the
+        // first request that signs a token.
+        std::thread::spawn(|| {
+            let _ = aws_lc_rs::rand::fill(&mut [0u8; 1]);
+        });
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;

@@ -131,3 +131,82 @@ async fn only_token_hashes_reach_the_disk() {
     }
     assert!(files >= 1);
 }
+
+/// Group commit: writes queued together share one transaction, each in its own savepoint. A
+/// write that fails halfway (here a session whose first token hash is already in the history:
+/// its `sessions` row goes in, its `refresh_tokens` row conflicts) must leave nothing behind
+/// and must not disturb the writes batched with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_write_in_a_batch_changes_nothing_and_spares_the_others() {
+    use tokenauth_core::session::RotationOutcome;
+
+    const ROTATIONS: usize = 40;
+    const BROKEN: usize = 8;
+    let backend = Sqlite::new();
+    let store = backend.open().await;
+    let alice = conformance::sign_up(&store, "alice@example.com", &[]).await;
+    // Alice's first token is now history, not current: a session reusing its hash passes the
+    // `sessions` insert and fails on `refresh_tokens`.
+    let _ = conformance::rotate_ok(&store, &alice.token, conformance::at(1)).await;
+    let mut others = Vec::with_capacity(ROTATIONS);
+    for index in 0..ROTATIONS {
+        let address = format!("user{index}@example.com");
+        others.push(conformance::sign_up(&store, &address, &[]).await);
+    }
+
+    let start = Arc::new(tokio::sync::Barrier::new(ROTATIONS + BROKEN));
+    let mut rotations = Vec::new();
+    for account in &others {
+        let (store, start) = (Arc::clone(&store), Arc::clone(&start));
+        let request = conformance::request(&account.token, conformance::at(2));
+        rotations.push(tokio::spawn(async move {
+            start.wait().await;
+            store.rotate_refresh_token(&request).await
+        }));
+    }
+    let mut broken = Vec::new();
+    for _ in 0..BROKEN {
+        let (store, start) = (Arc::clone(&store), Arc::clone(&start));
+        let session = conformance::new_session(alice.user.id, &alice.token, conformance::at(2));
+        broken.push(tokio::spawn(async move {
+            start.wait().await;
+            store.insert_session(&session).await
+        }));
+    }
+    for task in rotations {
+        let outcome = task
+            .await
+            .expect("task")
+            .expect("a rotation batched with failures");
+        assert!(
+            matches!(outcome, RotationOutcome::Rotated(_)),
+            "{outcome:?}"
+        );
+    }
+    for task in broken {
+        assert!(
+            task.await.expect("task").is_err(),
+            "a conflicting session was accepted"
+        );
+    }
+    let sessions = store
+        .list_active_sessions(alice.user.id, conformance::at(3))
+        .await
+        .expect("list");
+    assert_eq!(
+        sessions.len(),
+        1,
+        "a failed insert left its session row behind"
+    );
+    assert_eq!(sessions[0].id, alice.session.id);
+    for account in &others {
+        let (_, owner) = conformance::rotate_ok(
+            &store,
+            &conformance::successor(&account.token),
+            conformance::at(4),
+        )
+        .await;
+        assert_eq!(owner.session_id, account.session.id);
+    }
+    backend.check().await;
+}

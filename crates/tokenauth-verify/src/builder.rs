@@ -12,9 +12,9 @@ use crate::jwks::refresher;
 use crate::jwks::remote::{RefreshPolicy, RemoteKeys};
 use crate::revocations::RevokedSessions;
 use crate::revocations::feed::{self, FeedSource, FeedState};
-use crate::token_cache::TokenCache;
 use crate::trusted_keys::TrustedKeys;
 use crate::verifier::{Parts, Verifier};
+use tokenauth_jwt::TokenCache;
 
 /// How long the auth server may hold an empty revocation-feed answer.
 const DEFAULT_FEED_WAIT: Duration = Duration::from_secs(25);

@@ -45,7 +45,6 @@ mod clock;
 mod error;
 mod jwks;
 mod revocations;
-mod token_cache;
 mod trusted_keys;
 mod verifier;
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use arc_swap::{ArcSwap, Guard};
 use tokenauth_jwt::KeySet;
 
-use crate::token_cache::TokenCache;
+use tokenauth_jwt::TokenCache;
 
 /// The keys tokens are checked against right now.
 pub(crate) struct TrustedKeys {

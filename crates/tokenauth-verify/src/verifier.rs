@@ -12,8 +12,8 @@ use crate::error::VerifierError;
 use crate::jwks::remote::RemoteKeys;
 use crate::revocations::RevokedSessions;
 use crate::revocations::feed::{FeedState, FeedStatus};
-use crate::token_cache::TokenCache;
 use crate::trusted_keys::TrustedKeys;
+use tokenauth_jwt::TokenCache;
 
 /// Verifies tokenauth access tokens locally, without calling the auth server
 /// per request.

@@ -14,27 +14,36 @@ pub enum Path {
     Me,
 }
 
-/// A client holding a valid access token.
+/// A client holding valid access tokens of one session, used in turn.
 pub struct BearerClient {
     path: Path,
-    tokens: Tokens,
+    access: Vec<String>,
+    next: usize,
+    latest: Tokens,
     emails: Emails,
 }
 
 impl BearerClient {
-    /// A client calling `path` with `tokens`.
-    pub fn new(path: Path, tokens: Tokens, emails: Emails) -> Self {
+    /// A client calling `path` with each of `access` in turn (at least one); `latest` holds
+    /// the session's live refresh token.
+    pub fn new(path: Path, access: Vec<String>, latest: Tokens, emails: Emails) -> Self {
         Self {
             path,
-            tokens,
+            access,
+            next: 0,
+            latest,
             emails,
         }
     }
 
     /// One authenticated request. After a refusal (say, the access token expired during a long
-    /// run) the client renews its tokens, unmeasured.
+    /// run) the client renews that token, unmeasured.
     pub async fn step(&mut self, api: &Api, recorder: &mut Recorder) {
-        let access = &self.tokens.access_token;
+        let slot = self.next % self.access.len().max(1);
+        self.next = self.next.wrapping_add(1);
+        let Some(access) = self.access.get(slot) else {
+            return;
+        };
         let exchange = match self.path {
             Path::Verify => api.verify(access).await,
             Path::Me => api.me(access).await,
@@ -42,12 +51,15 @@ impl BearerClient {
         if recorder.record(exchange).is_ok() {
             return;
         }
-        let renewed = match api.refresh(&self.tokens.refresh_token).await.outcome {
+        let renewed = match api.refresh(&self.latest.refresh_token).await.outcome {
             Ok(tokens) => Ok(tokens),
             Err(_) => new_account(api, &self.emails.fresh()).await,
         };
         match renewed {
-            Ok(tokens) => self.tokens = tokens,
+            Ok(tokens) => {
+                self.access[slot] = tokens.access_token.clone();
+                self.latest = tokens;
+            }
             Err(_) => back_off().await,
         }
     }

@@ -59,12 +59,16 @@ impl MixedClient {
         let request = request_at(self.position);
         self.position += 1;
         let renewed = match request {
-            Request::Login => recorder.record(api.login(&self.email, PASSWORD).await),
-            Request::Refresh => recorder.record(api.refresh(&self.tokens.refresh_token).await),
-            Request::Verify => match recorder.record(api.verify(&self.tokens.access_token).await) {
-                Ok(()) => return,
-                Err(failure) => Err(failure),
-            },
+            Request::Login => recorder.record_as("login", api.login(&self.email, PASSWORD).await),
+            Request::Refresh => {
+                recorder.record_as("refresh", api.refresh(&self.tokens.refresh_token).await)
+            }
+            Request::Verify => {
+                match recorder.record_as("verify", api.verify(&self.tokens.access_token).await) {
+                    Ok(()) => return,
+                    Err(failure) => Err(failure),
+                }
+            }
         };
         let renewed = match renewed {
             Ok(tokens) => Ok(tokens),

@@ -35,6 +35,8 @@ pub struct Setup {
     pub nonce: u64,
     /// A preloaded session's refresh token to start from, instead of a new account.
     pub preloaded: Option<String>,
+    /// For `verify` and `me`: how many distinct access tokens to cycle through.
+    pub tokens: usize,
 }
 
 /// One load client: its own connection and what its scenario needs to remember.
@@ -77,7 +79,13 @@ impl Client {
                 } else {
                     bearer::Path::Me
                 };
-                State::Bearer(BearerClient::new(path, tokens, emails))
+                let mut access = vec![tokens.access_token.clone()];
+                let mut latest = tokens;
+                while access.len() < setup.tokens {
+                    latest = take_over(&api, &latest.refresh_token).await?;
+                    access.push(latest.access_token.clone());
+                }
+                State::Bearer(BearerClient::new(path, access, latest, emails))
             }
             Scenario::Login => {
                 let email = emails.fresh();

@@ -16,7 +16,7 @@ use arc_swap::ArcSwap;
 use aws_lc_rs::rand;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use tokenauth_jwt::{Algorithm, SigningKey};
+use tokenauth_jwt::{Algorithm, SigningKey, TokenCache};
 
 use crate::audit::{AuditEvent, AuditKind, Auditor};
 use crate::clock::{Clock, Timestamp};
@@ -61,12 +61,20 @@ pub struct KeyManager {
     settings: AuthSettings,
     clock: Arc<dyn Clock>,
     keyring: ArcSwap<Keyring>,
+    /// Access tokens this instance has checked in full and found good, so that a client
+    /// presenting its token again costs no signature check. Cleared whenever a key is withdrawn
+    /// from the keyring, so a cached token is never accepted after its key is gone.
+    verified_tokens: TokenCache,
     /// Serialises maintenance passes, so a pass that read the keys earlier can never replace
     /// the keyring built by a pass that read them later.
     maintaining: tokio::sync::Mutex<()>,
     /// When a token with an unknown kid last made us reload (rate limit).
     last_unknown_kid_reload: std::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// Tokens the verified-token cache holds: a client reusing its access token for many requests
+/// is checked once. About 1 KiB each (the token and its claims): ~8 MiB when full.
+const VERIFIED_TOKEN_CACHE: usize = 8192;
 
 /// Least time between two reloads caused by tokens with unknown kids: another instance's new key
 /// is picked up at once, while a flood of forged kids costs one key read per interval.
@@ -97,6 +105,7 @@ impl KeyManager {
             settings,
             clock,
             keyring: ArcSwap::from_pointee(keyring),
+            verified_tokens: TokenCache::new(VERIFIED_TOKEN_CACHE),
             maintaining: tokio::sync::Mutex::new(()),
             last_unknown_kid_reload: std::sync::Mutex::new(None),
         })
@@ -105,6 +114,26 @@ impl KeyManager {
     /// The current keyring (cheap: an atomic pointer load).
     pub fn keyring(&self) -> Arc<Keyring> {
         self.keyring.load_full()
+    }
+
+    /// Access tokens verified in full with the keys in force (see [`TokenCache`]); emptied
+    /// whenever a key is withdrawn.
+    pub fn verified_tokens(&self) -> &TokenCache {
+        &self.verified_tokens
+    }
+
+    /// Puts `keyring` in force; forgets every verified token if a key that could verify is
+    /// gone from it.
+    fn install(&self, keyring: Keyring) {
+        let new = Arc::new(keyring);
+        let old = self.keyring.swap(Arc::clone(&new));
+        let withdrawn = old
+            .verifiers()
+            .kids()
+            .any(|kid| new.verifiers().get(kid).is_none());
+        if withdrawn {
+            self.verified_tokens.clear();
+        }
     }
 
     /// Applies the schedule once and reloads the keyring if the stored keys changed. Returns
@@ -127,7 +156,7 @@ impl KeyManager {
             return Ok(false);
         }
         let keyring = Keyring::from_records(&records, &self.master, now)?;
-        self.keyring.store(Arc::new(keyring));
+        self.install(keyring);
         Ok(true)
     }
 
@@ -196,7 +225,7 @@ impl KeyManager {
             return Ok(false);
         }
         let keyring = Keyring::from_records(&records, &self.master, self.clock.now())?;
-        self.keyring.store(Arc::new(keyring));
+        self.install(keyring);
         Ok(true)
     }
 }

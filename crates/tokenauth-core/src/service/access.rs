@@ -1,6 +1,7 @@
 //! Access tokens: minting them for a session and checking presented ones, both against the
 //! in-memory keyring (no database call).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lc_rs::rand;
@@ -86,6 +87,11 @@ impl AuthService {
     /// comes from that key), `typ`, `iss`, `aud`, `exp`/`nbf` with the leeway, and that its
     /// session has not been revoked. No database call.
     ///
+    /// A token that passed the full check before is answered from the verified-token cache
+    /// ([`KeyManager::verified_tokens`](crate::keys::KeyManager::verified_tokens)) until its
+    /// `exp` + leeway, without a signature check: clients present one access token many times.
+    /// The revocation check runs on every call, cached or not.
+    ///
     /// # Errors
     /// [`AuthError::TokenExpired`], [`AuthError::SessionRevoked`], or [`AuthError::InvalidToken`]
     /// for everything else.
@@ -95,16 +101,28 @@ impl AuthService {
     /// new key.
     pub async fn authenticate(&self, token: &str) -> Result<AuthenticatedCaller, AuthError> {
         let now = self.clock.now();
-        let claims = match self.verify_with_loaded_keys(token, now) {
-            Err(VerifyError::UnknownKey) if self.keys.reload_for_unknown_kid().await => {
-                self.verify_with_loaded_keys(token, now)
+        let cache = self.keys.verified_tokens();
+        let cacheable = token.len() <= self.validation.max_token_len;
+        let claims = match cacheable.then(|| cache.get(token, now.as_secs())).flatten() {
+            Some(claims) => AccessTokenClaims::clone(&claims),
+            None => {
+                // Read before the keys are: a key withdrawn meanwhile voids the insert below.
+                let epoch = cache.epoch();
+                let claims = match self.verify_with_loaded_keys(token, now) {
+                    Err(VerifyError::UnknownKey) if self.keys.reload_for_unknown_kid().await => {
+                        self.verify_with_loaded_keys(token, now)
+                    }
+                    other => other,
+                }
+                .map_err(|error| match error {
+                    VerifyError::Expired => AuthError::TokenExpired,
+                    _ => AuthError::InvalidToken,
+                })?;
+                let expires_at = claims.exp.saturating_add(self.validation.leeway_secs);
+                cache.insert(token, Arc::new(claims.clone()), expires_at, epoch);
+                claims
             }
-            other => other,
-        }
-        .map_err(|error| match error {
-            VerifyError::Expired => AuthError::TokenExpired,
-            _ => AuthError::InvalidToken,
-        })?;
+        };
         let user_id: UserId = claims.sub.parse().map_err(|_| AuthError::InvalidToken)?;
         let session_id: SessionId = claims.sid.parse().map_err(|_| AuthError::InvalidToken)?;
         if self.revoked.contains(session_id, now) {

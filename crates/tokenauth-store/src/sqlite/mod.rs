@@ -6,8 +6,15 @@
 //! construction. Reads go to a small pool of read-only connections on their own threads, which
 //! WAL mode lets run alongside the writer. rusqlite is used rather than sqlx: it measured about
 //! twice as fast per transaction here, and sqlx degraded badly under write contention.
+//!
+//! The hot writes (refresh-token rotations, new sessions) are group-committed: those queued
+//! together share one transaction, each in its own savepoint, answered after the commit
+//! (`batch`). WAL checkpoints run on a thread and connection of their own, never on the
+//! writer's commit path (`checkpoint`).
 
 mod audit;
+mod batch;
+mod checkpoint;
 mod clients;
 mod keys;
 mod migrations;
@@ -76,6 +83,13 @@ impl SqliteStore {
         if migrate {
             migrations::apply(&mut writer)?;
         }
+        // Checkpoints run on a connection of their own (see `checkpoint`).
+        let checkpoints = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(unavailable)?;
+        configure(&checkpoints)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let reader = Connection::open_with_flags(
@@ -87,7 +101,7 @@ impl SqliteStore {
             readers.push(reader);
         }
         Ok(Self {
-            workers: Workers::start(writer, readers)?,
+            workers: Workers::start(writer, readers, checkpoints)?,
         })
     }
 

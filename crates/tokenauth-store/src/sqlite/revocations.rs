@@ -14,7 +14,7 @@ use crate::feed;
 /// Appends one feed event per session in `sessions`, each revoked at `revoked_at`, inside the
 /// caller's transaction (the one that set their `revoked_at`).
 pub(super) fn append(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     sessions: &[SessionId],
     revoked_at: Timestamp,
 ) -> Result<(), StoreError> {

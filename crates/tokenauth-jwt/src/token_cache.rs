@@ -1,5 +1,6 @@
 //! [`TokenCache`]: a bounded memo of tokens that already passed the full
-//! check, so a token presented again skips signature and JSON work.
+//! check, so a token presented again skips signature and JSON work. Used by
+//! the verifier crate and by the auth server's own token check.
 //!
 //! Entries are keyed by the whole token: the map hashes every byte of it
 //! (foldhash, randomly seeded per cache) and a hit requires the stored token
@@ -16,22 +17,24 @@
 //!
 //! Trade-off: a cached token is accepted without re-checking its key, so if
 //! a key is withdrawn, its tokens would stay accepted until they expire or
-//! are evicted. The verifier therefore clears the cache whenever a new key
-//! set lacks a `kid` the previous one had.
+//! are evicted. The owner must therefore [`TokenCache::clear`] the cache
+//! whenever a new key set lacks a `kid` the previous one had. Revocation is
+//! not the cache's business either: owners check a cached token's session
+//! as they check a fresh one's.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use crate::AccessTokenClaims;
 use foldhash::fast::RandomState;
-use tokenauth_jwt::AccessTokenClaims;
 
 /// Caches at or above this capacity are split into [`SHARDS`] shards.
 const SHARDING_THRESHOLD: usize = 1024;
 const SHARDS: usize = 16;
 
 /// Verified tokens, bounded, expiring with the tokens.
-pub(crate) struct TokenCache {
+pub struct TokenCache {
     shards: Box<[Mutex<Shard>]>,
     shard_capacity: usize,
     /// Bumped by every [`TokenCache::clear`]; an insert computed under an
@@ -54,7 +57,7 @@ struct Entry {
 
 impl TokenCache {
     /// A cache of at most `capacity` tokens (`capacity` ≥ 1).
-    pub(crate) fn new(capacity: usize) -> TokenCache {
+    pub fn new(capacity: usize) -> TokenCache {
         let capacity = capacity.max(1);
         let shards = if capacity >= SHARDING_THRESHOLD {
             SHARDS
@@ -78,7 +81,7 @@ impl TokenCache {
     }
 
     /// The claims of a cached token that has not expired at `now`.
-    pub(crate) fn get(&self, token: &str, now: i64) -> Option<Arc<AccessTokenClaims>> {
+    pub fn get(&self, token: &str, now: i64) -> Option<Arc<AccessTokenClaims>> {
         let shard = self.shard(token);
         let entry = shard.entries.get(token)?;
         (now < entry.expires_at).then(|| Arc::clone(&entry.claims))
@@ -86,20 +89,14 @@ impl TokenCache {
 
     /// The current epoch: read it before loading the keys a token is
     /// checked with, and pass it to [`TokenCache::insert`].
-    pub(crate) fn epoch(&self) -> u64 {
+    pub fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::SeqCst)
     }
 
     /// Remembers a token that just passed the full check; `expires_at` is
     /// its `exp` + leeway. Evicts the oldest entry when the shard is full.
     /// Does nothing if the cache was cleared since `epoch` was read.
-    pub(crate) fn insert(
-        &self,
-        token: &str,
-        claims: Arc<AccessTokenClaims>,
-        expires_at: i64,
-        epoch: u64,
-    ) {
+    pub fn insert(&self, token: &str, claims: Arc<AccessTokenClaims>, expires_at: i64, epoch: u64) {
         let mut shard = self.shard(token);
         // Checked under the shard lock: `clear` bumps the epoch before it
         // takes the locks, so either we see the new epoch or it sees our
@@ -121,7 +118,7 @@ impl TokenCache {
     }
 
     /// Forgets every token, including any insert racing with this call.
-    pub(crate) fn clear(&self) {
+    pub fn clear(&self) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
         for shard in &self.shards {
             let mut shard = lock(shard);
@@ -131,8 +128,13 @@ impl TokenCache {
     }
 
     /// Number of cached tokens (expired ones included until evicted).
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.shards.iter().map(|s| lock(s).entries.len()).sum()
+    }
+
+    /// Whether no token is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     fn shard(&self, token: &str) -> MutexGuard<'_, Shard> {
@@ -163,7 +165,7 @@ fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokenauth_jwt::Audience;
+    use crate::Audience;
 
     fn claims(jti: &str) -> Arc<AccessTokenClaims> {
         Arc::new(AccessTokenClaims {
