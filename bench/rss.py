@@ -2,7 +2,8 @@
 """Memory of the real `tokenauth` binary, idle and under load.
 
 For each scenario: start `tokenauth serve` on a fresh data directory (per-IP login and sign-up
-limits off, since every load client comes from 127.0.0.1), wait for /readyz, let it idle 2 s
+limits off and refresh raised to 1000000/s, since every load client comes from 127.0.0.1), wait
+for /readyz, let it idle 2 s
 and read VmRSS (idle); then load it with `tokenauth-bench SCENARIO --target URL`, sampling
 VmRSS every 100 ms, and read VmHWM (the peak resident set the kernel saw) at the end.
 
@@ -54,7 +55,8 @@ def measure(binary: str, bench: str, scenario: str, duration: str, clients: int)
     port = free_port()
     proc = subprocess.Popen(
         [binary, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", f"{root}/data",
-         "--rate-limit-login", "off", "--rate-limit-signup", "off"],
+         "--rate-limit-login", "off", "--rate-limit-signup", "off",
+         "--rate-limit-refresh", "1000000/s"],
         env=dict(os.environ, RUST_LOG="warn"),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )

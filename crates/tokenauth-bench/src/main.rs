@@ -5,6 +5,10 @@ use std::process::ExitCode;
 use clap::Parser as _;
 use tokenauth_bench::{Options, UsageError, render};
 
+/// The allocator the `tokenauth` binary ships with, so the in-process server measures as it runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let options = Options::parse();
     let report = match tokenauth_bench::run(&options) {
