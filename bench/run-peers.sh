@@ -31,6 +31,10 @@ need cargo "install Rust (rustup)"
 need python3 "apt-get install -y python3 python3-venv"
 need node "apt-get install -y nodejs (Node 18 or later; oidc-provider 8 supports 18, 20, 22)"
 need npm "apt-get install -y npm"
+if ! command -v wrk >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "== installing wrk from Debian's packages" >&2
+  apt-get update >&2 && apt-get install -y wrk >&2
+fi
 need wrk "apt-get install -y wrk"
 need curl "apt-get install -y curl"
 

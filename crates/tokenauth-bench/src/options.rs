@@ -62,9 +62,16 @@ pub struct Options {
     #[arg(long, value_parser = parse_duration)]
     pub access_token_ttl: Option<Duration>,
 
+    /// Argon2 hashes the in-process server runs at once. Default: one per core for `login` and
+    /// `signup`, which are measured against the all-cores ceiling; the server's own default
+    /// (cores − 1, leaving a core to everything else) for the other scenarios.
+    #[arg(long)]
+    pub password_hash_concurrency: Option<usize>,
+
     /// Base URL of a running server to load instead of starting one (no preload then). Every
     /// client comes from this machine's address: start that server with
-    /// `--rate-limit-login off --rate-limit-signup off` for the login, signup and mixed scenarios.
+    /// `--rate-limit-login off --rate-limit-signup off` for the login, signup and mixed scenarios
+    /// and `--rate-limit-refresh 1000000/s` for refresh.
     #[arg(long)]
     pub target: Option<String>,
 
@@ -174,6 +181,9 @@ impl Options {
         if self.client_threads == 0 {
             return fail("--client-threads must be at least 1");
         }
+        if self.password_hash_concurrency == Some(0) {
+            return fail("--password-hash-concurrency must be at least 1");
+        }
         if self.duration.is_zero() {
             return fail("--duration must be longer than 0");
         }
@@ -184,6 +194,11 @@ impl Options {
             if self.access_token_ttl.is_some() {
                 return fail("--access-token-ttl configures the in-process server; drop --target");
             }
+            if self.password_hash_concurrency.is_some() {
+                return fail(
+                    "--password-hash-concurrency configures the in-process server; drop --target",
+                );
+            }
             if self.database_url.is_some() || self.backend != Backend::Sqlite {
                 return fail("--target loads a running server; its storage is its own business");
             }
@@ -192,6 +207,16 @@ impl Options {
             return fail("--database-url needs --backend postgres");
         }
         Ok(())
+    }
+
+    /// Argon2 hashes the in-process server runs at once: `--password-hash-concurrency`, else
+    /// one per core for the Argon2-bound scenarios, else `None` (the server's default).
+    pub fn hash_threads(&self) -> Option<usize> {
+        self.password_hash_concurrency.or_else(|| {
+            self.scenario
+                .argon2_bound()
+                .then(|| std::thread::available_parallelism().map_or(1, usize::from))
+        })
     }
 
     /// The PostgreSQL server to use: `--database-url`, else `$TOKENAUTH_TEST_DATABASE_URL`.
@@ -232,6 +257,19 @@ mod tests {
     }
 
     #[test]
+    fn argon2_bound_scenarios_hash_on_every_core_unless_told() {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(parse(&["login"]).hash_threads(), Some(cores));
+        assert_eq!(parse(&["signup"]).hash_threads(), Some(cores));
+        assert_eq!(parse(&["refresh"]).hash_threads(), None);
+        assert_eq!(parse(&["mixed"]).hash_threads(), None);
+        assert_eq!(
+            parse(&["login", "--password-hash-concurrency", "1"]).hash_threads(),
+            Some(1)
+        );
+    }
+
+    #[test]
     fn conflicting_options_are_usage_errors() {
         for args in [
             &["refresh", "--clients", "0"][..],
@@ -244,6 +282,14 @@ mod tests {
             ],
             &["refresh", "--database-url", "postgres://x@127.0.0.1/test"],
             &["refresh", "--duration", "0s"],
+            &["login", "--password-hash-concurrency", "0"],
+            &[
+                "login",
+                "--target",
+                "http://127.0.0.1:1",
+                "--password-hash-concurrency",
+                "2",
+            ],
         ] {
             assert!(parse(args).validate().is_err(), "{args:?} accepted");
         }

@@ -51,6 +51,13 @@ pub fn human(report: &Report) -> String {
             report.median.throughput,
             share * 100.0
         );
+        let _ = writeln!(
+            out,
+            "hasher alone, {} hashes at once: {:.1}/s; median = {:.0}% of it",
+            ceiling.cores,
+            ceiling.parallel_per_second,
+            ceiling.share_of_parallel(report.median.throughput) * 100.0
+        );
     }
     out
 }
@@ -66,7 +73,11 @@ fn header(setup: &Setup) -> String {
             } else {
                 String::new()
             };
-            format!("in-process {} {alg}{preload}", backend.name())
+            let hashing = setup
+                .hash_threads
+                .map(|threads| format!(", {threads} hashing threads"))
+                .unwrap_or_default();
+            format!("in-process {} {alg}{preload}{hashing}", backend.name())
         }
         _ => setup.target.clone(),
     };

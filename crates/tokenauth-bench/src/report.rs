@@ -104,6 +104,9 @@ pub struct Setup {
     pub alg: Option<String>,
     /// Concurrent clients.
     pub clients: usize,
+    /// Argon2 hashes the in-process server ran at once; `None` for the server's default or a
+    /// `--target`.
+    pub hash_threads: Option<usize>,
     /// Distinct access tokens each `verify`/`me` client cycles through.
     pub tokens_per_client: usize,
     /// Threads of the load generator.
@@ -130,6 +133,7 @@ impl Setup {
             preload_seconds,
             alg: in_process.then(|| options.alg.clone()),
             clients: options.clients,
+            hash_threads: in_process.then(|| options.hash_threads()).flatten(),
             tokens_per_client: options.tokens_per_client,
             client_threads: options.client_threads,
             warmup_seconds: options.warmup.as_secs_f64(),

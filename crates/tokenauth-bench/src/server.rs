@@ -136,6 +136,9 @@ fn server_config(data_dir: &Path, storage: &Storage, options: &Options) -> anyho
     layer.insert("rate_limit_login", text("off".into()));
     layer.insert("rate_limit_signup", text("off".into()));
     layer.insert("rate_limit_refresh", text("1000000/s".into()));
+    if let Some(threads) = options.hash_threads() {
+        layer.insert("password_hash_concurrency", text(threads.to_string()));
+    }
     if let Some(ttl) = options.access_token_ttl {
         layer.insert("access_token_ttl", text(format!("{}s", ttl.as_secs())));
     }

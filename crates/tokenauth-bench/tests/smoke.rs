@@ -54,6 +54,7 @@ fn login_reports_the_argon2_ceiling() {
     assert_clean(&report);
     let ceiling = report.argon2_ceiling.expect("login measures the ceiling");
     assert!(ceiling.per_second > 0.0);
+    assert!(ceiling.parallel_per_second > 0.0);
     assert!(report.share_of_ceiling.is_some());
 }
 
