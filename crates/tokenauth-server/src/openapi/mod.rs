@@ -16,9 +16,9 @@ use utoipa::openapi::{OpenApi, Ref, RefOr};
 use utoipa::{Modify, OpenApi as _};
 
 use self::responses::{
-    BadRequest, BearerUnauthorized, CsrfRejected, HeadersTooLarge, InternalError, NotFound,
-    OAuthInvalidClient, OAuthInvalidRequest, OAuthServerError, PayloadTooLarge, RateLimited,
-    Unavailable, UnsupportedMediaType,
+    BadRequest, BearerUnauthorized, CsrfRejected, ForwardAuthIdentity, HeadersTooLarge,
+    InternalError, NotFound, OAuthInvalidClient, OAuthInvalidRequest, OAuthServerError,
+    PayloadTooLarge, RateLimited, Unavailable, UnsupportedMediaType,
 };
 use crate::error::Problem;
 use crate::rate_limit::RateLimits;
@@ -58,7 +58,7 @@ pub const CLIENT_BASIC: &str = "client_basic";
         responses(
             BadRequest, BearerUnauthorized, CsrfRejected, NotFound, PayloadTooLarge,
             UnsupportedMediaType, RateLimited, HeadersTooLarge, InternalError, Unavailable,
-            OAuthInvalidRequest, OAuthInvalidClient, OAuthServerError,
+            OAuthInvalidRequest, OAuthInvalidClient, OAuthServerError, ForwardAuthIdentity,
         ),
     ),
     modifiers(&SecuritySchemes),

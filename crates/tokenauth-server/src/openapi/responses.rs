@@ -139,3 +139,16 @@ pub struct OAuthInvalidClient(pub OAuthErrorBody);
     example = json!({"error": "server_error"})
 )]
 pub struct OAuthServerError(pub OAuthErrorBody);
+
+/// The forward-auth success: the caller's identity in headers, no body.
+#[derive(ToResponse)]
+#[response(
+    description = "A valid access token: the identity in headers, no body.",
+    headers(
+        ("X-Auth-User" = String, description = "the user id (`sub`)"),
+        ("X-Auth-Session" = String, description = "the session id (`sid`)"),
+        ("X-Auth-Roles" = String, description = "the roles, comma-separated (empty for none)"),
+        ("Cache-Control" = String, description = "`no-store`"),
+    )
+)]
+pub struct ForwardAuthIdentity;

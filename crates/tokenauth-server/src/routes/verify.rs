@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::{ApiError, Problem};
 use crate::extract::AuthUser;
-use crate::openapi::responses::BearerUnauthorized;
+use crate::openapi::responses::{BearerUnauthorized, ForwardAuthIdentity};
 
 /// `GET /v1/verify` (any method, since Envoy forwards the original method): 200 with
 /// `X-Auth-User`, `X-Auth-Session` and `X-Auth-Roles` (comma-separated) for a valid access
@@ -22,12 +22,7 @@ use crate::openapi::responses::BearerUnauthorized;
         method (also methods OpenAPI cannot name), from the in-memory keyring, without a database call.",
     security(("bearer" = []), ("access_cookie" = [])),
     responses(
-        (status = 200, description = "A valid access token: the identity in headers, no body.", headers(
-            ("X-Auth-User" = String, description = "the user id (`sub`)"),
-            ("X-Auth-Session" = String, description = "the session id (`sid`)"),
-            ("X-Auth-Roles" = String, description = "the roles, comma-separated (empty for none)"),
-            ("Cache-Control" = String, description = "`no-store`"),
-        )),
+        (status = 200, response = ForwardAuthIdentity),
         (status = 401, response = BearerUnauthorized),
         (status = 403, description = "`csrf_rejected` (a state-changing method authenticated by the access cookie without the cookie-mode proof), or `forbidden` (roles that cannot be written in a header).",
             body = Problem, content_type = "application/problem+json"),
@@ -48,12 +43,7 @@ pub async fn forward_auth(caller: AuthUser) -> Response {
     params(("path" = String, Path, description = "The original request's path, any number of segments; ignored.")),
     security(("bearer" = []), ("access_cookie" = [])),
     responses(
-        (status = 200, description = "A valid access token: the identity in headers, no body.", headers(
-            ("X-Auth-User" = String, description = "the user id (`sub`)"),
-            ("X-Auth-Session" = String, description = "the session id (`sid`)"),
-            ("X-Auth-Roles" = String, description = "the roles, comma-separated (empty for none)"),
-            ("Cache-Control" = String, description = "`no-store`"),
-        )),
+        (status = 200, response = ForwardAuthIdentity),
         (status = 401, response = BearerUnauthorized),
         (status = 403, description = "`csrf_rejected` or `forbidden`, as for `/v1/verify`.",
             body = Problem, content_type = "application/problem+json"),
