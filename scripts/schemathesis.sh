@@ -54,7 +54,8 @@ EMAIL=schemathesis@example.com
 PASSWORD="schemathesis $(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 curl -fs "$BASE/v1/signup" -H 'content-type: application/json' \
   -d "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}" >/dev/null
-CLIENT=$("$BIN" client add schemathesis --json)
+CLIENT=$("$BIN" client add schemathesis --json \
+  --permission introspect --permission revoke_any --permission revocations)
 CLIENT_ID=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["client_id"])' <<<"$CLIENT")
 CLIENT_SECRET=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["client_secret"])' <<<"$CLIENT")
 

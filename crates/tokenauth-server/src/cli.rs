@@ -165,6 +165,12 @@ pub enum ClientCommand {
     Add {
         /// A name saying who the client is.
         name: String,
+        /// A permission to grant (repeat for several): `introspect` (introspect any token),
+        /// `revoke_any` (revoke any token), `revocations` (read the revocation feed). Without
+        /// any, the client acts only on tokens issued to it.
+        #[arg(long = "permission", value_name = "NAME",
+              value_parser = parse_permission)]
+        permissions: Vec<tokenauth_core::client::ClientPermission>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -175,6 +181,15 @@ pub enum ClientCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// A `--permission` value: one of the names of [`tokenauth_core::client::ClientPermission`].
+fn parse_permission(name: &str) -> Result<tokenauth_core::client::ClientPermission, String> {
+    use tokenauth_core::client::ClientPermission;
+    ClientPermission::from_name(name).ok_or_else(|| {
+        let names: Vec<_> = ClientPermission::ALL.iter().map(|p| p.name()).collect();
+        format!("unknown permission; one of: {}", names.join(", "))
+    })
 }
 
 /// `tokenauth user …`.
@@ -358,7 +373,7 @@ setting_flags! {
     log_format => "log_format", "text or json [default: text]";
     metrics => "metrics", "Prometheus metrics at GET /metrics: on or off [default: on]";
     database_max_connections => "database_max_connections", "PostgreSQL connections per instance [default: 16]";
-    database_timeout => "database_timeout", "Longest wait for a PostgreSQL connection [default: 5s]";
+    database_timeout => "database_timeout", "Longest any database call may take, then 503 [default: 5s]";
     revocation_poll_interval => "revocation_poll_interval", "How often to read revocations made elsewhere [default: 250ms]";
     max_connections => "max_connections", "Client connections open at once [default: 10000]";
     signup_response => "signup_response", "distinct (409 for a taken email) or uniform (202 either way) [default: distinct]";

@@ -1,7 +1,7 @@
 //! `tokenauth client add` and `tokenauth client list`: registering the API clients that may call
-//! `/oauth2/revoke` and `/oauth2/introspect`.
+//! `/oauth2/revoke` and `/oauth2/introspect`, with the permissions they hold.
 
-use tokenauth_core::client::ApiClient;
+use tokenauth_core::client::{ApiClient, ClientPermissions};
 use tokenauth_core::service::register_client;
 use tokenauth_core::store::ClientStore;
 use tokenauth_core::{Clock, SystemClock, Timestamp};
@@ -9,14 +9,20 @@ use tokenauth_core::{Clock, SystemClock, Timestamp};
 use crate::bootstrap::open_database;
 use crate::config::Config;
 
-/// Registers a client named `name` and prints its id and secret. The secret is printed here
-/// once and never again: only its hash is stored, and it is never logged.
+/// Registers a client named `name` holding `permissions` and prints its id and secret. The
+/// secret is printed here once and never again: only its hash is stored, and it is never
+/// logged.
 ///
 /// # Errors
 /// A bad name, or a database failure.
-pub async fn add(config: &Config, name: &str, json: bool) -> anyhow::Result<()> {
+pub async fn add(
+    config: &Config,
+    name: &str,
+    permissions: ClientPermissions,
+    json: bool,
+) -> anyhow::Result<()> {
     let store = open_database(config).await?;
-    let (client, secret) = register_client(store.as_ref(), name, SystemClock.now())
+    let (client, secret) = register_client(store.as_ref(), name, permissions, SystemClock.now())
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     store.close().await;
@@ -28,11 +34,13 @@ pub async fn add(config: &Config, name: &str, json: bool) -> anyhow::Result<()> 
                 "client_secret": secret.expose(),
                 "name": client.name,
                 "created_at": format_time(Some(client.created_at)),
+                "permissions": permission_names(client.permissions),
             })
         );
     } else {
         println!("client_id:     {}", client.client_id);
         println!("client_secret: {}", secret.expose());
+        println!("permissions:   {}", shown(client.permissions));
         println!("Store the secret now: it is not stored and cannot be shown again.");
     }
     Ok(())
@@ -59,12 +67,16 @@ fn print_clients(clients: &[ApiClient], json: bool) -> anyhow::Result<()> {
                     "name": c.name,
                     "created_at": format_time(Some(c.created_at)),
                     "disabled_at": format_time(c.disabled_at),
+                    "permissions": permission_names(c.permissions),
                 })
             })
             .collect();
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
-        println!("{:<28} {:<30} {:<10} NAME", "CLIENT_ID", "CREATED", "STATE");
+        println!(
+            "{:<28} {:<30} {:<10} {:<32} NAME",
+            "CLIENT_ID", "CREATED", "STATE", "PERMISSIONS"
+        );
         for c in clients {
             let state = if c.disabled_at.is_some() {
                 "disabled"
@@ -72,15 +84,30 @@ fn print_clients(clients: &[ApiClient], json: bool) -> anyhow::Result<()> {
                 "enabled"
             };
             println!(
-                "{:<28} {:<30} {:<10} {}",
+                "{:<28} {:<30} {:<10} {:<32} {}",
                 c.client_id,
                 format_time(Some(c.created_at)).unwrap_or_default(),
                 state,
+                shown(c.permissions),
                 c.name
             );
         }
     }
     Ok(())
+}
+
+/// The permission names, for JSON output.
+fn permission_names(permissions: ClientPermissions) -> Vec<&'static str> {
+    permissions.iter().map(|p| p.name()).collect()
+}
+
+/// The permissions comma-separated, or `none` (own tokens only), for people.
+fn shown(permissions: ClientPermissions) -> String {
+    if permissions == ClientPermissions::NONE {
+        "none".to_owned()
+    } else {
+        permission_names(permissions).join(",")
+    }
 }
 
 fn format_time(t: Option<Timestamp>) -> Option<String> {

@@ -51,8 +51,13 @@ fn main() -> ExitCode {
             Command::Keys(command) => keys(config, command).await,
             Command::User(command) => user(config, command).await,
             Command::Session(command) => session(config, command).await,
-            Command::Client(ClientCommand::Add { name, json }) => {
-                client_commands::add(&config, &name, json).await
+            Command::Client(ClientCommand::Add {
+                name,
+                permissions,
+                json,
+            }) => {
+                let permissions = permissions.into_iter().collect();
+                client_commands::add(&config, &name, permissions, json).await
             }
             Command::Client(ClientCommand::List { json }) => {
                 client_commands::list(&config, json).await

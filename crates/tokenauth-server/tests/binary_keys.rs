@@ -158,7 +158,7 @@ async fn leaked_key_is_withdrawn(servers: &[&Server], cli: &Cli<'_>) {
     }
 
     // Introspection refuses the withdrawn key's token too.
-    let client = cli.json(&["client", "add", "incident"]);
+    let client = cli.json(&["client", "add", "incident", "--permission", "introspect"]);
     let basic = base64::engine::general_purpose::STANDARD.encode(format!(
         "{}:{}",
         client["client_id"].as_str().unwrap(),

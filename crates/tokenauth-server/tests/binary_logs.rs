@@ -57,6 +57,7 @@ fn add_client(dir: &Path, database: &[&str]) -> (String, String) {
     let added = json_of(&run_expecting(
         tokenauth(dir)
             .args(["client", "add", "log-test", "--json"])
+            .args(["--permission", "introspect", "--permission", "revoke_any"])
             .args(database),
         0,
     ));

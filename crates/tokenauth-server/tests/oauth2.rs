@@ -10,6 +10,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use common::{Backend, TestServer, assert_problem, jwt_parts};
 use serde_json::Value;
+use tokenauth_core::client::{ClientPermission, ClientPermissions};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -28,7 +29,12 @@ enum Auth<'a> {
 }
 
 async fn register(server: &TestServer) -> Client {
-    let (client, secret) = server.state.auth.register_client("billing").await.unwrap();
+    let (client, secret) = server
+        .state
+        .auth
+        .register_client("billing", ClientPermissions::all())
+        .await
+        .unwrap();
     Client {
         id: client.client_id,
         secret: secret.expose().to_owned(),
@@ -328,6 +334,80 @@ async fn introspection_reports_inactive_tokens(backend: Backend) {
     assert_eq!(introspect(&server, &client, &access).await, inactive);
 }
 
+/// RFC 7009 §2.1: a client may revoke only tokens issued to it, and a user's sessions are issued
+/// to no client. Without `revoke_any` a revocation is a silent 200 that revokes nothing; without
+/// `introspect` every token is `{"active": false}`; each permission grants only its endpoint.
+async fn clients_act_on_others_tokens_only_with_the_permission(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
+    let register_with = |name: &'static str, permissions: ClientPermissions| {
+        let server = &server;
+        async move {
+            let (client, secret) = server
+                .state
+                .auth
+                .register_client(name, permissions)
+                .await
+                .unwrap();
+            Client {
+                id: client.client_id,
+                secret: secret.expose().to_owned(),
+            }
+        }
+    };
+    let bare = register_with("bare", ClientPermissions::NONE).await;
+    let introspector = register_with(
+        "introspector",
+        [ClientPermission::Introspect].into_iter().collect(),
+    )
+    .await;
+    let revoker = register_with(
+        "revoker",
+        [ClientPermission::RevokeAny].into_iter().collect(),
+    )
+    .await;
+    let (access, refresh, _) = tokens(&server, "alice@example.com").await;
+    let inactive = serde_json::json!({"active": false});
+
+    for client in [&bare, &revoker] {
+        assert_eq!(introspect(&server, client, &access).await, inactive);
+        assert_eq!(introspect(&server, client, &refresh).await, inactive);
+    }
+    for client in [&bare, &introspector] {
+        for token in [&refresh, &access] {
+            let response = call(&server, "/oauth2/revoke", Auth::Basic(client), Some(token)).await;
+            assert_eq!(response.status(), 200);
+            assert_eq!(response.headers()["cache-control"], "no-store");
+        }
+    }
+    // Nothing was revoked: the session's tokens still work, and the refresh token rotates.
+    assert_eq!(server.get_bearer("/v1/me", &access).await.status(), 200);
+    assert_eq!(
+        introspect(&server, &introspector, &access).await["active"],
+        true
+    );
+    let response = server.refresh(&refresh).await;
+    assert_eq!(response.status(), 200);
+    let rotated: Value = response.json().await.unwrap();
+    let refresh = rotated["refresh_token"].as_str().unwrap().to_owned();
+    let access = rotated["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        introspect(&server, &introspector, &refresh).await["active"],
+        true
+    );
+
+    // With the permission it works.
+    let response = call(
+        &server,
+        "/oauth2/revoke",
+        Auth::Basic(&revoker),
+        Some(&refresh),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert_session_dead(&server, &access, &refresh).await;
+    assert_eq!(introspect(&server, &introspector, &refresh).await, inactive);
+}
+
 async fn discovery_lists_the_oauth_endpoints(backend: Backend) {
     let server = TestServer::start_on(&backend).await;
     let doc: Value = server
@@ -362,5 +442,6 @@ each_backend!(
     bad_client_authentication_is_401_invalid_client,
     introspection_reports_active_tokens,
     introspection_reports_inactive_tokens,
+    clients_act_on_others_tokens_only_with_the_permission,
     discovery_lists_the_oauth_endpoints,
 );

@@ -15,6 +15,7 @@ use common::{Options, PASSWORD, TestServer};
 use conformance::{Document, Received};
 use reqwest::Method;
 use serde_json::{Value, json};
+use tokenauth_core::client::ClientPermissions;
 
 /// Every method OpenAPI can name, lower-case as in a path item.
 const METHODS: [&str; 8] = [
@@ -488,7 +489,12 @@ async fn every_endpoint_answers_as_documented() {
     .await;
 
     // API clients: introspection, revocation and the revocation feed.
-    let (client, secret) = server.state.auth.register_client("docs").await.unwrap();
+    let (client, secret) = server
+        .state
+        .auth
+        .register_client("docs", ClientPermissions::all())
+        .await
+        .unwrap();
     let (id, secret) = (client.client_id, secret.expose().to_owned());
     let anonymous_form = |path: &str, token: &str| {
         c.request("post", path)

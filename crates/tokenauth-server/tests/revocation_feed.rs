@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{Backend, Options, PASSWORD, TestServer, access_token, assert_problem, refresh_token};
 use serde_json::Value;
+use tokenauth_core::client::ClientPermissions;
 
 /// A registered API client's credentials.
 struct Client {
@@ -18,7 +19,12 @@ struct Client {
 }
 
 async fn register(server: &TestServer) -> Client {
-    let (client, secret) = server.state.auth.register_client("verifier").await.unwrap();
+    let (client, secret) = server
+        .state
+        .auth
+        .register_client("verifier", ClientPermissions::all())
+        .await
+        .unwrap();
     Client {
         id: client.client_id,
         secret: secret.expose().to_owned(),

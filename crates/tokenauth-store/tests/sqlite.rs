@@ -210,3 +210,38 @@ async fn a_failing_write_in_a_batch_changes_nothing_and_spares_the_others() {
     }
     backend.check().await;
 }
+
+/// Migration 7 gives clients registered before permissions existed every permission, so that
+/// an upgrade breaks no resource server; clients registered after it get what they were given.
+#[tokio::test(flavor = "multi_thread")]
+async fn clients_from_before_permissions_keep_every_permission() {
+    use tokenauth_core::client::ClientPermissions;
+    use tokenauth_core::store::ClientStore as _;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("old.db");
+    {
+        let conn = rusqlite::Connection::open(&path).expect("open");
+        for sql in [
+            include_str!("../migrations/sqlite/0001_init.sql"),
+            include_str!("../migrations/sqlite/0002_session_expiry_index.sql"),
+            include_str!("../migrations/sqlite/0003_api_clients.sql"),
+            include_str!("../migrations/sqlite/0004_revocation_feed.sql"),
+            include_str!("../migrations/sqlite/0005_login_throttle.sql"),
+            include_str!("../migrations/sqlite/0006_audit_log.sql"),
+        ] {
+            conn.execute_batch(sql).expect("old migration");
+        }
+        conn.pragma_update(None, "user_version", 6)
+            .expect("version");
+        conn.execute(
+            "INSERT INTO api_clients (client_id, name, secret_hash, created_at) \
+             VALUES ('tac_old', 'old', zeroblob(32), 1)",
+            [],
+        )
+        .expect("old client");
+    }
+    let store = SqliteStore::open(&path).expect("upgrade");
+    let old = store.find_client("tac_old").await.expect("find");
+    assert_eq!(old.map(|c| c.permissions), Some(ClientPermissions::all()));
+    store.close();
+}

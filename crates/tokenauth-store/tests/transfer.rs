@@ -159,6 +159,10 @@ async fn populate(store: &(impl Store + Transfer)) -> Fixture {
             secret_hash: ClientSecretHash::of(&format!("secret-{id}")),
             created_at: at(10 + i),
             disabled_at: (i == 2).then(|| at(20)),
+            permissions: [tokenauth_core::client::ClientPermission::Introspect]
+                .into_iter()
+                .take(usize::from(i.is_multiple_of(2)))
+                .collect(),
         };
         store.insert_client(&client).await.unwrap();
     }

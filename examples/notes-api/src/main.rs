@@ -2,8 +2,9 @@
 //!
 //! Environment: `TOKENAUTH_ISSUER` (default `http://127.0.0.1:8080`), `NOTES_AUDIENCE` (default:
 //! the issuer, which is tokenauth's default audience), `NOTES_LISTEN` (default `127.0.0.1:3000`).
-//! With `NOTES_CLIENT_ID` and `NOTES_CLIENT_SECRET` (from `tokenauth client add notes-api`) it
-//! subscribes to the revocation feed, so a logout is refused here within a second.
+//! With `NOTES_CLIENT_ID` and `NOTES_CLIENT_SECRET` (from `tokenauth client add notes-api
+//! --permission revocations`) it subscribes to the revocation feed, so a logout is refused here
+//! within a second.
 
 use anyhow::Context as _;
 use tokenauth_verify::Verifier;

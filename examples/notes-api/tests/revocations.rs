@@ -21,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use common::{Backend, Options, PASSWORD, TestServer, access_token};
 use serde_json::Value;
 use tokenauth_core::Clock as _;
+use tokenauth_core::client::ClientPermissions;
 use tokenauth_verify::{FetchError, Verifier, VerifierError};
 
 const ISSUER: &str = "http://auth.test";
@@ -134,7 +135,12 @@ fn auth_options(backend: &Backend) -> Options {
 }
 
 async fn register(auth: &TestServer) -> (String, String) {
-    let (client, secret) = auth.state.auth.register_client("notes-api").await.unwrap();
+    let (client, secret) = auth
+        .state
+        .auth
+        .register_client("notes-api", ClientPermissions::all())
+        .await
+        .unwrap();
     (client.client_id, secret.expose().to_owned())
 }
 

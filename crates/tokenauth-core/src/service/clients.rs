@@ -2,14 +2,14 @@
 //! of the OAuth 2.0 endpoints.
 
 use crate::client::{
-    ApiClient, ClientSecret, ClientSecretHash, MAX_CREDENTIAL_LEN, generate_client_id,
-    validate_client_name,
+    ApiClient, ClientPermissions, ClientSecret, ClientSecretHash, MAX_CREDENTIAL_LEN,
+    generate_client_id, validate_client_name,
 };
 use crate::error::AuthError;
 use crate::service::AuthService;
 use crate::store::ClientStore;
 
-/// Registers a client named `name` in `store`; returns it with its secret, which exists in
+/// Registers a client named `name` holding `permissions` in `store`; returns it with its secret, which exists in
 /// clear only in the returned value (only its hash is stored). For the CLI, which has a store
 /// but no running service.
 ///
@@ -18,6 +18,7 @@ use crate::store::ClientStore;
 pub async fn register_client(
     store: &dyn ClientStore,
     name: &str,
+    permissions: ClientPermissions,
     now: crate::Timestamp,
 ) -> Result<(ApiClient, ClientSecret), AuthError> {
     let name = validate_client_name(name)?;
@@ -28,6 +29,7 @@ pub async fn register_client(
         secret_hash: secret.hash(),
         created_at: now,
         disabled_at: None,
+        permissions,
     };
     store.insert_client(&client).await?;
     Ok((client, secret))
@@ -41,8 +43,9 @@ impl AuthService {
     pub async fn register_client(
         &self,
         name: &str,
+        permissions: ClientPermissions,
     ) -> Result<(ApiClient, ClientSecret), AuthError> {
-        register_client(self.store.as_ref(), name, self.clock.now()).await
+        register_client(self.store.as_ref(), name, permissions, self.clock.now()).await
     }
 
     /// The client whose id and secret these are.

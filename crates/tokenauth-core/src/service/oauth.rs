@@ -1,9 +1,11 @@
 //! Token revocation (RFC 7009) and introspection (RFC 7662) for registered API clients. A
 //! refresh token is recognised by its shape and looked up by hash; anything else is tried as an
-//! access token.
+//! access token. A client acts only on tokens issued to it unless it holds the permission
+//! (`revoke_any`, `introspect`); first-party sessions are issued to no client.
 
 use tokenauth_jwt::{AccessTokenClaims, VerifyError};
 
+use crate::client::{ApiClient, ClientPermission};
 use crate::clock::Timestamp;
 use crate::error::AuthError;
 use crate::ids::{SessionId, UserId};
@@ -40,12 +42,27 @@ impl AuthService {
     /// Revokes the session of `token` (a refresh token, or an access token with a valid
     /// signature, expired or not) with reason [`RevokeReason::RevokedByClient`], and remembers
     /// the revocation so that the session's access tokens are refused at once. Unknown,
-    /// malformed or foreign tokens are silently ignored, as RFC 7009 asks. A revocation records
-    /// `session_revoked` (reason `revoked_by_client`) with `client`, the API client's request.
+    /// malformed or foreign tokens are silently ignored, as RFC 7009 asks; so is every token
+    /// `caller` may not revoke (not issued to it, and no `revoke_any`: RFC 7009 §2.1), before
+    /// anything is looked up. A revocation records `session_revoked` (reason
+    /// `revoked_by_client`) with `client`, the API client's request.
     ///
     /// # Errors
     /// Store failures only.
-    pub async fn revoke_token(&self, token: &str, client: ClientInfo) -> Result<(), AuthError> {
+    pub async fn revoke_token(
+        &self,
+        token: &str,
+        caller: &ApiClient,
+        client: ClientInfo,
+    ) -> Result<(), AuthError> {
+        // Sessions are issued to no client (first-party sign-up and login).
+        if !caller.may_act_on(ClientPermission::RevokeAny, None) {
+            tracing::info!(
+                client_id = %caller.client_id,
+                "revocation ignored: the token was not issued to this client"
+            );
+            return Ok(());
+        }
         let owner = if let Ok(refresh) = RefreshToken::parse(token) {
             self.store
                 .find_refresh_token(&refresh.hash())
@@ -82,11 +99,20 @@ impl AuthService {
 
     /// Whether `token` is active, and what it says: an access token must pass every check of
     /// [`AuthService::authenticate`]; a refresh token must be its session's live one, in a
-    /// session neither revoked nor expired. Nothing is rotated or consumed.
+    /// session neither revoked nor expired. Nothing is rotated or consumed. A token `caller`
+    /// may not introspect (not issued to it, and no `introspect` permission) is
+    /// [`Introspection::Inactive`] without being looked up.
     ///
     /// # Errors
     /// Store failures only; every token problem is [`Introspection::Inactive`].
-    pub async fn introspect_token(&self, token: &str) -> Result<Introspection, AuthError> {
+    pub async fn introspect_token(
+        &self,
+        token: &str,
+        caller: &ApiClient,
+    ) -> Result<Introspection, AuthError> {
+        if !caller.may_act_on(ClientPermission::Introspect, None) {
+            return Ok(Introspection::Inactive);
+        }
         if let Ok(refresh) = RefreshToken::parse(token) {
             let now = self.clock.now();
             return Ok(

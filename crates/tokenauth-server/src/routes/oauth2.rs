@@ -7,6 +7,7 @@ use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use tokenauth_core::client::ApiClient;
 use tokenauth_core::service::Introspection;
 use tokenauth_jwt::Audience;
 use utoipa::ToSchema;
@@ -54,23 +55,23 @@ impl TokenForm {
         Ok(parsed)
     }
 
-    /// Authenticates the calling client, then returns the `token` field.
+    /// Authenticates the calling client, then returns it and the `token` field.
     async fn authenticate(
         self,
         state: &AppState,
         headers: &HeaderMap,
-    ) -> Result<Zeroizing<String>, OAuthError> {
+    ) -> Result<(ApiClient, Zeroizing<String>), OAuthError> {
         let credentials = client_credentials(
             headers,
             self.client_id.as_deref(),
             self.client_secret.as_deref().map(String::as_str),
         )?;
-        state
+        let caller = state
             .auth
             .authenticate_client(&credentials.client_id, &credentials.secret)
             .await?;
         match self.token {
-            Some(token) if !token.is_empty() => Ok(token),
+            Some(token) if !token.is_empty() => Ok((caller, token)),
             _ => Err(OAuthError::InvalidRequest(
                 "the token parameter is required",
             )),
@@ -79,15 +80,18 @@ impl TokenForm {
 }
 
 /// `POST /oauth2/revoke`: revokes the session of a refresh or access token. 200 with an empty
-/// body whether or not the token was known (RFC 7009 §2.2).
+/// body whether or not the token was known (RFC 7009 §2.2), and whether or not the client may
+/// revoke it (only tokens issued to it, or any with the `revoke_any` permission: §2.1).
 #[utoipa::path(
     post,
     path = "/oauth2/revoke",
     tag = "oauth2",
     summary = "Revoke a token's session (RFC 7009)",
     description = "A refresh token (live or already rotated) revokes its session; so does an access \
-        token whose signature is valid, even if expired. The client authenticates with HTTP Basic \
-        or with `client_id` and `client_secret` in the form, not both.",
+        token whose signature is valid, even if expired. A client revokes only tokens issued to it \
+        unless it holds the `revoke_any` permission; any other token is answered 200 and left \
+        alone (RFC 7009 §2.1). The client authenticates with HTTP Basic or with `client_id` and \
+        `client_secret` in the form, not both.",
     request_body(content = TokenRequestForm, content_type = "application/x-www-form-urlencoded"),
     security(("client_basic" = []), ()),
     responses(
@@ -104,10 +108,10 @@ pub async fn revoke(
     Client(client): Client,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response, OAuthError> {
-    let token = TokenForm::parse(form)?
+    let (caller, token) = TokenForm::parse(form)?
         .authenticate(&state, &headers)
         .await?;
-    state.auth.revoke_token(&token, client).await?;
+    state.auth.revoke_token(&token, &caller, client).await?;
     Ok(no_store(StatusCode::OK.into_response()))
 }
 
@@ -195,8 +199,9 @@ impl IntrospectionBody {
     path = "/oauth2/introspect",
     tag = "oauth2",
     summary = "Introspect a token (RFC 7662)",
-    description = "Nothing is consumed: an introspected refresh token still rotates afterwards. The \
-        client authenticates with HTTP Basic or with `client_id` and `client_secret` in the form, \
+    description = "Nothing is consumed: an introspected refresh token still rotates afterwards. A \
+        client introspects only tokens issued to it unless it holds the `introspect` permission; \
+        any other token is `{\"active\": false}`. The client authenticates with HTTP Basic or with `client_id` and `client_secret` in the form, \
         not both.",
     request_body(content = TokenRequestForm, content_type = "application/x-www-form-urlencoded"),
     security(("client_basic" = []), ()),
@@ -213,10 +218,10 @@ pub async fn introspect(
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response, OAuthError> {
-    let token = TokenForm::parse(form)?
+    let (caller, token) = TokenForm::parse(form)?
         .authenticate(&state, &headers)
         .await?;
-    let body = match state.auth.introspect_token(&token).await? {
+    let body = match state.auth.introspect_token(&token, &caller).await? {
         Introspection::Inactive => IntrospectionBody::inactive(),
         Introspection::AccessToken(claims) => IntrospectionBody {
             active: true,

@@ -11,6 +11,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tokenauth_core::AuthError;
+use tokenauth_core::client::ClientPermission;
 use tokenauth_core::service::{FeedCursor, FeedPage, RevokedSession};
 
 use utoipa::{IntoParams, ToSchema};
@@ -99,7 +100,8 @@ impl From<FeedPage> for FeedBody {
     tag = "revocations",
     summary = "Follow revocations (long-poll)",
     description = "How an API that verifies tokens by itself learns of revocations within a second. \
-        The caller is a registered API client, authenticated with HTTP Basic only.",
+        The caller is a registered API client holding the `revocations` permission, authenticated \
+        with HTTP Basic only.",
     params(FeedQuery),
     security(("client_basic" = [])),
     responses(
@@ -109,6 +111,8 @@ impl From<FeedPage> for FeedBody {
         (status = 401, description = "`invalid_client`: client credentials missing, malformed or wrong.",
             body = Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "`Basic realm=\"tokenauth\"`"))),
+        (status = 403, description = "`forbidden`: the client lacks the `revocations` permission.",
+            body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn feed(
@@ -120,10 +124,15 @@ pub async fn feed(
         OAuthError::InvalidRequest(detail) => ApiError::InvalidRequest(detail.to_owned()),
         _ => ApiError::Auth(AuthError::InvalidClient),
     })?;
-    state
+    let caller = state
         .auth
         .authenticate_client(&credentials.client_id, &credentials.secret)
         .await?;
+    if !caller.may(ClientPermission::Revocations) {
+        return Err(ApiError::Forbidden(
+            "this client may not read the revocation feed (it needs the revocations permission)",
+        ));
+    }
     let Query(query) = query.map_err(|rejection| {
         ApiError::InvalidRequest(format!(
             "query: {} (expected after=CURSOR and wait=SECONDS)",

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use tokenauth_core::Timestamp;
-use tokenauth_core::client::{ApiClient, ClientSecretHash};
+use tokenauth_core::client::{ApiClient, ClientPermissions, ClientSecretHash};
 use tokenauth_core::store::{ClientStore, StoreError};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
@@ -11,23 +11,27 @@ use super::rows::{self, get};
 use super::{PostgresStore, is_unique_violation, unavailable};
 
 /// Columns read by [`client_row`].
-pub(super) const CLIENT_COLUMNS: &str = "client_id, name, secret_hash, created_at, disabled_at";
+pub(super) const CLIENT_COLUMNS: &str =
+    "client_id, name, secret_hash, created_at, disabled_at, permissions";
 
 const CLIENT_IMPORT: &str = "INSERT INTO api_clients (client_id, name, secret_hash, created_at, \
-     disabled_at) SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::int8[], \
-     $5::int8[])";
+     disabled_at, permissions) SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[], \
+     $4::int8[], $5::int8[], $6::text[])";
 
 /// A client from a row selected with [`CLIENT_COLUMNS`].
 pub(super) fn client_row(row: &Row) -> Result<ApiClient, StoreError> {
     let hash: [u8; 32] = get::<Vec<u8>>(row, "secret_hash")?
         .try_into()
         .map_err(|_| StoreError::Corrupt("client secret hash is not 32 bytes".into()))?;
+    let permissions = ClientPermissions::from_names(&get::<String>(row, "permissions")?)
+        .map_err(|name| StoreError::Corrupt(format!("unknown client permission {name:?}")))?;
     Ok(ApiClient {
         client_id: get(row, "client_id")?,
         name: get(row, "name")?,
         secret_hash: ClientSecretHash::from_bytes(hash),
         created_at: rows::time(row, "created_at")?,
         disabled_at: rows::maybe_time(row, "disabled_at")?,
+        permissions,
     })
 }
 
@@ -36,7 +40,7 @@ pub(super) async fn import_clients(
     tx: &deadpool_postgres::Transaction<'_>,
     clients: &[ApiClient],
 ) -> Result<u64, tokio_postgres::Error> {
-    let params: [&(dyn ToSql + Sync); 5] = [
+    let params: [&(dyn ToSql + Sync); 6] = [
         &clients
             .iter()
             .map(|c| c.client_id.as_str())
@@ -54,6 +58,10 @@ pub(super) async fn import_clients(
             .iter()
             .map(|c| c.disabled_at.map(Timestamp::as_millis))
             .collect::<Vec<_>>(),
+        &clients
+            .iter()
+            .map(|c| c.permissions.to_names())
+            .collect::<Vec<_>>(),
     ];
     tx.execute(CLIENT_IMPORT, &params).await
 }
@@ -64,13 +72,16 @@ impl ClientStore for PostgresStore {
         let db = self.client().await?;
         let inserted = db
             .execute(
-                &format!("INSERT INTO api_clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"),
+                &format!(
+                    "INSERT INTO api_clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+                ),
                 &[
                     &client.client_id,
                     &client.name,
                     &client.secret_hash.as_bytes().as_slice(),
                     &client.created_at.as_millis(),
                     &client.disabled_at.map(Timestamp::as_millis),
+                    &client.permissions.to_names(),
                 ],
             )
             .await;

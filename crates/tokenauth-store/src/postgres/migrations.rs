@@ -16,6 +16,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0004_revocation_feed.sql"),
     include_str!("../../migrations/postgres/0005_login_throttle.sql"),
     include_str!("../../migrations/postgres/0006_audit_log.sql"),
+    include_str!("../../migrations/postgres/0007_client_permissions.sql"),
+    include_str!("../../migrations/postgres/0008_write_probe.sql"),
 ];
 
 /// The schema version this build expects.
@@ -32,6 +34,12 @@ pub(super) async fn apply(client: &mut Object) -> Result<(), StoreError> {
         )
         .await
         .or_else(ignore_concurrent_create)?;
+    // Waiting for another instance's migrations, and a migration itself, may take longer than
+    // the pool's statement timeout: lifted here, restored after.
+    client
+        .batch_execute("SET statement_timeout = 0; SET lock_timeout = 0")
+        .await
+        .map_err(unavailable)?;
     client
         .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
         .await
@@ -40,8 +48,12 @@ pub(super) async fn apply(client: &mut Object) -> Result<(), StoreError> {
     let unlocked = client
         .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
         .await;
+    let restored = client
+        .batch_execute("RESET statement_timeout; RESET lock_timeout")
+        .await;
     result?;
     unlocked.map_err(unavailable)?;
+    restored.map_err(unavailable)?;
     Ok(())
 }
 

@@ -2,14 +2,15 @@
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use tokenauth_core::client::{ApiClient, ClientSecretHash};
+use tokenauth_core::client::{ApiClient, ClientPermissions, ClientSecretHash};
 use tokenauth_core::store::{ClientStore, StoreError};
 
 use super::rows::{self, read_error};
 use super::{SqliteStore, is_constraint_violation, unavailable};
 
 /// Columns read by [`client_row`], in its order.
-pub(super) const CLIENT_COLUMNS: &str = "client_id, name, secret_hash, created_at, disabled_at";
+pub(super) const CLIENT_COLUMNS: &str =
+    "client_id, name, secret_hash, created_at, disabled_at, permissions";
 
 /// A client from a row selected with [`CLIENT_COLUMNS`].
 pub(super) fn client_row(row: &Row<'_>) -> rusqlite::Result<ApiClient> {
@@ -21,19 +22,28 @@ pub(super) fn client_row(row: &Row<'_>) -> rusqlite::Result<ApiClient> {
             "client secret hash is not 32 bytes".into(),
         )
     })?;
+    let permissions: String = row.get(5)?;
+    let permissions = ClientPermissions::from_names(&permissions).map_err(|name| {
+        rusqlite::Error::FromSqlConversionFailure(
+            5,
+            rusqlite::types::Type::Text,
+            format!("unknown client permission {name:?}").into(),
+        )
+    })?;
     Ok(ApiClient {
         client_id: row.get(0)?,
         name: row.get(1)?,
         secret_hash: ClientSecretHash::from_bytes(hash),
         created_at: rows::time(row, 3)?,
         disabled_at: rows::maybe_time(row, 4)?,
+        permissions,
     })
 }
 
 /// Inserts one client row as given.
 pub(super) fn insert_client_row(conn: &Connection, client: &ApiClient) -> rusqlite::Result<()> {
     conn.prepare_cached(&format!(
-        "INSERT INTO api_clients ({CLIENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"
+        "INSERT INTO api_clients ({CLIENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
     ))?
     .execute(params![
         client.client_id,
@@ -41,6 +51,7 @@ pub(super) fn insert_client_row(conn: &Connection, client: &ApiClient) -> rusqli
         client.secret_hash.as_bytes().as_slice(),
         client.created_at.as_millis(),
         client.disabled_at.map(tokenauth_core::Timestamp::as_millis),
+        client.permissions.to_names(),
     ])
     .map(drop)
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use tokenauth_core::client::{ApiClient, ClientSecretHash};
+use tokenauth_core::client::{ApiClient, ClientPermission, ClientPermissions, ClientSecretHash};
 use tokenauth_core::session::RevokeReason;
 use tokenauth_core::store::{Store, StoreError};
 
@@ -15,6 +15,7 @@ fn client(id: &str, name: &str, secret: &str, created_secs: u64) -> ApiClient {
         secret_hash: ClientSecretHash::of(secret),
         created_at: at(created_secs),
         disabled_at: None,
+        permissions: ClientPermissions::NONE,
     }
 }
 
@@ -41,6 +42,36 @@ pub async fn clients_round_trip(store: Arc<dyn Store>) {
         store.list_clients().await.expect("list"),
         vec![disabled, billing]
     );
+}
+
+/// Every set of permissions round-trips, none included.
+pub async fn client_permissions_round_trip(store: Arc<dyn Store>) {
+    let sets: [ClientPermissions; 4] = [
+        ClientPermissions::NONE,
+        [ClientPermission::Introspect].into_iter().collect(),
+        [ClientPermission::RevokeAny, ClientPermission::Revocations]
+            .into_iter()
+            .collect(),
+        ClientPermissions::all(),
+    ];
+    for (i, permissions) in sets.into_iter().enumerate() {
+        let id = format!("tac_{i}");
+        let registered = ApiClient {
+            permissions,
+            ..client(&id, "resource server", "secret", 1)
+        };
+        store.insert_client(&registered).await.expect("insert");
+        let found = store.find_client(&id).await.expect("find");
+        assert_eq!(found.map(|c| c.permissions), Some(permissions));
+    }
+    let listed: Vec<_> = store
+        .list_clients()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|c| c.permissions)
+        .collect();
+    assert_eq!(listed, sets);
 }
 
 /// A second client with a taken id is a `Conflict` and changes nothing.
