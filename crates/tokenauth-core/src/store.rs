@@ -262,6 +262,34 @@ pub trait Lifecycle: Send + Sync {
     fn pool_status(&self) -> Option<PoolStatus> {
         None
     }
+
+    /// Writes one tiny row (the same one each time, stamped `now`): succeeding shows the
+    /// database accepts writes now. For readiness while writes fail; never on a hot path.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the write fails (disk full, read-only, unreachable).
+    async fn probe_write(&self, now: Timestamp) -> Result<(), StoreError>;
+
+    /// What recent writes say about the database (failures for want of it: unreachable, timed
+    /// out, disk full, read-only); [`WriteHealth::Healthy`] when the backend does not keep
+    /// count. Cheap: reads counters, never the database.
+    fn write_health(&self) -> WriteHealth {
+        WriteHealth::Healthy
+    }
+}
+
+/// What recent writes say about the database, for readiness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteHealth {
+    /// No write has failed, or one succeeded after the last failure and that failure is no
+    /// longer recent.
+    Healthy,
+    /// A write failed a moment ago (within the store's hold time): not ready, whatever
+    /// succeeded since, because on a full disk small writes may pass while others fail.
+    FailedRecently,
+    /// The last write failed, but not recently: a probe write ([`Lifecycle::probe_write`])
+    /// decides.
+    FailedEarlier,
 }
 
 /// A snapshot of a backend's connections, for metrics.

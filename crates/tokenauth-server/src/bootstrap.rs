@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use tokenauth_core::store::Store;
 use tokenauth_store::postgres::PoolSettings;
-use tokenauth_store::{PostgresStore, SqliteStore};
+use tokenauth_store::{DeadlineStore, PostgresStore, SqliteStore};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -42,34 +42,38 @@ pub fn ensure_data_dir(dir: &Path) -> Result<(), ConfigError> {
 }
 
 /// Opens the configured database, applying pending migrations. For SQLite this creates the
-/// data directory and the file (mode 0600) on first use.
+/// data directory and the file (mode 0600) on first use. Every call on the returned store
+/// answers within `database_timeout` ([`DeadlineStore`]); PostgreSQL connections also get it as
+/// their `statement_timeout` and `lock_timeout`, SQLite connections as their busy timeout.
 ///
 /// # Errors
 /// A [`ConfigError`] if the directory cannot be created; any failure to connect or migrate.
 pub async fn open_database(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     ensure_data_dir(&config.data_dir)?;
-    match &config.database {
+    let store: Arc<dyn Store> = match &config.database {
         DatabaseUrl::Sqlite(path) => {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 ensure_data_dir(parent)?;
             }
             create_private_file(path)?;
-            let store = SqliteStore::open(path)
+            let store = SqliteStore::open_with_busy_timeout(path, config.database_timeout)
                 .with_context(|| format!("opening database {}", config.database))?;
-            Ok(Arc::new(store))
+            Arc::new(store)
         }
         DatabaseUrl::Postgres(url) => {
             let settings = PoolSettings {
                 max_connections: config.database_max_connections,
                 acquire_timeout: config.database_timeout,
                 schema: None,
+                statement_timeout: Some(config.database_timeout),
             };
             let store = PostgresStore::connect(url.expose(), &settings)
                 .await
                 .with_context(|| format!("connecting to {}", config.database))?;
-            Ok(Arc::new(store))
+            Arc::new(store)
         }
-    }
+    };
+    Ok(Arc::new(DeadlineStore::new(store, config.database_timeout)))
 }
 
 /// Creates `path` with mode 0600 if it does not exist yet; SQLite gives its WAL and

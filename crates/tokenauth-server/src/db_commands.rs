@@ -159,6 +159,8 @@ fn pool_settings(config: &Config) -> PoolSettings {
         max_connections: config.database_max_connections,
         acquire_timeout: config.database_timeout,
         schema: None,
+        // Copies and checks read and write whole tables: no per-statement limit.
+        statement_timeout: None,
     }
 }
 

@@ -1,8 +1,11 @@
 //! `/readyz` of the real `tokenauth` binary follows its PostgreSQL database: reached through a
 //! TCP proxy this test controls, a cut connection or a stalled one makes it 503 within seconds
 //! (and other requests needing the database get a clean 503 problem, never a 500), a restored
-//! one makes it ready again; a schema older or newer than the build's is not ready either.
-//! Skipped without `TOKENAUTH_TEST_DATABASE_URL`; CI sets it.
+//! one makes it ready again; a schema older or newer than the build's is not ready either. A
+//! frozen database is answered 503 within `database_timeout` by every request that needs it,
+//! `/v1/me` included. The PostgreSQL tests are skipped without `TOKENAUTH_TEST_DATABASE_URL`
+//! (CI sets it). `/readyz` also follows failing writes: a SQLite database on a small tmpfs
+//! that fills up (skipped where tmpfs cannot be mounted, i.e. not as root).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -218,6 +221,184 @@ async fn readyz_follows_the_database_connection() {
     if std::env::var_os("SHOW_LOG").is_some() {
         eprintln!("{log}");
     }
+    server.stop();
+}
+
+/// A request needing the database, timed: it must be a clean 503 with `Retry-After` (never a
+/// 500) within `within`.
+async fn assert_prompt_503(request: reqwest::RequestBuilder, what: &str, within: Duration) {
+    let started = Instant::now();
+    let response = request.send().await.unwrap();
+    let took = started.elapsed();
+    eprintln!("{what}: {} after {took:?}", response.status());
+    assert_eq!(response.status(), 503, "{what}");
+    assert!(response.headers().contains_key("retry-after"), "{what}");
+    assert!(
+        took < within,
+        "{what} took {took:?}, more than {within:?}, to answer"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_database_is_answered_503_within_database_timeout() {
+    let Some(schema) =
+        TestSchema::create("a_frozen_database_is_answered_503_within_database_timeout").await
+    else {
+        return;
+    };
+    let url = schema.url();
+    let upstream = authority(&url).to_owned();
+    let proxy = TcpProxy::start(upstream.clone()).await;
+    let proxied = url.replacen(&upstream, &proxy.addr.to_string(), 1);
+    // database_timeout 1 s, against the 30 s request_timeout: answers must come from the former.
+    let server = Server::start_on(&proxied, &["--database-timeout", "1s"]).await;
+    let email = "frozen@example.com";
+    let signup = server.signup(email).await;
+    let access = signup["access_token"].as_str().unwrap().to_owned();
+    let refresh = signup["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(server.get("/v1/me", Some(&access)).await.0, 200);
+
+    // The database freezes: connections stay open, nothing comes back.
+    proxy.set(Mode::Stalled);
+    let within = Duration::from_secs(4);
+    let post = |path: &str, body: Value| server.client.post(server.url(path)).json(&body);
+    assert_prompt_503(
+        server.client.get(server.url("/v1/me")).bearer_auth(&access),
+        "/v1/me",
+        within,
+    )
+    .await;
+    assert_prompt_503(
+        post("/v1/refresh", json!({"refresh_token": refresh})),
+        "/v1/refresh",
+        within,
+    )
+    .await;
+    assert_prompt_503(
+        post("/v1/login", json!({"email": email, "password": PASSWORD})),
+        "/v1/login",
+        within,
+    )
+    .await;
+    assert_prompt_503(
+        post(
+            "/v1/signup",
+            json!({"email": "second@example.com", "password": PASSWORD}),
+        ),
+        "/v1/signup",
+        within,
+    )
+    .await;
+    // Token checks need no database.
+    assert_eq!(server.get("/v1/verify", Some(&access)).await.0, 200);
+
+    // The database thaws: everything works again.
+    proxy.set(Mode::Open);
+    wait_for_readyz(&server, 200, Duration::from_secs(20)).await;
+    let (status, login) = server.login(email).await;
+    assert_eq!(status, 200, "{login}");
+    let fresh = login["access_token"].as_str().unwrap();
+    assert_eq!(server.get("/v1/me", Some(fresh)).await.0, 200);
+    let (status, refreshed) = server.refresh(&login["refresh_token"]).await;
+    assert_eq!(status, 200, "{refreshed}");
+    server.signup("third@example.com").await;
+
+    let log = server.log_text();
+    assert!(!log.contains("panicked"), "{log}");
+    server.stop();
+}
+
+/// A tmpfs of `size` at a fresh directory, unmounted on drop; `None` where it cannot be
+/// mounted (not root).
+struct SmallDisk {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("disk");
+        std::fs::create_dir(&path).unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&path)
+            .output()
+            .is_ok_and(|output| output.status.success());
+        mounted.then_some(Self { _dir: dir, path })
+    }
+
+    /// Writes a file until the disk is full.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write as _;
+        let filler = self.path.join("filler");
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 4096];
+        while file.write_all(&chunk).is_ok() {}
+        let _ = file.sync_all();
+        filler
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.path)
+            .status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_is_unready_while_writes_fail_on_a_full_disk() {
+    let Some(disk) = SmallDisk::mount("8m") else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let database = format!("sqlite://{}", disk.path.join("tokenauth.db").display());
+    let server = Server::start_on(&database, &[]).await;
+    let email = "full@example.com";
+    let signup = server.signup(email).await;
+    wait_for_readyz(&server, 200, Duration::from_secs(5)).await;
+
+    // The disk fills up: refreshes (each writes a row) soon fail, and readiness says so.
+    let filler = disk.fill();
+    let mut refresh = signup["refresh_token"].as_str().unwrap().to_owned();
+    let started = Instant::now();
+    let mut refreshed = 0;
+    loop {
+        let (status, answer) = server.refresh(&refresh).await;
+        match status {
+            200 => refresh = answer["refresh_token"].as_str().unwrap().to_owned(),
+            503 => break,
+            other => panic!("refresh on a full disk: {other} {answer}"),
+        }
+        refreshed += 1;
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{refreshed} refreshes and no write failed on a full disk"
+        );
+    }
+    eprintln!("the first write failed after {refreshed} refreshes on the full disk");
+    let body = wait_for_readyz(&server, 503, Duration::from_secs(5)).await;
+    assert_eq!(body["reason"], "database writes failing", "{body}");
+    let (status, body, _) = readyz(&server).await;
+    assert_eq!(
+        (status, &body["reason"]),
+        (503, &json!("database writes failing")),
+        "stays unready while writes fail"
+    );
+    assert_eq!(server.get("/healthz", None).await.0, 200, "alive all along");
+
+    // Space comes back: ready again, without any request but the probes, and writes work.
+    std::fs::remove_file(filler).unwrap();
+    wait_for_readyz(&server, 200, Duration::from_secs(10)).await;
+    let (status, answer) = server.refresh(&refresh).await;
+    assert_eq!(status, 200, "{answer}");
+    server.signup("after@example.com").await;
+
+    let log = server.log_text();
+    assert!(!log.contains("panicked"), "{log}");
     server.stop();
 }
 

@@ -151,7 +151,7 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Most PostgreSQL connections one instance opens.
     pub database_max_connections: usize,
-    /// Longest wait for a PostgreSQL connection before a request fails.
+    /// Longest any database call may take before it fails (and the request answers 503).
     pub database_timeout: Duration,
     /// Whether sign-up tells a taken email apart from a new one.
     pub signup_response: SignupResponse,

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use tokenauth_core::store::WriteHealth;
 use utoipa::ToSchema;
 
 use crate::state::AppState;
@@ -24,8 +25,8 @@ pub struct HealthBody {
     status: &'static str,
 }
 
-/// The server can serve: the database answers at this build's schema and signing keys are
-/// loaded.
+/// The server can serve: the database answers at this build's schema, accepts writes, and
+/// signing keys are loaded.
 #[derive(Serialize, ToSchema)]
 #[schema(as = Ready)]
 pub struct ReadyBody {
@@ -54,8 +55,8 @@ pub struct UnreadyBody {
     /// Always `not_ready`.
     #[schema(example = "not_ready")]
     error: &'static str,
-    /// `database unreachable`, `migrations pending`, `database schema is newer than this build`
-    /// or `signing keys not loaded`.
+    /// `database unreachable`, `database writes failing`, `migrations pending`, `database schema
+    /// is newer than this build` or `signing keys not loaded`.
     #[schema(example = "database unreachable")]
     reason: &'static str,
     /// The database's schema version, when the versions are the reason.
@@ -79,16 +80,23 @@ pub async fn healthz() -> Json<HealthBody> {
 }
 
 /// `GET /readyz`: 200 when the database answers within [`READINESS_TIMEOUT`], its schema is the
-/// one this build expects and signing keys are loaded; otherwise 503 problem+json whose `reason`
-/// is `database unreachable`, `migrations pending`, `database schema is newer than this build`
-/// or `signing keys not loaded`.
+/// one this build expects, it accepts writes and signing keys are loaded; otherwise 503
+/// problem+json whose `reason` is `database unreachable`, `database writes failing`,
+/// `migrations pending`, `database schema is newer than this build` or `signing keys not
+/// loaded`.
+///
+/// Writes are judged by how the last ones went
+/// ([`tokenauth_core::store::Lifecycle::write_health`]): 503 for a while
+/// after any failed (the store's hold time); after that, while the last write failed, the check
+/// rewrites one probe row and is 503 until that succeeds. A healthy server's probes write
+/// nothing.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "health",
     summary = "Readiness",
     responses(
-        (status = 200, description = "The database answers at this build's schema and keys are loaded.",
+        (status = 200, description = "The database answers at this build's schema, accepts writes, and keys are loaded.",
             body = ReadyBody),
         (status = 503, description = "Not ready; `reason` says why.",
             body = UnreadyBody, content_type = "application/problem+json"),
@@ -120,6 +128,14 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             Some((version, expected)),
         );
     }
+    let writes_fail = match state.store.write_health() {
+        WriteHealth::Healthy => false,
+        WriteHealth::FailedRecently => true,
+        WriteHealth::FailedEarlier => !accepts_writes(&state).await,
+    };
+    if writes_fail {
+        return unready("database writes failing", None);
+    }
     let keyring = state.auth.keys().keyring();
     if keyring.verifiers().is_empty() {
         return unready("signing keys not loaded", None);
@@ -132,6 +148,28 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         })
         .into_response(),
     )
+}
+
+/// Whether the database takes the probe write within [`READINESS_TIMEOUT`].
+async fn accepts_writes(state: &AppState) -> bool {
+    let probe = state.store.probe_write(state.auth.clock().now());
+    match tokio::time::timeout(READINESS_TIMEOUT, probe).await {
+        Ok(Ok(())) => {
+            tracing::info!("the database accepts writes again");
+            true
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "readiness check failed: the database refuses writes");
+            false
+        }
+        Err(_) => {
+            tracing::warn!(
+                timeout = ?READINESS_TIMEOUT,
+                "readiness check failed: the probe write did not finish in time"
+            );
+            false
+        }
+    }
 }
 
 /// 503 problem+json (error `not_ready`) whose `reason` (also its `detail`) says why, with the

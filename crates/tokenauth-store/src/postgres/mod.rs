@@ -27,6 +27,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use tokenauth_core::Timestamp;
 use tokenauth_core::store::{Lifecycle, PoolStatus, StoreError};
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
@@ -42,6 +43,10 @@ pub struct PoolSettings {
     pub acquire_timeout: Duration,
     /// PostgreSQL schema to use (`search_path`); `None` for the server's default.
     pub schema: Option<String>,
+    /// The server-side `statement_timeout` and `lock_timeout` of every pooled connection
+    /// (migrations lift them); `None` leaves the server's defaults (for operator commands that
+    /// copy whole tables).
+    pub statement_timeout: Option<Duration>,
 }
 
 impl Default for PoolSettings {
@@ -50,6 +55,7 @@ impl Default for PoolSettings {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(5),
             schema: None,
+            statement_timeout: None,
         }
     }
 }
@@ -89,12 +95,26 @@ impl PostgresStore {
         settings: &PoolSettings,
     ) -> Result<Self, StoreError> {
         let mut config: tokio_postgres::Config = url.parse().map_err(unavailable)?;
+        let mut options: Vec<String> = config
+            .get_options()
+            .map(str::to_owned)
+            .into_iter()
+            .collect();
         if let Some(schema) = &settings.schema {
-            config.options(format!("-c search_path={schema}"));
+            options.push(format!("-c search_path={schema}"));
+        }
+        if let Some(timeout) = settings.statement_timeout {
+            let millis = timeout.as_millis().max(1);
+            options.push(format!("-c statement_timeout={millis}"));
+            options.push(format!("-c lock_timeout={millis}"));
+        }
+        if !options.is_empty() {
+            config.options(options.join(" "));
         }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(settings.acquire_timeout);
         }
+        dead_peer_detection(&mut config, settings.acquire_timeout);
         let manager = Manager::from_config(
             config.clone(),
             NoTls,
@@ -169,6 +189,38 @@ impl Lifecycle for PostgresStore {
             waiting: status.waiting,
             queued_writes: None,
         })
+    }
+
+    async fn probe_write(&self, now: Timestamp) -> Result<(), StoreError> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO write_probe (id, written_at) VALUES (1, $1) \
+                 ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at",
+                &[&now.as_millis()],
+            )
+            .await
+            .map(drop)
+            .map_err(unavailable)
+    }
+}
+
+/// TCP keepalives and a user timeout, unless the URL sets its own: a connection whose server
+/// vanished (a host gone, a network that drops everything) fails within seconds instead of the
+/// kernel's two hours, so the pool discards it. The client-side deadline of every call
+/// (`DeadlineStore`) bounds the answer meanwhile; this frees the connection.
+fn dead_peer_detection(config: &mut tokio_postgres::Config, timeout: Duration) {
+    /// tokio-postgres's default idle time before the first keepalive probe.
+    const DEFAULT_KEEPALIVES_IDLE: Duration = Duration::from_secs(2 * 60 * 60);
+    let timeout = timeout.max(Duration::from_secs(1));
+    config.keepalives(true);
+    if config.get_keepalives_idle() == DEFAULT_KEEPALIVES_IDLE {
+        config.keepalives_idle(timeout);
+        config.keepalives_interval(Duration::from_secs(1));
+        config.keepalives_retries(3);
+    }
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(timeout * 2);
     }
 }
 

@@ -28,8 +28,10 @@ mod users;
 mod workers;
 
 use std::path::Path;
+use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
+use tokenauth_core::Timestamp;
 use tokenauth_core::store::{Lifecycle, PoolStatus, StoreError};
 
 use workers::Workers;
@@ -44,6 +46,9 @@ pub struct SqliteStore {
 /// How many read-only connections serve reads.
 const READERS: usize = 2;
 
+/// How long a connection waits for another's lock unless told otherwise.
+const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`, applies pending migrations and starts
     /// the writer and reader threads.
@@ -51,7 +56,17 @@ impl SqliteStore {
     /// # Errors
     /// [`StoreError::Unavailable`] if the file cannot be opened or migrated.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Self::start(path, OpenFlags::SQLITE_OPEN_CREATE, true)
+        Self::open_with_busy_timeout(path, DEFAULT_BUSY_TIMEOUT)
+    }
+
+    /// [`SqliteStore::open`], with each connection waiting at most `busy_timeout` for a lock
+    /// another connection holds (the checkpointer's, another process's) before its statement
+    /// fails.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] if the file cannot be opened or migrated.
+    pub fn open_with_busy_timeout(path: &Path, busy_timeout: Duration) -> Result<Self, StoreError> {
+        Self::start(path, OpenFlags::SQLITE_OPEN_CREATE, true, busy_timeout)
     }
 
     /// Opens the existing database at `path` as it is: creates no file and applies no
@@ -67,16 +82,21 @@ impl SqliteStore {
                 path.display()
             )));
         }
-        Self::start(path, OpenFlags::empty(), false)
+        Self::start(path, OpenFlags::empty(), false, DEFAULT_BUSY_TIMEOUT)
     }
 
-    fn start(path: &Path, create: OpenFlags, migrate: bool) -> Result<Self, StoreError> {
+    fn start(
+        path: &Path,
+        create: OpenFlags,
+        migrate: bool,
+        busy_timeout: Duration,
+    ) -> Result<Self, StoreError> {
         let mut writer = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | create,
         )
         .map_err(unavailable)?;
-        configure(&writer)?;
+        configure(&writer, busy_timeout)?;
         writer
             .pragma_update(None, "journal_mode", "WAL")
             .map_err(unavailable)?;
@@ -89,7 +109,7 @@ impl SqliteStore {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(unavailable)?;
-        configure(&checkpoints)?;
+        configure(&checkpoints, busy_timeout)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let reader = Connection::open_with_flags(
@@ -97,7 +117,7 @@ impl SqliteStore {
                 OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )
             .map_err(unavailable)?;
-            configure(&reader)?;
+            configure(&reader, busy_timeout)?;
             readers.push(reader);
         }
         Ok(Self {
@@ -218,6 +238,20 @@ impl Lifecycle for SqliteStore {
     fn pool_status(&self) -> Option<PoolStatus> {
         Some(self.workers.status())
     }
+
+    async fn probe_write(&self, now: Timestamp) -> Result<(), StoreError> {
+        self.workers
+            .write(move |conn| {
+                conn.prepare_cached(
+                    "INSERT INTO write_probe (id, written_at) VALUES (1, ?1) \
+                     ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at",
+                )
+                .and_then(|mut stmt| stmt.execute([now.as_millis()]))
+                .map(drop)
+                .map_err(unavailable)
+            })
+            .await
+    }
 }
 
 impl Drop for SqliteStore {
@@ -228,13 +262,13 @@ impl Drop for SqliteStore {
 
 /// Settings every connection gets. `synchronous=NORMAL` in WAL mode keeps every committed
 /// transaction across a process crash (only an OS crash or power loss can lose the last ones).
-fn configure(conn: &Connection) -> Result<(), StoreError> {
+/// A lock held by another connection is waited for at most `busy_timeout`.
+fn configure(conn: &Connection, busy_timeout: Duration) -> Result<(), StoreError> {
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(unavailable)?;
     conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(unavailable)?;
-    conn.pragma_update(None, "busy_timeout", 5000)
-        .map_err(unavailable)?;
+    conn.busy_timeout(busy_timeout).map_err(unavailable)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }

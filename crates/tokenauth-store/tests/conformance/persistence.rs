@@ -221,6 +221,21 @@ pub async fn lifecycle_reports_expected_schema_version(store: Arc<dyn Store>) {
     assert!(version >= 1);
 }
 
+/// The probe write succeeds on a healthy database, again and again (it rewrites one row), and
+/// a backend keeps no count of failing writes by itself (only `DeadlineStore` does).
+pub async fn probe_write_writes_again_and_again(store: Arc<dyn Store>) {
+    store.probe_write(at(1)).await.expect("first probe");
+    store.probe_write(at(2)).await.expect("second probe");
+    store
+        .probe_write(at(1))
+        .await
+        .expect("a probe back in time");
+    assert_eq!(
+        store.write_health(),
+        tokenauth_core::store::WriteHealth::Healthy
+    );
+}
+
 async fn close_under_load(backend: &dyn Backend, close_by: CloseBy) {
     const FAMILIES: usize = 40;
     let store = backend.open().await;
