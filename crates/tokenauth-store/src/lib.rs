@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 mod feed;
+mod key_policy;
 pub mod postgres;
 pub mod sqlite;
 

@@ -17,6 +17,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0004_revocation_feed.sql"),
     include_str!("../../migrations/sqlite/0005_login_throttle.sql"),
     include_str!("../../migrations/sqlite/0006_audit_log.sql"),
+    include_str!("../../migrations/sqlite/0007_key_policy.sql"),
+    include_str!("../../migrations/sqlite/0008_key_withdrawal_feed.sql"),
 ];
 
 /// The schema version this build expects.
