@@ -274,6 +274,8 @@ async fn a_withdrawn_key_is_dropped_through_the_feed_without_a_refetch() {
     assert!(verifier.key_set().get(&old_kid).is_none());
     verifier.verify_local(&new_token).unwrap();
     // A verifier started afterwards learns it from the snapshot, whatever its JWKS said.
+    let snapshot = server.state.auth.revocation_feed(None).await.unwrap();
+    assert_eq!(snapshot.withdrawn_keys.len(), 1, "{snapshot:?}");
     let (client, secret) = server.state.auth.register_client("late").await.unwrap();
     let late = Verifier::builder(issuer(&server), audience(&server))
         .jwks_url(server.url("/.well-known/jwks.json"))

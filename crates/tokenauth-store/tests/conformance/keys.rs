@@ -354,6 +354,14 @@ pub async fn withdrawal_is_published_on_the_feed(store: Arc<dyn Store>) {
             .expect("since")
             .is_empty()
     );
+    assert!(
+        store
+            .sessions_revoked_since(T0)
+            .await
+            .expect("revoked since")
+            .is_empty(),
+        "a key withdrawal is no revoked session"
+    );
 }
 
 /// The key policy is absent at first, then the last one stored.
