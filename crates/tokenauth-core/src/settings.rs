@@ -26,7 +26,7 @@ pub struct AuthSettings {
     /// How long a signing key signs before the next one takes over.
     pub key_rotation_interval: Duration,
     /// `Cache-Control: max-age` of the JWKS document. A new key is published at least two of
-    /// these before it signs, so every cache has seen it first.
+    /// these (and at least a minute) before it signs, so every cache has seen it first.
     pub jwks_max_age: Duration,
     /// When consecutive failed logins lock an email out, and for how long.
     pub login_lockout: LockoutPolicy,
@@ -40,9 +40,12 @@ pub struct AuthSettings {
 }
 
 impl AuthSettings {
-    /// How long before use a new key must be published: two JWKS cache lifetimes.
+    /// How long before use a new key must be published: two JWKS cache lifetimes, and never
+    /// less than [`crate::keys::MIN_KEY_PUBLISH_LEAD`] (verifiers rate-limit refetches).
     pub fn key_publish_lead(&self) -> Duration {
-        self.jwks_max_age.saturating_mul(2)
+        self.jwks_max_age
+            .saturating_mul(2)
+            .max(crate::keys::MIN_KEY_PUBLISH_LEAD)
     }
 
     /// How long a retired key must stay published: until the last token it signed has expired,

@@ -11,7 +11,7 @@ use crate::audit::AuditEvent;
 use crate::client::ApiClient;
 use crate::clock::Timestamp;
 use crate::ids::{SessionId, UserId};
-use crate::keys::{KeyWithdrawal, SigningKeyRecord};
+use crate::keys::{KeyPolicy, KeyWithdrawal, SigningKeyRecord};
 use crate::refresh_token::RefreshTokenHash;
 use crate::session::{
     NewSession, RefreshTokenStatus, RevokeReason, RotationOutcome, RotationRequest, Session,
@@ -224,8 +224,20 @@ pub trait KeyStore: Send + Sync {
 
     /// Ends the publication of the `next` or `retired` key `kid` at once by deleting it, in
     /// one step with the check of its state: the `active` key is never deleted (even when a
-    /// promotion races with this call), and [`KeyWithdrawal::RefusedActive`] says so.
-    async fn withdraw_signing_key(&self, kid: &str) -> Result<KeyWithdrawal, StoreError>;
+    /// promotion races with this call), and [`KeyWithdrawal::RefusedActive`] says so. A
+    /// withdrawal appends a [`FeedSubject::SigningKey`] event withdrawn at `now` to the
+    /// revocation feed in the same transaction, so feed readers learn of it.
+    async fn withdraw_signing_key(
+        &self,
+        kid: &str,
+        now: Timestamp,
+    ) -> Result<KeyWithdrawal, StoreError>;
+
+    /// The key policy the serving instances stored last; `None` before any has.
+    async fn key_policy(&self) -> Result<Option<KeyPolicy>, StoreError>;
+
+    /// Stores `policy` as the serving instances' key policy, replacing the previous one.
+    async fn store_key_policy(&self, policy: &KeyPolicy, now: Timestamp) -> Result<(), StoreError>;
 }
 
 /// Registered API clients (the callers of `/oauth2/revoke` and `/oauth2/introspect`).
@@ -318,6 +330,26 @@ pub struct RevocationEvent {
     pub revoked_at: Timestamp,
 }
 
+/// What one entry of the revocation feed revokes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedSubject {
+    /// A session: every access token with its `sid`.
+    Session(SessionId),
+    /// A withdrawn signing key: every token signed by this `kid`.
+    SigningKey(String),
+}
+
+/// One entry of the revocation feed of either kind, numbered `seq`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedEvent {
+    /// Position in the feed; strictly increasing in commit order, never reused.
+    pub seq: u64,
+    /// What was revoked.
+    pub subject: FeedSubject,
+    /// When.
+    pub revoked_at: Timestamp,
+}
+
 /// Where the revocation feed of one database stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedPosition {
@@ -343,12 +375,36 @@ pub trait RevocationStore: Send + Sync {
     /// The feed's epoch and bounds.
     async fn revocation_feed_position(&self) -> Result<FeedPosition, StoreError>;
 
-    /// Events with `seq > after`, in ascending order, at most `limit` of them.
+    /// Events of both kinds with `seq > after`, in ascending order, at most `limit` of them.
+    async fn feed_events_after(&self, after: u64, limit: u32)
+    -> Result<Vec<FeedEvent>, StoreError>;
+
+    /// The session revocations among [`RevocationStore::feed_events_after`]`(after, limit)`.
     async fn revocations_after(
         &self,
         after: u64,
         limit: u32,
-    ) -> Result<Vec<RevocationEvent>, StoreError>;
+    ) -> Result<Vec<RevocationEvent>, StoreError> {
+        let events = self.feed_events_after(after, limit).await?;
+        Ok(events
+            .into_iter()
+            .filter_map(|event| match event.subject {
+                FeedSubject::Session(session) => Some(RevocationEvent {
+                    seq: event.seq,
+                    session,
+                    revoked_at: event.revoked_at,
+                }),
+                FeedSubject::SigningKey(_) => None,
+            })
+            .collect())
+    }
+
+    /// Every key withdrawal still in the feed that happened at or after `since`, oldest first,
+    /// as `(kid, withdrawn_at)`.
+    async fn key_withdrawals_since(
+        &self,
+        since: Timestamp,
+    ) -> Result<Vec<(String, Timestamp)>, StoreError>;
 
     /// A signal fired when another process may have appended events (PostgreSQL: `LISTEN` on a
     /// channel every append notifies at commit), so a follower can read at once instead of at

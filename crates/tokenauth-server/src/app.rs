@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::bootstrap::{MASTER_KEY_ENV, load_master_key, open_database};
+use crate::bootstrap::{MASTER_KEY_ENV, load_master_key, open_or_create_database};
 use crate::browser::BrowserPolicy;
 use crate::config::{Config, SignupResponse};
 use crate::listener::{LimitedListener, LimitedStream};
@@ -77,7 +77,7 @@ impl Application {
         // The key before the database: a bad key must stop the start before anything is created
         // (and before the migrations log anything).
         let master = Arc::new(load_master_key(&config.data_dir, options.master_key)?);
-        let store = open_database(&config).await?;
+        let store = open_or_create_database(&config).await?;
         let settings = config.auth_settings();
         let audit = Auditor::new(store.clone());
         let keys = Arc::new(

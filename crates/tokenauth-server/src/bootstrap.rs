@@ -41,14 +41,91 @@ pub fn ensure_data_dir(dir: &Path) -> Result<(), ConfigError> {
         })
 }
 
+/// Opens the configured database for an operator command, applying pending migrations, but
+/// only if it exists and holds a tokenauth schema: a command pointed at a wrong data directory
+/// or database must not create a new, empty one beside the real one. Only `serve`
+/// ([`open_or_create_database`]) and `migrate` create databases.
+///
+/// # Errors
+/// A [`ConfigError`] (exit 2) if there is no such database or it holds no tokenauth schema
+/// (see [`require_existing_database`]); any failure to connect or migrate.
+pub async fn open_database(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    require_existing_database(config).await?;
+    open_or_create_database(config).await
+}
+
+/// Fails unless the configured database exists and holds a tokenauth schema (version 1 or
+/// later); creates and writes nothing. Run it before anything else that could create files
+/// (such as [`load_master_key`]).
+///
+/// # Errors
+/// A [`ConfigError`] for `data_dir` (SQLite in a missing directory) or `database_url` (no
+/// such SQLite file, or a database or schema without tokenauth's tables); a failure to reach
+/// a PostgreSQL server.
+pub async fn require_existing_database(config: &Config) -> anyhow::Result<()> {
+    let hint =
+        "`tokenauth serve` or `tokenauth migrate` creates a new database; this command does not";
+    let version = match &config.database {
+        DatabaseUrl::Sqlite(path) => {
+            let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+            if let Some(dir) = dir.filter(|dir| !dir.is_dir()) {
+                return Err(ConfigError {
+                    setting: "data_dir",
+                    reason: format!("{} does not exist ({hint})", dir.display()),
+                }
+                .into());
+            }
+            if !path.is_file() {
+                return Err(ConfigError {
+                    setting: "database_url",
+                    reason: format!("no database at {} ({hint})", path.display()),
+                }
+                .into());
+            }
+            let store = SqliteStore::open_unmigrated(path)
+                .with_context(|| format!("opening database {}", config.database))?;
+            let version = store.schema_version().await;
+            store.close();
+            version
+        }
+        DatabaseUrl::Postgres(url) => {
+            let store = PostgresStore::connect_unmigrated(url.expose(), &pool_settings(config))
+                .await
+                .with_context(|| format!("connecting to {}", config.database))?;
+            let version = store.schema_version().await;
+            store.close();
+            version
+        }
+    }
+    .with_context(|| format!("reading the schema version of {}", config.database))?;
+    if version < 1 {
+        return Err(ConfigError {
+            setting: "database_url",
+            reason: format!("{} holds no tokenauth schema ({hint})", config.database),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+fn pool_settings(config: &Config) -> PoolSettings {
+    PoolSettings {
+        max_connections: config.database_max_connections,
+        acquire_timeout: config.database_timeout,
+        schema: None,
+        statement_timeout: Some(config.database_timeout),
+    }
+}
+
 /// Opens the configured database, applying pending migrations. For SQLite this creates the
-/// data directory and the file (mode 0600) on first use. Every call on the returned store
-/// answers within `database_timeout` ([`DeadlineStore`]); PostgreSQL connections also get it as
-/// their `statement_timeout` and `lock_timeout`, SQLite connections as their busy timeout.
+/// data directory and the file (mode 0600) on first use. For `tokenauth serve`. Every call on
+/// the returned store answers within `database_timeout` ([`DeadlineStore`]); PostgreSQL
+/// connections also get it as their `statement_timeout` and `lock_timeout`, SQLite connections
+/// as their busy timeout.
 ///
 /// # Errors
 /// A [`ConfigError`] if the directory cannot be created; any failure to connect or migrate.
-pub async fn open_database(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+pub async fn open_or_create_database(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     ensure_data_dir(&config.data_dir)?;
     let store: Arc<dyn Store> = match &config.database {
         DatabaseUrl::Sqlite(path) => {
@@ -61,13 +138,7 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
             Arc::new(store)
         }
         DatabaseUrl::Postgres(url) => {
-            let settings = PoolSettings {
-                max_connections: config.database_max_connections,
-                acquire_timeout: config.database_timeout,
-                schema: None,
-                statement_timeout: Some(config.database_timeout),
-            };
-            let store = PostgresStore::connect(url.expose(), &settings)
+            let store = PostgresStore::connect(url.expose(), &pool_settings(config))
                 .await
                 .with_context(|| format!("connecting to {}", config.database))?;
             Arc::new(store)

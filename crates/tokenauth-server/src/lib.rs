@@ -14,6 +14,7 @@ pub mod db_commands;
 pub mod db_copy;
 pub mod error;
 pub mod extract;
+pub mod key_commands;
 pub mod listener;
 pub mod openapi;
 pub mod rate_limit;

@@ -1,22 +1,16 @@
 //! The `tokenauth` binary.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::Parser;
-use tokenauth_core::audit::Auditor;
-use tokenauth_core::keys::{KEY_CHANGE_CHECK_PERIOD, KeyManager, KeyWithdrawalError, RotationMode};
-use tokenauth_core::store::KeyStore;
-use tokenauth_core::{Clock, SystemClock};
-use tokenauth_server::bootstrap::{MASTER_KEY_ENV, load_master_key, open_database};
 use tokenauth_server::cli::{
-    Cli, ClientCommand, Command, ConfigCommand, DbCommand, KeysCommand, SessionCommand, UserCommand,
+    Cli, ClientCommand, Command, ConfigCommand, DbCommand, SessionCommand, UserCommand,
 };
-use tokenauth_server::config::{Config, ConfigError, LogFormat, format_duration};
+use tokenauth_server::config::{Config, ConfigError, LogFormat};
 use tokenauth_server::db_copy::CopyRequest;
 use tokenauth_server::{
     Application, BuildOptions, account_commands, client_commands, db_commands, db_copy,
-    session_commands, user_commands,
+    key_commands, session_commands, user_commands,
 };
 
 /// mimalloc instead of glibc's malloc: under load the server's worker threads contended on
@@ -48,7 +42,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve => serve(config).await,
-            Command::Keys(command) => keys(config, command).await,
+            Command::Keys(command) => key_commands::run(&config, command).await,
             Command::User(command) => user(config, command).await,
             Command::Session(command) => session(config, command).await,
             Command::Client(ClientCommand::Add {
@@ -166,134 +160,6 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let _ = interrupt.await;
     tracing::info!("shutting down: finishing in-flight requests");
-}
-
-async fn keys(config: Config, command: KeysCommand) -> anyhow::Result<()> {
-    let master = Arc::new(load_master_key(
-        &config.data_dir,
-        std::env::var(MASTER_KEY_ENV).ok(),
-    )?);
-    let store = open_database(&config).await?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let settings = config.auth_settings();
-    // Bring keys on schedule first (creates the first key on a fresh database).
-    let audit = Auditor::new(store.clone());
-    let manager = KeyManager::start(store.clone(), audit, master, settings, clock).await?;
-    match command {
-        KeysCommand::List { json } => print_keys(store.as_ref(), json).await,
-        KeysCommand::Rotate { now, json } => {
-            let mode = if now {
-                RotationMode::Immediate
-            } else {
-                RotationMode::Scheduled
-            };
-            let kid = manager.rotate(mode).await?;
-            if json {
-                println!("{}", serde_json::json!({ "kid": kid, "immediate": now }));
-            } else if now {
-                println!("key {kid} is now signing");
-            } else {
-                println!(
-                    "key {kid} is published and will start signing after two JWKS cache lifetimes"
-                );
-            }
-            Ok(())
-        }
-        KeysCommand::Withdraw { kid, json } => {
-            withdraw_key(&manager, &kid, config.jwks_max_age, json).await
-        }
-    }
-}
-
-/// `tokenauth keys withdraw`: the active key is refused with the way out; for the others, says
-/// how soon running servers and JWKS caches let go of the key.
-async fn withdraw_key(
-    manager: &KeyManager,
-    kid: &str,
-    jwks_max_age: std::time::Duration,
-    json: bool,
-) -> anyhow::Result<()> {
-    let state = match manager.withdraw(kid).await {
-        Ok(state) => state,
-        Err(KeyWithdrawalError::Active(_)) => anyhow::bail!(
-            "key {kid} is the active signing key and cannot be withdrawn; run \
-             `tokenauth keys rotate --now` first (a new key signs at once and {kid} is retired), \
-             then `tokenauth keys withdraw {kid}`"
-        ),
-        Err(KeyWithdrawalError::Unknown(_)) => {
-            anyhow::bail!("no signing key {kid} (see `tokenauth keys list`)")
-        }
-        Err(error) => return Err(error.into()),
-    };
-    let servers = KEY_CHANGE_CHECK_PERIOD;
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "kid": kid,
-                "withdrawn": true,
-                "previous_state": state.as_str(),
-                "servers_refuse_within_secs": servers.as_secs_f64(),
-                "jwks_max_age_secs": jwks_max_age.as_secs(),
-            })
-        );
-    } else {
-        println!(
-            "key {kid} ({state}) is withdrawn: it is no longer published, running servers refuse \
-             its tokens within {}, and verifiers that cache the JWKS drop it at their next \
-             refresh (jwks_max_age {})",
-            format_duration(servers),
-            format_duration(jwks_max_age)
-        );
-    }
-    Ok(())
-}
-
-async fn print_keys(store: &dyn KeyStore, json: bool) -> anyhow::Result<()> {
-    let keys = store.list_signing_keys().await?;
-    let fmt_time = |t: Option<tokenauth_core::Timestamp>| {
-        t.and_then(|t| jiff::Timestamp::from_millisecond(t.as_millis()).ok())
-            .map(|t| t.to_string())
-    };
-    if json {
-        let rows: Vec<_> = keys
-            .iter()
-            .map(|k| {
-                serde_json::json!({
-                    "kid": k.kid, "alg": k.alg.to_string(), "state": k.state.as_str(),
-                    "created_at": fmt_time(Some(k.created_at)), "activate_at": fmt_time(Some(k.activate_at)),
-                    "activated_at": fmt_time(k.activated_at), "retired_at": fmt_time(k.retired_at),
-                    "publish_until": fmt_time(k.publish_until),
-                })
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-    } else {
-        println!(
-            "{:<18} {:<6} {:<8} {:<30} UNTIL",
-            "KID", "ALG", "STATE", "CREATED"
-        );
-        for k in &keys {
-            let until = match k.state {
-                tokenauth_core::keys::KeyState::Next => {
-                    fmt_time(Some(k.activate_at)).map(|t| format!("signs from {t}"))
-                }
-                tokenauth_core::keys::KeyState::Active => Some("signing".to_owned()),
-                tokenauth_core::keys::KeyState::Retired => {
-                    fmt_time(k.publish_until).map(|t| format!("published until {t}"))
-                }
-            };
-            println!(
-                "{:<18} {:<6} {:<8} {:<30} {}",
-                k.kid,
-                k.alg.to_string(),
-                k.state.as_str(),
-                fmt_time(Some(k.created_at)).unwrap_or_default(),
-                until.unwrap_or_default()
-            );
-        }
-    }
-    Ok(())
 }
 
 async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {

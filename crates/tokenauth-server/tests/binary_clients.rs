@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 #[tokio::test]
 async fn client_add_prints_credentials_that_work_against_the_server() {
     let (_temp, dir) = workdir();
+    // Only `serve` and `migrate` create a database; the other commands refuse a missing one.
+    run_expecting(tokenauth(&dir).arg("migrate"), 0);
     let added = json_of(&run_expecting(
         tokenauth(&dir).args([
             "client",

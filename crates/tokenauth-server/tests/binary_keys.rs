@@ -2,6 +2,10 @@
 //! after `keys rotate --now` and `keys withdraw OLD`, running servers refuse tokens signed by
 //! the old key and no longer publish it; the active key cannot be withdrawn. On SQLite with one
 //! server, and on PostgreSQL with two instances (skipped without `TOKENAUTH_TEST_DATABASE_URL`).
+//!
+//! And the key policy: the key commands follow the running server's signing algorithm and
+//! publish lead (stored with the keys), never their own defaults; `keys list` only reads; a
+//! command pointed at a database that does not exist creates none.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -12,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use common::process::{Server, error_line, json_of, run_expecting, stdout, tokenauth, workdir};
-use common::{TEST_MASTER_KEY, access_token, kid_of};
+use common::{TEST_MASTER_KEY, access_token, jwt_parts, kid_of};
 use serde_json::Value;
 use tokenauth_store::postgres::test_schema::TestSchema;
 
@@ -245,4 +249,204 @@ async fn withdrawn_key_is_refused_by_every_instance_on_postgres() {
         database_url: Some(url.clone()),
     };
     leaked_key_is_withdrawn(&[&a, &b], &cli).await;
+}
+
+/// The keys `keys list --json` shows, as (kid, alg, state).
+fn key_rows(cli: &Cli<'_>) -> Vec<(String, String, String)> {
+    cli.json(&["keys", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| {
+            let field = |name: &str| key[name].as_str().unwrap().to_owned();
+            (field("kid"), field("alg"), field("state"))
+        })
+        .collect()
+}
+
+/// The `alg` in a JWT's header.
+fn alg_of(token: &str) -> String {
+    jwt_parts(token).0["alg"].as_str().unwrap().to_owned()
+}
+
+/// A server on HS256, and `keys list` run from a shell without any setting (whose default is
+/// ES256): the listing inserts no key, and the server goes on signing HS256 with its one key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_list_from_a_plain_shell_changes_nothing() {
+    let (_temp, dir) = workdir();
+    let server = Server::start_with(&dir, |c| {
+        c.args(["--signing-alg", "HS256"]);
+    })
+    .await;
+    let signup = server.signup(EMAIL).await;
+    let first = access_token(&signup);
+    assert_eq!(alg_of(&first), "HS256");
+    let cli = Cli {
+        dir: &dir,
+        database_url: None,
+    };
+    let before = key_rows(&cli);
+    assert_eq!(before.len(), 1, "{before:?}");
+    for _ in 0..3 {
+        cli.run(&["keys", "list"], 0);
+        assert_eq!(key_rows(&cli), before, "keys list changed the keys");
+    }
+    // Longer than the server's key-change check: it had every chance to pick a change up.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (status, login) = server.login(EMAIL).await;
+    assert_eq!(status, 200, "{login}");
+    let token = access_token(&login);
+    assert_eq!(alg_of(&token), "HS256");
+    assert_eq!(kid_of(&token), kid_of(&first));
+    assert_eq!(key_rows(&cli), before);
+    server.stop();
+}
+
+/// `keys rotate` follows the server's algorithm when the shell gives none, and refuses with
+/// exit 2, naming both values, when the shell's explicit `--signing-alg` contradicts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_rotate_follows_the_servers_algorithm_or_refuses() {
+    let (_temp, dir) = workdir();
+    let server = Server::start_with(&dir, |c| {
+        c.args(["--signing-alg", "RS256"]);
+    })
+    .await;
+    server.signup(EMAIL).await;
+    let cli = Cli {
+        dir: &dir,
+        database_url: None,
+    };
+    let before = key_rows(&cli);
+    for contradicting in [
+        &["--signing-alg", "ES256", "keys", "rotate", "--now"][..],
+        &["--signing-alg", "HS256", "keys", "rotate"][..],
+    ] {
+        let refused = cli.run(contradicting, 2);
+        let line = error_line(&refused);
+        assert!(
+            line.contains("signing_alg") && line.contains("RS256") && line.contains("here"),
+            "{line}"
+        );
+        assert_eq!(key_rows(&cli), before, "a refusal changes nothing");
+    }
+    let mut env_shell = cli.command(&["keys", "rotate", "--now"]);
+    env_shell.env("TOKENAUTH_SIGNING_ALG", "EdDSA");
+    run_expecting(&mut env_shell, 2);
+
+    // From a plain shell the rotation follows the server: an RS256 key signs at once.
+    let rotated = cli.json(&["keys", "rotate", "--now"]);
+    let new_kid = rotated["kid"].as_str().unwrap().to_owned();
+    assert_eq!(rotated["alg"], "RS256");
+    let rows = key_rows(&cli);
+    assert!(
+        rows.iter().all(|(_, alg, _)| alg == "RS256"),
+        "only RS256 keys: {rows:?}"
+    );
+    eventually("the new key signs", &server, || async {
+        let (status, login) = server.login(EMAIL).await;
+        assert_eq!(status, 200, "{login}");
+        let token = access_token(&login);
+        assert_eq!(alg_of(&token), "RS256");
+        kid_of(&token) == new_kid
+    })
+    .await;
+    let discovery = server.get_json("/.well-known/openid-configuration").await;
+    assert_eq!(
+        discovery["id_token_signing_alg_values_supported"][0], "RS256",
+        "{discovery}"
+    );
+    server.stop();
+}
+
+/// On a server with `jwks_max_age = 1h`, `keys rotate` from a plain shell (default 5 min)
+/// publishes the next key two hours before it signs: the server's lead, not the shell's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_rotate_gives_the_servers_publish_lead() {
+    let (_temp, dir) = workdir();
+    let server = Server::start_with(&dir, |c| {
+        c.args(["--jwks-max-age", "1h"]);
+    })
+    .await;
+    let cli = Cli {
+        dir: &dir,
+        database_url: None,
+    };
+    let rotated = cli.json(&["keys", "rotate"]);
+    assert_eq!(rotated["publish_lead_secs"], 7200, "{rotated}");
+    let kid = rotated["kid"].as_str().unwrap();
+    let keys = cli.json(&["keys", "list"]);
+    let next = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|key| key["kid"] == kid)
+        .unwrap();
+    assert_eq!(next["state"], "next");
+    let time = |name: &str| -> jiff::Timestamp { next[name].as_str().unwrap().parse().unwrap() };
+    let lead = time("activate_at").duration_since(time("created_at"));
+    assert_eq!(lead.as_secs(), 7200, "{next}");
+    // A shell that says another max-age is refused.
+    let refused = cli.run(&["--jwks-max-age", "5m", "keys", "rotate"], 2);
+    assert!(
+        error_line(&refused).contains("jwks_max_age"),
+        "{}",
+        error_line(&refused)
+    );
+    server.stop();
+}
+
+/// Every command but `serve` and `migrate`, pointed at a data directory or database that does
+/// not exist, exits 2 with one line saying so, and creates nothing.
+#[tokio::test]
+async fn commands_on_a_missing_database_exit_2_and_create_nothing() {
+    let (_temp, dir) = workdir();
+    let cli = Cli {
+        dir: &dir,
+        database_url: None,
+    };
+    for args in [
+        &["user", "list"][..],
+        &["keys", "list"][..],
+        &["keys", "rotate", "--now"][..],
+        &["keys", "withdraw", "some-kid"][..],
+        &["session", "list", "--user", "a@example.com"][..],
+        &["client", "list"][..],
+        &["audit", "--since", "1h"][..],
+        &["--data-dir", "elsewhere", "user", "list"][..],
+    ] {
+        let output = cli.run(args, 2);
+        let line = error_line(&output);
+        assert!(
+            line.contains("does not exist") && line.contains("tokenauth migrate"),
+            "{args:?}: {line}"
+        );
+        let created: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert!(created.is_empty(), "{args:?} created {created:?}");
+    }
+    // A data directory without a database is refused as well.
+    std::fs::create_dir(dir.join("tokenauth-data")).unwrap();
+    let line = error_line(&cli.run(&["user", "list"], 2));
+    assert!(line.contains("no database"), "{line}");
+    assert_eq!(
+        std::fs::read_dir(dir.join("tokenauth-data"))
+            .unwrap()
+            .count(),
+        0
+    );
+
+    // A PostgreSQL schema without tokenauth's tables is refused, and stays empty.
+    let Some(schema) = TestSchema::create("commands_on_a_missing_database").await else {
+        return;
+    };
+    let postgres = Cli {
+        dir: &dir,
+        database_url: Some(schema.url()),
+    };
+    for _ in 0..2 {
+        let line = error_line(&postgres.run(&["user", "list"], 2));
+        assert!(line.contains("no tokenauth schema"), "{line}");
+    }
+    // `migrate` still creates it, and then the command works.
+    postgres.run(&["migrate"], 0);
+    postgres.run(&["user", "list"], 0);
 }

@@ -54,6 +54,8 @@ impl Secrets {
 
 /// A registered API client: `(client_id, client_secret)`.
 fn add_client(dir: &Path, database: &[&str]) -> (String, String) {
+    // Only `serve` and `migrate` create a database; `client add` refuses a missing one.
+    run_expecting(tokenauth(dir).arg("migrate").args(database), 0);
     let added = json_of(&run_expecting(
         tokenauth(dir)
             .args(["client", "add", "log-test", "--json"])

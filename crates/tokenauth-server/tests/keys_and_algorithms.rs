@@ -11,7 +11,10 @@ use common::{Backend, Options, PASSWORD, TestServer, jwt_parts, kid_of, kids};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde_json::Value;
-use tokenauth_core::keys::RotationMode;
+use tokenauth_core::audit::Auditor;
+use tokenauth_core::keys::{RotationMode, force_rotation};
+use tokenauth_core::{AuthSettings, Clock};
+use tokenauth_server::bootstrap::load_master_key;
 
 async fn access_token_for(server: &TestServer, email: &str) -> String {
     let response = server.login(email, PASSWORD).await;
@@ -256,6 +259,79 @@ async fn changing_the_algorithm_rotates_gracefully_across_a_restart(backend: Bac
     );
 }
 
+/// What a process with other settings (an old CLI) could do to the keys of an ES256 server:
+/// add a pending HS256 key, or make one sign at once. The server never signs with it: the
+/// pending one is withdrawn before it would activate, and one made active elsewhere is not put
+/// in force; the server keeps its signer until a key of its own algorithm takes over.
+async fn a_server_never_activates_a_key_of_another_algorithm(backend: Backend) {
+    let server = TestServer::start_with(Options::on(&backend).with("jwks_max_age", "1m")).await;
+    server.signup("alg@example.com", PASSWORD).await;
+    let first = kid_of(&access_token_for(&server, "alg@example.com").await);
+    let store = server.state.store.clone();
+    let audit = Auditor::new(store.clone());
+    let master = load_master_key(
+        std::path::Path::new("unused"),
+        Some(common::TEST_MASTER_KEY.into()),
+    )
+    .unwrap();
+    let foreign = AuthSettings {
+        signing_alg: "HS256".parse().unwrap(),
+        ..server.state.auth.settings().clone()
+    };
+    let signing = |token: &str| {
+        let (header, _) = jwt_parts(token);
+        (
+            header["alg"].as_str().unwrap().to_owned(),
+            header["kid"].as_str().unwrap().to_owned(),
+        )
+    };
+
+    let pending = force_rotation(
+        store.as_ref(),
+        &audit,
+        &master,
+        &foreign,
+        server.clock.now(),
+        RotationMode::Scheduled,
+    )
+    .await
+    .unwrap();
+    server.advance(Duration::from_secs(121));
+    server.maintain_keys().await;
+    let token = access_token_for(&server, "alg@example.com").await;
+    assert_eq!(signing(&token), ("ES256".to_owned(), first.clone()));
+    let stored = store.list_signing_keys().await.unwrap();
+    assert!(
+        stored.iter().all(|key| key.kid != pending),
+        "the pending HS256 key is withdrawn: {stored:?}"
+    );
+
+    let made_active = force_rotation(
+        store.as_ref(),
+        &audit,
+        &master,
+        &foreign,
+        server.clock.now(),
+        RotationMode::Immediate,
+    )
+    .await
+    .unwrap();
+    server.state.auth.keys().follow_key_changes().await.unwrap();
+    server.maintain_keys().await;
+    let token = access_token_for(&server, "alg@example.com").await;
+    assert_eq!(
+        signing(&token),
+        ("ES256".to_owned(), first.clone()),
+        "{made_active} (HS256) is not used"
+    );
+    // A key of its own algorithm takes over after the publish lead.
+    server.advance(Duration::from_secs(121));
+    server.maintain_keys().await;
+    let (alg, kid) = signing(&access_token_for(&server, "alg@example.com").await);
+    assert_eq!(alg, "ES256");
+    assert!(kid != first && kid != made_active, "{kid}");
+}
+
 fn verify_like_a_third_party_with_issuer(jwks: &Value, token: &str, issuer: &str) {
     verify_like_a_third_party(jwks, token, issuer);
 }
@@ -267,4 +343,5 @@ each_backend!(
     scheduled_rotation_publishes_first_signs_later_and_retires_after_tokens_expire,
     forced_rotation_waits_for_caches_unless_immediate,
     changing_the_algorithm_rotates_gracefully_across_a_restart,
+    a_server_never_activates_a_key_of_another_algorithm,
 );

@@ -9,6 +9,7 @@
 
 mod deadline;
 mod feed;
+mod key_policy;
 pub mod postgres;
 pub mod sqlite;
 

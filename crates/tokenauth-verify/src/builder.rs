@@ -28,6 +28,9 @@ struct FeedSettings {
     wait: Duration,
 }
 
+/// How long keys not refreshed are still trusted, by default.
+const DEFAULT_MAX_STALE: Duration = Duration::from_secs(24 * 3600);
+
 /// Largest accepted clock leeway (the auth server's own limit).
 const MAX_LEEWAY: Duration = Duration::from_secs(300);
 
@@ -46,7 +49,8 @@ enum JwksSource {
 ///
 /// Defaults: JWKS at `{issuer}/.well-known/jwks.json`, leeway 10 s,
 /// unknown-`kid` refetch at most every 30 s, JWKS lifetime 5 min when the
-/// server sends no `Cache-Control: max-age`, HTTP timeout 5 s, no token
+/// server sends no `Cache-Control: max-age`, keys trusted for 24 h after
+/// the last successful refresh (`max_stale`), HTTP timeout 5 s, no token
 /// cache, tokens up to 8192 bytes, the system clock.
 #[must_use = "a builder does nothing until built"]
 #[derive(Clone)]
@@ -57,6 +61,7 @@ pub struct VerifierBuilder {
     leeway: Duration,
     min_refetch_interval: Duration,
     default_max_age: Duration,
+    max_stale: Duration,
     http_timeout: Duration,
     token_cache: Option<usize>,
     max_token_len: usize,
@@ -74,6 +79,7 @@ impl VerifierBuilder {
             leeway: Duration::from_secs(10),
             min_refetch_interval: Duration::from_secs(30),
             default_max_age: Duration::from_secs(300),
+            max_stale: DEFAULT_MAX_STALE,
             http_timeout: Duration::from_secs(5),
             token_cache: None,
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
@@ -116,6 +122,26 @@ impl VerifierBuilder {
     /// `Cache-Control: max-age`.
     pub fn default_max_age(mut self, max_age: Duration) -> Self {
         self.default_max_age = max_age;
+        self
+    }
+
+    /// How long after the last successful JWKS fetch the keys are still
+    /// trusted (default 24 h). Past it, while the auth server stays
+    /// unreachable, every token is refused with
+    /// [`VerifierError::KeysStale`] until a refresh succeeds: the verifier
+    /// fails closed.
+    ///
+    /// The trade-off is availability against trust. A verifier cut off from
+    /// the auth server cannot learn that a key was withdrawn (its private
+    /// part leaked), so without a bound it would accept tokens forged with
+    /// that key for as long as the outage lasts. With the bound, an outage
+    /// longer than `max_stale` stops this API from accepting any token,
+    /// forged or not. Choose it as the longest time you accept trusting a
+    /// possibly withdrawn key; `Duration::MAX` never fails closed. The
+    /// verifier refreshes at least every `max_stale / 2`, so a reachable
+    /// server never lets the keys go stale.
+    pub fn max_stale(mut self, max_stale: Duration) -> Self {
+        self.max_stale = max_stale;
         self
     }
 
@@ -234,18 +260,20 @@ impl VerifierBuilder {
         let policy = RefreshPolicy {
             min_refetch_interval: self.min_refetch_interval,
             default_max_age: self.default_max_age,
+            max_stale: self.max_stale,
         };
         let remote = Arc::new(RemoteKeys::new(
             Fetcher::new(client.clone(), url),
             Arc::clone(&keys),
             policy,
+            Arc::clone(&self.clock),
         ));
         remote.refresh().await.map_err(VerifierError::Unavailable)?;
         let (revoked, feed) = match &self.feed {
             Some(settings) => {
                 let set = self.revoked.clone().unwrap_or_default();
                 let subscription = self
-                    .subscribe(settings, client, &set, validation.leeway_secs)
+                    .subscribe(settings, client, &set, &keys, validation.leeway_secs)
                     .await?;
                 (Some(set), Some(subscription))
             }
@@ -269,6 +297,7 @@ impl VerifierBuilder {
         settings: &FeedSettings,
         client: reqwest::Client,
         set: &Arc<RevokedSessions>,
+        keys: &Arc<TrustedKeys>,
         leeway_secs: i64,
     ) -> Result<(Arc<FeedState>, tokio::sync::oneshot::Sender<()>), VerifierError> {
         let url = match &settings.url {
@@ -293,10 +322,17 @@ impl VerifierBuilder {
         );
         let state = Arc::new(FeedState::default());
         source
-            .sync(&state, set, leeway_secs, self.clock.as_ref())
+            .sync(&state, set, keys, leeway_secs, self.clock.as_ref())
             .await
             .map_err(VerifierError::RevocationsUnavailable)?;
-        let stop = feed::spawn(source, &state, set, leeway_secs, Arc::clone(&self.clock));
+        let stop = feed::spawn(
+            source,
+            &state,
+            set,
+            keys,
+            leeway_secs,
+            Arc::clone(&self.clock),
+        );
         Ok((state, stop))
     }
 
@@ -368,6 +404,7 @@ impl std::fmt::Debug for VerifierBuilder {
             .field("leeway", &self.leeway)
             .field("min_refetch_interval", &self.min_refetch_interval)
             .field("default_max_age", &self.default_max_age)
+            .field("max_stale", &self.max_stale)
             .field("http_timeout", &self.http_timeout)
             .field("token_cache", &self.token_cache)
             .field("max_token_len", &self.max_token_len)

@@ -11,7 +11,8 @@ use tokenauth_jwt::{KeyError, VerifyError};
 /// Token variants are what [`crate::Verifier::verify`] returns; the last
 /// three ([`Unavailable`](Self::Unavailable),
 /// [`InvalidConfig`](Self::InvalidConfig), [`InvalidKey`](Self::InvalidKey))
-/// only come from building a verifier. [`VerifierError::code`] gives the
+/// only come from building a verifier. [`KeysStale`](Self::KeysStale) is the
+/// verifier failing closed, not a rejected token. [`VerifierError::code`] gives the
 /// stable machine code an API should answer with.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -58,6 +59,12 @@ pub enum VerifierError {
     /// revoke-all, theft detection, an administrator).
     #[error("the token's session has been revoked")]
     SessionRevoked,
+    /// No token can be checked: the JWKS could not be refreshed for longer
+    /// than [`max_stale`](crate::VerifierBuilder::max_stale), so the keys may
+    /// include one the auth server has withdrawn. Not a verdict on the token:
+    /// answer 503, and the same token passes once a refresh succeeds.
+    #[error("the signing keys are stale: the auth server has been unreachable for too long")]
+    KeysStale,
     /// Building: the JWKS (or discovery document) could not be fetched or
     /// held no usable key.
     #[error("the signing keys could not be fetched")]
@@ -85,6 +92,7 @@ impl VerifierError {
         match self {
             VerifierError::Expired => "token_expired",
             VerifierError::SessionRevoked => "session_revoked",
+            VerifierError::KeysStale => "keys_stale",
             VerifierError::Unavailable(_) => "jwks_unavailable",
             VerifierError::RevocationsUnavailable(_) => "revocations_unavailable",
             VerifierError::InvalidConfig(_) | VerifierError::InvalidKey(_) => "invalid_config",
@@ -111,18 +119,21 @@ impl VerifierError {
             VerifierError::Malformed(_) => "malformed",
             VerifierError::TooLarge => "too_large",
             VerifierError::SessionRevoked => "session_revoked",
+            VerifierError::KeysStale => "keys_stale",
             VerifierError::Unavailable(_) => "jwks_unavailable",
             VerifierError::RevocationsUnavailable(_) => "revocations_unavailable",
             VerifierError::InvalidConfig(_) | VerifierError::InvalidKey(_) => "invalid_config",
         }
     }
 
-    /// `true` for a rejected token (answer 401), `false` for build errors.
+    /// `true` for a rejected token (answer 401), `false` for build errors
+    /// and [`KeysStale`](Self::KeysStale) (answer 503).
     #[must_use]
     pub fn is_token_error(&self) -> bool {
         !matches!(
             self,
-            VerifierError::Unavailable(_)
+            VerifierError::KeysStale
+                | VerifierError::Unavailable(_)
                 | VerifierError::RevocationsUnavailable(_)
                 | VerifierError::InvalidConfig(_)
                 | VerifierError::InvalidKey(_)
@@ -205,6 +216,8 @@ mod tests {
         assert!(!unavailable.is_token_error());
         assert!(VerifierError::UnknownKey.is_token_error());
         assert_eq!(VerifierError::UnknownKey.reason(), "unknown_key");
+        assert_eq!(VerifierError::KeysStale.code(), "keys_stale");
+        assert!(!VerifierError::KeysStale.is_token_error());
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! - fetches the JWKS over HTTP (rustls), keeps it for the `Cache-Control:
 //!   max-age` the server sends, and refreshes it in the background before it
 //!   goes stale; while the server is unreachable it keeps the cached keys and
-//!   retries with backoff;
+//!   retries with backoff, for at most
+//!   [`max_stale`](VerifierBuilder::max_stale) (default 24 h): past that it
+//!   fails closed (see below);
 //! - on an unknown `kid`, refetches at most once per
 //!   `min_refetch_interval` (concurrent misses share one request), so a
 //!   flood of forged `kid`s cannot flood the auth server;
@@ -16,8 +18,24 @@
 //!   [`VerifierBuilder::token_cache`] for the trade-off);
 //! - optionally subscribes to the auth server's revocation feed
 //!   ([`VerifierBuilder::revocation_feed`]) and refuses tokens of revoked
-//!   sessions within about a second, still without a call per request;
+//!   sessions within about a second, still without a call per request, and
+//!   drops signing keys the server withdraws as soon as the feed says so;
 //! - also works with one HS256 shared secret ([`Verifier::hs256`]).
+//!
+//! # Availability against trust: `max_stale`
+//!
+//! A verifier cut off from the auth server cannot hear that a signing key
+//! was withdrawn (its private part leaked), so trusting its cached keys for
+//! ever would let tokens forged with that key through for as long as the
+//! outage lasts. It therefore trusts them for
+//! [`max_stale`](VerifierBuilder::max_stale) after the last successful JWKS
+//! refresh (24 h by default), and then refuses every token with
+//! [`VerifierError::KeysStale`] (the axum integration answers 503 with
+//! `Retry-After`) until a refresh succeeds. A shorter `max_stale` bounds how
+//! long a withdrawn key can be trusted during an outage; a longer one keeps
+//! the API answering through longer outages. `Duration::MAX` never fails
+//! closed. A reachable server never lets the keys go stale: the verifier
+//! refreshes at least every `max_stale / 2`.
 //!
 //! With the default `axum` feature, [`axum`] adds the [`Claims`] extractor,
 //! [`VerifyLayer`] and [`require_role`].

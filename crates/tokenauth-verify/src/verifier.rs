@@ -113,13 +113,23 @@ impl Verifier {
     /// # Errors
     /// The first failing check, e.g. [`VerifierError::Expired`],
     /// [`VerifierError::BadSignature`] or [`VerifierError::UnknownKey`] (a
-    /// `kid` not in the cached set: [`Verifier::verify`] would refetch).
+    /// `kid` not in the cached set: [`Verifier::verify`] would refetch);
+    /// [`VerifierError::KeysStale`] for every token while the JWKS has not
+    /// been refreshed for longer than
+    /// [`max_stale`](crate::VerifierBuilder::max_stale).
     pub fn verify_local(&self, token: &str) -> Result<AccessTokenClaims, VerifierError> {
         let inner = &*self.inner;
         if token.len() > inner.validation.max_token_len {
             return Err(VerifierError::TooLarge);
         }
         let now = inner.clock.now_secs();
+        if inner
+            .remote
+            .as_ref()
+            .is_some_and(|remote| remote.is_stale(now))
+        {
+            return Err(VerifierError::KeysStale);
+        }
         let Some(cache) = inner.keys.token_cache() else {
             let claims = verify_access_token(&inner.keys.load(), token, &inner.validation, now)?;
             return self.unless_revoked(claims, now);
@@ -198,6 +208,19 @@ impl Verifier {
     #[must_use]
     pub fn key_set(&self) -> Arc<KeySet> {
         self.inner.keys.snapshot()
+    }
+
+    /// Whether the keys are stale now: not refreshed for longer than
+    /// [`max_stale`](crate::VerifierBuilder::max_stale), so every token is
+    /// refused with [`VerifierError::KeysStale`]. Always `false` for static
+    /// keys. For health checks.
+    #[must_use]
+    pub fn keys_stale(&self) -> bool {
+        let now = self.inner.clock.now_secs();
+        self.inner
+            .remote
+            .as_ref()
+            .is_some_and(|remote| remote.is_stale(now))
     }
 
     /// The JWKS URL keys are fetched from; `None` for static keys.

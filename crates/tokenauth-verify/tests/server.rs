@@ -227,3 +227,111 @@ async fn roles_granted_by_the_server_open_role_guarded_routes() {
     assert_eq!(status("/admin", Some(admin.clone())).await, StatusCode::OK);
     assert_eq!(status("/me", Some(user)).await, StatusCode::OK);
 }
+
+/// A verifier that follows the revocation feed drops a key the server withdraws as soon as the
+/// feed delivers the withdrawal: no JWKS refetch is involved (the JWKS lives an hour and
+/// unknown kids may refetch once an hour), and only `verify_local` is called, which never
+/// fetches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawn_key_is_dropped_through_the_feed_without_a_refetch() {
+    let server = AuthServer::start_with(&[("jwks_max_age", "1h")]).await;
+    let old_token = server.signup("leak@example.com").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let old_kid = jwt_parts(&old_token).0["kid"].as_str().unwrap().to_owned();
+    let keys = server.state.auth.keys();
+    let new_kid = keys.rotate(RotationMode::Immediate).await.unwrap();
+    let new_token = access_token(&server, "leak@example.com").await;
+    assert_eq!(jwt_parts(&new_token).0["kid"], new_kid.as_str());
+
+    let (client, secret) = server.state.auth.register_client("verifier").await.unwrap();
+    let verifier = Verifier::builder(issuer(&server), audience(&server))
+        .jwks_url(server.url("/.well-known/jwks.json"))
+        .min_refetch_interval(Duration::from_secs(3600))
+        .revocation_feed(client.client_id, secret.expose())
+        .revocation_feed_wait(Duration::from_secs(5))
+        .token_cache(16)
+        .build()
+        .await
+        .unwrap();
+    verifier.verify_local(&old_token).unwrap();
+    verifier.verify_local(&new_token).unwrap();
+
+    keys.withdraw(&old_kid).await.unwrap();
+    let withdrawn_at = std::time::Instant::now();
+    // The server's follower picks the withdrawal up within a poll interval and wakes the
+    // verifier's long-poll; the bound is generous for a loaded machine.
+    while verifier.verify_local(&old_token).is_ok() {
+        assert!(
+            withdrawn_at.elapsed() < Duration::from_secs(15),
+            "the withdrawal never reached the verifier"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let err = verifier.verify_local(&old_token).unwrap_err();
+    assert!(matches!(err, VerifierError::UnknownKey), "{err:?}");
+    assert!(verifier.key_set().get(&old_kid).is_none());
+    verifier.verify_local(&new_token).unwrap();
+    // A verifier started afterwards learns it from the snapshot, whatever its JWKS said.
+    let snapshot = server.state.auth.revocation_feed(None).await.unwrap();
+    assert_eq!(snapshot.withdrawn_keys.len(), 1, "{snapshot:?}");
+    let (client, secret) = server.state.auth.register_client("late").await.unwrap();
+    let late = Verifier::builder(issuer(&server), audience(&server))
+        .jwks_url(server.url("/.well-known/jwks.json"))
+        .revocation_feed(client.client_id, secret.expose())
+        .build()
+        .await
+        .unwrap();
+    assert!(late.verify_local(&old_token).is_err());
+    late.verify_local(&new_token).unwrap();
+}
+
+/// With the auth server gone, a verifier keeps trusting its cached keys for `max_stale`, then
+/// fails closed: every token is refused with `KeysStale` (503 for the axum layer), not 401.
+#[tokio::test]
+async fn a_verifier_cut_off_for_longer_than_max_stale_fails_closed() {
+    let server = AuthServer::start().await;
+    let token = server.signup("cut@example.com").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let now = Arc::new(AtomicI64::new(SystemClock.now().as_secs()));
+    let clock = Arc::clone(&now);
+    let verifier = Verifier::builder(issuer(&server), audience(&server))
+        .jwks_url(server.url("/.well-known/jwks.json"))
+        .max_stale(Duration::from_secs(60))
+        .clock(move || clock.load(Ordering::SeqCst))
+        .build()
+        .await
+        .unwrap();
+    verifier.verify(&token).await.unwrap();
+    server.stop().await;
+
+    now.fetch_add(60, Ordering::SeqCst);
+    verifier.verify_local(&token).unwrap();
+    assert!(!verifier.keys_stale());
+
+    now.fetch_add(1, Ordering::SeqCst);
+    assert!(verifier.keys_stale());
+    let err = verifier.verify(&token).await.unwrap_err();
+    assert!(matches!(err, VerifierError::KeysStale), "{err:?}");
+    assert_eq!(err.code(), "keys_stale");
+    assert!(!err.is_token_error());
+
+    let router = Router::new()
+        .route("/", get(|c: Claims| async move { c.sub.clone() }))
+        .layer(VerifyLayer::new(verifier.clone()))
+        .with_state(verifier);
+    let response = router
+        .oneshot(
+            Request::get("/")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.headers().contains_key(header::RETRY_AFTER));
+}

@@ -8,6 +8,13 @@
 //! [`AuthSettings::key_retire_hold`] (the longest a token it signed can live); then deleted. An
 //! operator may withdraw a `next` or `retired` key earlier ([`KeyManager::withdraw`]); every instance follows such changes made elsewhere within
 //! [`KEY_CHANGE_CHECK_PERIOD`].
+//!
+//! An instance never makes a key of another algorithm than its own `signing_alg` the signing
+//! one: a pending `next` key of another algorithm is replaced by one of its own (it has never
+//! signed, so nothing depends on it), and a key of another algorithm made active elsewhere is
+//! not put in force (the previous signer keeps signing until the instance's own key takes
+//! over). [`KeyManager::start`] stores the instance's [`KeyPolicy`] with the keys, so that the
+//! CLI's key commands follow it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +28,7 @@ use tokenauth_jwt::{Algorithm, SigningKey, TokenCache};
 use crate::audit::{AuditEvent, AuditKind, Auditor};
 use crate::clock::{Clock, Timestamp};
 use crate::keys::keyring::{Keyring, KeyringError};
+use crate::keys::policy::KeyPolicy;
 use crate::keys::record::{KeyState, SigningKeyRecord};
 use crate::keys::withdrawal::{KeyWithdrawalError, withdraw_key};
 use crate::master_key::MasterKey;
@@ -96,6 +104,9 @@ impl KeyManager {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, KeyRotationError> {
         let now = clock.now();
+        store
+            .store_key_policy(&KeyPolicy::of(&settings), now)
+            .await?;
         let records = apply_schedule(store.as_ref(), &audit, &master, &settings, now).await?;
         let keyring = Keyring::from_records(&records, &master, now)?;
         Ok(Self {
@@ -123,8 +134,20 @@ impl KeyManager {
     }
 
     /// Puts `keyring` in force; forgets every verified token if a key that could verify is
-    /// gone from it.
+    /// gone from it. A keyring whose signer is a new key of another algorithm than this
+    /// instance's (made active elsewhere) is not put in force: see [`signer_is_acceptable`].
     fn install(&self, keyring: Keyring) {
+        let current = self.keyring.load();
+        if !signer_is_acceptable(&current, &keyring, self.settings.signing_alg) {
+            tracing::error!(
+                kid = keyring.signer().kid(),
+                alg = %keyring.signer().alg(),
+                own = %self.settings.signing_alg,
+                "a key of another algorithm was made active elsewhere; it is not used here"
+            );
+            return;
+        }
+        drop(current);
         let new = Arc::new(keyring);
         let old = self.keyring.swap(Arc::clone(&new));
         let withdrawn = old
@@ -254,7 +277,11 @@ pub async fn force_rotation(
         RotationMode::Scheduled => now.plus(settings.key_publish_lead()),
         RotationMode::Immediate => now,
     };
-    let next = match records.iter().find(|r| r.state == KeyState::Next) {
+    let pending = records.iter().find(|r| r.state == KeyState::Next);
+    if let Some(foreign) = pending.filter(|next| next.alg != settings.signing_alg) {
+        withdraw_foreign_next(store, audit, foreign, now).await?;
+    }
+    let next = match pending.filter(|next| next.alg == settings.signing_alg) {
         Some(next) => next.kid.clone(),
         None => {
             let record = generate_record(
@@ -315,6 +342,12 @@ async fn apply_schedule(
             let record = generate_record(master, settings.signing_alg, KeyState::Active, now, now)?;
             changed |= insert_unless_raced(store, &record).await?;
         }
+        (_, Some(next)) if next.alg != settings.signing_alg => {
+            // Never activate a key of another algorithm: replace it with one of ours (the next
+            // pass, or another instance, generates it).
+            withdraw_foreign_next(store, audit, &next, now).await?;
+            changed = true;
+        }
         (None, Some(next)) => {
             // Only after an interrupted first start; promote without waiting.
             changed |= promote(store, audit, &next.kid, settings, now).await?;
@@ -353,6 +386,35 @@ async fn apply_schedule(
         records = store.list_signing_keys().await?;
     }
     Ok(records)
+}
+
+/// Withdraws the pending `next` key `foreign`, whose algorithm is not this instance's: it has
+/// never signed, and this instance will not let it.
+async fn withdraw_foreign_next(
+    store: &dyn KeyStore,
+    audit: &Auditor,
+    foreign: &SigningKeyRecord,
+    now: Timestamp,
+) -> Result<(), KeyRotationError> {
+    tracing::warn!(
+        kid = foreign.kid,
+        alg = %foreign.alg,
+        "replacing a pending key of another algorithm than this instance's"
+    );
+    match withdraw_key(store, audit, &foreign.kid, now).await {
+        // Already gone, or promoted by another instance meanwhile: nothing to replace.
+        Ok(_) | Err(KeyWithdrawalError::Unknown(_) | KeyWithdrawalError::Active(_)) => Ok(()),
+        Err(KeyWithdrawalError::Store(error)) => Err(error.into()),
+    }
+}
+
+/// Whether an instance signing with `own` algorithm may replace keyring `current` by `new`:
+/// yes unless `new` signs with another key than `current` and of another algorithm than `own`
+/// (a key made active elsewhere, by a process with other settings). An unchanged signer of
+/// another algorithm (an instance started with a new `signing_alg` keeps its old key until its
+/// own takes over) is acceptable.
+fn signer_is_acceptable(current: &Keyring, new: &Keyring, own: Algorithm) -> bool {
+    new.signer().kid() == current.signer().kid() || new.signer().alg() == own
 }
 
 /// Makes the `next` key `kid` the signing one; the instance whose promotion wins records

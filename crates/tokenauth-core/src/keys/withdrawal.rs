@@ -1,8 +1,9 @@
 //! Withdrawing a key: ending its publication at once, before its scheduled end, because tokens
 //! signed by it must stop verifying (its private material leaked). Running servers drop it from
 //! their keyring within [`super::KEY_CHANGE_CHECK_PERIOD`]
-//! ([`super::KeyManager::follow_key_changes`]); verifiers that cache the JWKS drop it at their
-//! next refresh.
+//! ([`super::KeyManager::follow_key_changes`]); the withdrawal is published on the revocation
+//! feed, so verifiers that follow it drop the key at once, and the others at their next JWKS
+//! refresh.
 
 use crate::audit::{AuditEvent, AuditKind, Auditor};
 use crate::clock::Timestamp;
@@ -36,7 +37,8 @@ pub enum KeyWithdrawalError {
 }
 
 /// Withdraws the `next` or `retired` key `kid` (deletes it, so no keyring built afterwards
-/// holds it) and records `key_withdrawn` through `audit`. Returns the state the key was in.
+/// holds it, and appends the withdrawal to the revocation feed in the same transaction) and
+/// records `key_withdrawn` through `audit`. Returns the state the key was in.
 ///
 /// # Errors
 /// [`KeyWithdrawalError::Active`] for the signing key, [`KeyWithdrawalError::Unknown`] for a kid
@@ -47,7 +49,7 @@ pub async fn withdraw_key(
     kid: &str,
     now: Timestamp,
 ) -> Result<KeyState, KeyWithdrawalError> {
-    match store.withdraw_signing_key(kid).await? {
+    match store.withdraw_signing_key(kid, now).await? {
         KeyWithdrawal::Withdrawn(state) => {
             tracing::warn!(kid, %state, "a signing key was withdrawn");
             audit

@@ -1,5 +1,5 @@
-//! The revocation feed as the service serves it: pages of revoked sessions after a cursor, a
-//! full snapshot when a cursor cannot be continued, and the instance's own follower that keeps
+//! The revocation feed as the service serves it: pages of revoked sessions and withdrawn
+//! signing keys after a cursor, a full snapshot when a cursor cannot be continued, and the instance's own follower that keeps
 //! its in-memory revoked set in step with revocations made by other instances or processes.
 
 use std::fmt;
@@ -12,7 +12,7 @@ use crate::clock::Timestamp;
 use crate::error::AuthError;
 use crate::ids::SessionId;
 use crate::service::AuthService;
-use crate::store::{FeedPosition, RevocationEvent};
+use crate::store::{FeedPosition, FeedSubject};
 
 /// Most entries in one page of the feed; a full page tells the reader to ask again at once.
 pub const FEED_PAGE_LIMIT: u32 = 1000;
@@ -96,6 +96,16 @@ pub struct RevokedSession {
     pub alive_until: Timestamp,
 }
 
+/// One withdrawn signing key, as the feed publishes it: a reader that trusts this `kid` (from
+/// a cached JWKS) must stop at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WithdrawnKey {
+    /// The key's id (`kid` of the tokens it signed).
+    pub kid: String,
+    /// When it was withdrawn.
+    pub withdrawn_at: Timestamp,
+}
+
 /// One answer of the feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedPage {
@@ -106,6 +116,9 @@ pub struct FeedPage {
     pub reset: bool,
     /// The revocations, oldest first.
     pub revocations: Vec<RevokedSession>,
+    /// The signing keys withdrawn after the cursor, oldest first; in a snapshot, every
+    /// withdrawal the feed still holds.
+    pub withdrawn_keys: Vec<WithdrawnKey>,
     /// More events are already waiting: ask again at once.
     pub more: bool,
 }
@@ -147,14 +160,29 @@ impl AuthService {
             Some(cursor) if cursor.continues(&position) => {
                 let events = self
                     .store
-                    .revocations_after(cursor.seq, FEED_PAGE_LIMIT)
+                    .feed_events_after(cursor.seq, FEED_PAGE_LIMIT)
                     .await?;
                 let seq = events.last().map_or(cursor.seq, |event| event.seq);
+                let more = events.len() >= FEED_PAGE_LIMIT as usize;
+                let mut revocations = Vec::new();
+                let mut withdrawn_keys = Vec::new();
+                for event in events {
+                    match event.subject {
+                        FeedSubject::Session(session) => {
+                            revocations.push(self.revoked_session(session, event.revoked_at));
+                        }
+                        FeedSubject::SigningKey(kid) => withdrawn_keys.push(WithdrawnKey {
+                            kid,
+                            withdrawn_at: event.revoked_at,
+                        }),
+                    }
+                }
                 Ok(FeedPage {
                     cursor: FeedCursor::at(&position, seq),
                     reset: false,
-                    more: events.len() >= FEED_PAGE_LIMIT as usize,
-                    revocations: events.iter().map(|e| self.published(e)).collect(),
+                    more,
+                    revocations,
+                    withdrawn_keys,
                 })
             }
             _ => self.revocation_snapshot(&position).await,
@@ -177,16 +205,20 @@ impl AuthService {
             .into_iter()
             .map(|(session, revoked_at)| self.revoked_session(session, revoked_at))
             .collect();
+        let withdrawn_keys = self
+            .store
+            .key_withdrawals_since(Timestamp::from_millis(0))
+            .await?
+            .into_iter()
+            .map(|(kid, withdrawn_at)| WithdrawnKey { kid, withdrawn_at })
+            .collect();
         Ok(FeedPage {
             cursor: FeedCursor::at(position, position.head),
             reset: true,
             revocations,
+            withdrawn_keys,
             more: false,
         })
-    }
-
-    fn published(&self, event: &RevocationEvent) -> RevokedSession {
-        self.revoked_session(event.session, event.revoked_at)
     }
 
     fn revoked_session(&self, session: SessionId, revoked_at: Timestamp) -> RevokedSession {

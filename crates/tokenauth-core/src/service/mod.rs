@@ -35,6 +35,7 @@ pub use erasure::{
 };
 pub use feed::{
     FEED_PAGE_LIMIT, FEED_RETENTION, FeedCursor, FeedPage, InvalidCursor, RevokedSession,
+    WithdrawnKey,
 };
 pub use oauth::Introspection;
 pub use revoked::RevokedSessions;

@@ -168,6 +168,9 @@ pub struct Config {
     pub ended_session_retention: Duration,
     /// Whether `GET /metrics` serves Prometheus metrics (and requests are counted for it).
     pub metrics: bool,
+    /// The settings given by the file, the environment or a flag (the others are defaults):
+    /// commands that must follow the server's own settings refuse only given ones that differ.
+    pub given: std::collections::BTreeSet<&'static str>,
 }
 
 /// How sign-up answers (account enumeration).
@@ -215,6 +218,7 @@ impl Config {
     /// # Errors
     /// The first setting that cannot be used.
     pub fn from_layer(mut raw: Layer) -> Result<Self, ConfigError> {
+        let given = raw.keys().copied().collect();
         let throttling = Throttling::take(&mut raw)?;
         let mut take = |name: &'static str| raw.remove(name);
         let text =
@@ -475,6 +479,7 @@ impl Config {
             ended_session_retention,
             throttling,
             metrics,
+            given,
         })
     }
 

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tokenauth_core::AuthError;
 use tokenauth_core::client::ClientPermission;
-use tokenauth_core::service::{FeedCursor, FeedPage, RevokedSession};
+use tokenauth_core::service::{FeedCursor, FeedPage, RevokedSession, WithdrawnKey};
 
 use utoipa::{IntoParams, ToSchema};
 
@@ -54,8 +54,31 @@ struct FeedBody {
     reset: bool,
     /// `true`: more revocations are waiting; ask again at once.
     more: bool,
-    /// At most 1000.
+    /// At most 1000 (together with `withdrawn_keys`).
     revocations: Vec<RevocationBody>,
+    /// Signing keys withdrawn after `after` (in a snapshot: every withdrawal still held),
+    /// oldest first: stop trusting these `kid`s at once, whatever a cached JWKS says. Readers
+    /// that predate this field may ignore it; they drop the key at their next JWKS refresh.
+    withdrawn_keys: Vec<WithdrawnKeyBody>,
+}
+
+/// A withdrawn signing key: its `kid` and Unix milliseconds of its withdrawal.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = WithdrawnKey)]
+struct WithdrawnKeyBody {
+    /// The key's id (`kid` in the header of the tokens it signed).
+    kid: String,
+    /// When it was withdrawn, Unix milliseconds.
+    withdrawn_at_ms: i64,
+}
+
+impl From<&WithdrawnKey> for WithdrawnKeyBody {
+    fn from(key: &WithdrawnKey) -> Self {
+        Self {
+            kid: key.kid.clone(),
+            withdrawn_at_ms: key.withdrawn_at.as_millis(),
+        }
+    }
 }
 
 /// A revoked session: `sid`, and Unix milliseconds of its revocation and of the latest `exp`
@@ -89,6 +112,11 @@ impl From<FeedPage> for FeedBody {
             reset: page.reset,
             more: page.more,
             revocations: page.revocations.iter().map(RevocationBody::from).collect(),
+            withdrawn_keys: page
+                .withdrawn_keys
+                .iter()
+                .map(WithdrawnKeyBody::from)
+                .collect(),
         }
     }
 }
@@ -159,7 +187,7 @@ pub async fn feed(
 }
 
 /// The page after `after`; if it is empty, waits up to `wait` for this instance to apply a new
-/// revocation (or for shutdown) and reads again.
+/// revocation or key withdrawal (or for shutdown) and reads again.
 async fn next_page(
     state: &AppState,
     after: Option<&FeedCursor>,
@@ -172,7 +200,11 @@ async fn next_page(
     let mut shutting_down = state.shutting_down.clone();
     let mut page = state.auth.revocation_feed(after).await?;
     let deadline = tokio::time::Instant::now() + wait;
-    while !page.reset && page.revocations.is_empty() && !*shutting_down.borrow() {
+    while !page.reset
+        && page.revocations.is_empty()
+        && page.withdrawn_keys.is_empty()
+        && !*shutting_down.borrow()
+    {
         tokio::select! {
             changed = tokio::time::timeout_at(deadline, head.changed()) => {
                 if !matches!(changed, Ok(Ok(()))) {

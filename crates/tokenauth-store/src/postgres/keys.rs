@@ -2,11 +2,13 @@
 
 use async_trait::async_trait;
 use tokenauth_core::Timestamp;
-use tokenauth_core::keys::{KeyState, KeyWithdrawal, SigningKeyRecord};
+use tokenauth_core::keys::{KeyPolicy, KeyState, KeyWithdrawal, SigningKeyRecord};
 use tokenauth_core::store::{KeyStore, StoreError};
 
+use crate::key_policy;
+
 use super::rows::{self, KEY_COLUMNS, corrupt};
-use super::{PostgresStore, is_unique_violation, unavailable};
+use super::{PostgresStore, is_unique_violation, revocations, unavailable};
 
 #[async_trait]
 impl KeyStore for PostgresStore {
@@ -103,7 +105,11 @@ impl KeyStore for PostgresStore {
             .map_err(unavailable)
     }
 
-    async fn withdraw_signing_key(&self, kid: &str) -> Result<KeyWithdrawal, StoreError> {
+    async fn withdraw_signing_key(
+        &self,
+        kid: &str,
+        now: Timestamp,
+    ) -> Result<KeyWithdrawal, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(unavailable)?;
         // Lock the key's row: a promotion of it (which locks it too) either committed before
@@ -126,7 +132,52 @@ impl KeyStore for PostgresStore {
         tx.execute("DELETE FROM signing_keys WHERE kid = $1", &[&kid])
             .await
             .map_err(unavailable)?;
+        revocations::append_key_withdrawal(&tx, kid, now).await?;
         tx.commit().await.map_err(unavailable)?;
         Ok(KeyWithdrawal::Withdrawn(state))
+    }
+
+    async fn key_policy(&self) -> Result<Option<KeyPolicy>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT signing_alg, publish_lead_ms, retire_hold_ms, jwks_max_age_ms \
+                 FROM key_policy WHERE id = 1",
+                &[],
+            )
+            .await
+            .map_err(unavailable)?;
+        row.map(|row| {
+            key_policy::from_columns(
+                &rows::get::<String>(&row, "signing_alg")?,
+                rows::get(&row, "publish_lead_ms")?,
+                rows::get(&row, "retire_hold_ms")?,
+                rows::get(&row, "jwks_max_age_ms")?,
+            )
+        })
+        .transpose()
+    }
+
+    async fn store_key_policy(&self, policy: &KeyPolicy, now: Timestamp) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO key_policy (id, signing_alg, publish_lead_ms, retire_hold_ms, \
+                 jwks_max_age_ms, updated_at) VALUES (1, $1, $2, $3, $4, $5) \
+                 ON CONFLICT (id) DO UPDATE SET signing_alg = EXCLUDED.signing_alg, \
+                 publish_lead_ms = EXCLUDED.publish_lead_ms, \
+                 retire_hold_ms = EXCLUDED.retire_hold_ms, \
+                 jwks_max_age_ms = EXCLUDED.jwks_max_age_ms, updated_at = EXCLUDED.updated_at",
+                &[
+                    &policy.signing_alg.to_string(),
+                    &key_policy::millis(policy.publish_lead),
+                    &key_policy::millis(policy.retire_hold),
+                    &key_policy::millis(policy.jwks_max_age),
+                    &now.as_millis(),
+                ],
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 }

@@ -12,7 +12,7 @@
 
 use async_trait::async_trait;
 use deadpool_postgres::Transaction;
-use tokenauth_core::store::{FeedPosition, RevocationEvent, RevocationStore, StoreError};
+use tokenauth_core::store::{FeedEvent, FeedPosition, FeedSubject, RevocationStore, StoreError};
 use tokenauth_core::{SessionId, Timestamp};
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -58,6 +58,28 @@ pub(super) async fn append(
     Ok(())
 }
 
+/// Appends the withdrawal of signing key `kid` at `withdrawn_at` to the feed, inside the
+/// caller's transaction (the one that deleted the key), under [`APPEND_LOCK`] like every append.
+pub(super) async fn append_key_withdrawal(
+    tx: &Transaction<'_>,
+    kid: &str,
+    withdrawn_at: Timestamp,
+) -> Result<(), StoreError> {
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK])
+        .await
+        .map_err(unavailable)?;
+    tx.execute(
+        "INSERT INTO revocations (kid, revoked_at) VALUES ($1, $2)",
+        &[&kid, &withdrawn_at.as_millis()],
+    )
+    .await
+    .map_err(unavailable)?;
+    tx.execute("SELECT pg_notify($1, '')", &[&super::listener::CHANNEL])
+        .await
+        .map_err(unavailable)?;
+    Ok(())
+}
+
 #[async_trait]
 impl RevocationStore for PostgresStore {
     async fn revocation_feed_position(&self) -> Result<FeedPosition, StoreError> {
@@ -80,15 +102,15 @@ impl RevocationStore for PostgresStore {
         })
     }
 
-    async fn revocations_after(
+    async fn feed_events_after(
         &self,
         after: u64,
         limit: u32,
-    ) -> Result<Vec<RevocationEvent>, StoreError> {
+    ) -> Result<Vec<FeedEvent>, StoreError> {
         let client = self.client().await?;
         let statement = client
             .prepare_cached(
-                "SELECT seq, session_id, revoked_at FROM revocations WHERE seq > $1 \
+                "SELECT seq, session_id, kid, revoked_at FROM revocations WHERE seq > $1 \
                  ORDER BY seq LIMIT $2",
             )
             .await
@@ -99,6 +121,24 @@ impl RevocationStore for PostgresStore {
             .map_err(unavailable)?
             .iter()
             .map(event)
+            .collect()
+    }
+
+    async fn key_withdrawals_since(
+        &self,
+        since: Timestamp,
+    ) -> Result<Vec<(String, Timestamp)>, StoreError> {
+        let client = self.client().await?;
+        client
+            .query(
+                "SELECT kid, revoked_at FROM revocations \
+                 WHERE kid IS NOT NULL AND revoked_at >= $1 ORDER BY seq",
+                &[&since.as_millis()],
+            )
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(|row| Ok((get::<String>(row, "kid")?, rows::time(row, "revoked_at")?)))
             .collect()
     }
 
@@ -160,11 +200,15 @@ async fn purge(
     Ok(deleted)
 }
 
-/// An event from a row of `seq, session_id, revoked_at`.
-fn event(row: &Row) -> Result<RevocationEvent, StoreError> {
-    Ok(RevocationEvent {
+/// An event from a row of `seq, session_id, kid, revoked_at` (exactly one of the two set).
+fn event(row: &Row) -> Result<FeedEvent, StoreError> {
+    let subject = match get::<Option<String>>(row, "kid")? {
+        Some(kid) => FeedSubject::SigningKey(kid),
+        None => FeedSubject::Session(rows::session_id(row, "session_id")?),
+    };
+    Ok(FeedEvent {
         seq: feed::seq(get(row, "seq")?)?,
-        session: rows::session_id(row, "session_id")?,
+        subject,
         revoked_at: rows::time(row, "revoked_at")?,
     })
 }

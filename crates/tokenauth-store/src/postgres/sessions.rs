@@ -271,7 +271,8 @@ impl SessionStore for PostgresStore {
         client
             .query(
                 "SELECT id, revoked_at FROM sessions WHERE revoked_at >= $1 \
-                 UNION SELECT session_id, revoked_at FROM revocations WHERE revoked_at >= $1",
+                 UNION SELECT session_id, revoked_at FROM revocations WHERE revoked_at >= $1 \
+                 AND session_id IS NOT NULL",
                 &[&since.as_millis()],
             )
             .await

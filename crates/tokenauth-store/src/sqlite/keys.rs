@@ -3,11 +3,13 @@
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use tokenauth_core::Timestamp;
-use tokenauth_core::keys::{KeyState, KeyWithdrawal, SigningKeyRecord};
+use tokenauth_core::keys::{KeyPolicy, KeyState, KeyWithdrawal, SigningKeyRecord};
 use tokenauth_core::store::{KeyStore, StoreError};
 
+use crate::key_policy;
+
 use super::rows::{self, KEY_COLUMNS, read_error};
-use super::{SqliteStore, is_constraint_violation, unavailable};
+use super::{SqliteStore, is_constraint_violation, revocations, unavailable};
 
 #[async_trait]
 impl KeyStore for SqliteStore {
@@ -98,7 +100,11 @@ impl KeyStore for SqliteStore {
             .await
     }
 
-    async fn withdraw_signing_key(&self, kid: &str) -> Result<KeyWithdrawal, StoreError> {
+    async fn withdraw_signing_key(
+        &self,
+        kid: &str,
+        now: Timestamp,
+    ) -> Result<KeyWithdrawal, StoreError> {
         let kid = kid.to_owned();
         self.workers
             .write(move |conn| {
@@ -121,8 +127,60 @@ impl KeyStore for SqliteStore {
                 }
                 tx.execute("DELETE FROM signing_keys WHERE kid = ?1", [&kid])
                     .map_err(unavailable)?;
+                revocations::append_key_withdrawal(&tx, &kid, now)?;
                 tx.commit().map_err(unavailable)?;
                 Ok(KeyWithdrawal::Withdrawn(state))
+            })
+            .await
+    }
+
+    async fn key_policy(&self) -> Result<Option<KeyPolicy>, StoreError> {
+        self.workers
+            .write(|conn| {
+                conn.query_row(
+                    "SELECT signing_alg, publish_lead_ms, retire_hold_ms, jwks_max_age_ms \
+                     FROM key_policy WHERE id = 1",
+                    [],
+                    |row| {
+                        Ok((
+                            row.get::<_, String>(0)?,
+                            row.get::<_, i64>(1)?,
+                            row.get::<_, i64>(2)?,
+                            row.get::<_, i64>(3)?,
+                        ))
+                    },
+                )
+                .optional()
+                .map_err(read_error)?
+                .map(|(alg, lead, hold, max_age)| {
+                    key_policy::from_columns(&alg, lead, hold, max_age)
+                })
+                .transpose()
+            })
+            .await
+    }
+
+    async fn store_key_policy(&self, policy: &KeyPolicy, now: Timestamp) -> Result<(), StoreError> {
+        let policy = *policy;
+        self.workers
+            .write(move |conn| {
+                conn.execute(
+                    "INSERT INTO key_policy (id, signing_alg, publish_lead_ms, retire_hold_ms, \
+                     jwks_max_age_ms, updated_at) VALUES (1, ?1, ?2, ?3, ?4, ?5) \
+                     ON CONFLICT (id) DO UPDATE SET signing_alg = excluded.signing_alg, \
+                     publish_lead_ms = excluded.publish_lead_ms, \
+                     retire_hold_ms = excluded.retire_hold_ms, \
+                     jwks_max_age_ms = excluded.jwks_max_age_ms, updated_at = excluded.updated_at",
+                    params![
+                        policy.signing_alg.to_string(),
+                        key_policy::millis(policy.publish_lead),
+                        key_policy::millis(policy.retire_hold),
+                        key_policy::millis(policy.jwks_max_age),
+                        now.as_millis(),
+                    ],
+                )
+                .map_err(unavailable)?;
+                Ok(())
             })
             .await
     }

@@ -19,6 +19,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0006_audit_log.sql"),
     include_str!("../../migrations/sqlite/0007_client_permissions.sql"),
     include_str!("../../migrations/sqlite/0008_write_probe.sql"),
+    include_str!("../../migrations/sqlite/0009_key_policy.sql"),
+    include_str!("../../migrations/sqlite/0010_key_withdrawal_feed.sql"),
 ];
 
 /// The schema version this build expects.

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use rusqlite::{Connection, Row, Transaction, params};
-use tokenauth_core::store::{FeedPosition, RevocationEvent, RevocationStore, StoreError};
+use tokenauth_core::store::{FeedEvent, FeedPosition, FeedSubject, RevocationStore, StoreError};
 use tokenauth_core::{SessionId, Timestamp};
 
 use super::rows::{self, read_error};
@@ -28,23 +28,36 @@ pub(super) fn append(
     Ok(())
 }
 
+/// Appends the withdrawal of signing key `kid` at `withdrawn_at` to the feed, inside the
+/// caller's transaction (the one that deleted the key).
+pub(super) fn append_key_withdrawal(
+    tx: &Connection,
+    kid: &str,
+    withdrawn_at: Timestamp,
+) -> Result<(), StoreError> {
+    tx.prepare_cached("INSERT INTO revocations (kid, revoked_at) VALUES (?1, ?2)")
+        .and_then(|mut stmt| stmt.execute(params![kid, withdrawn_at.as_millis()]))
+        .map_err(unavailable)?;
+    Ok(())
+}
+
 #[async_trait]
 impl RevocationStore for SqliteStore {
     async fn revocation_feed_position(&self) -> Result<FeedPosition, StoreError> {
         self.workers.read(position).await
     }
 
-    async fn revocations_after(
+    async fn feed_events_after(
         &self,
         after: u64,
         limit: u32,
-    ) -> Result<Vec<RevocationEvent>, StoreError> {
+    ) -> Result<Vec<FeedEvent>, StoreError> {
         let after = feed::cursor(after);
         self.workers
             .read(move |conn| {
                 let mut stmt = conn
                     .prepare_cached(
-                        "SELECT seq, session_id, revoked_at FROM revocations WHERE seq > ?1 \
+                        "SELECT seq, session_id, kid, revoked_at FROM revocations WHERE seq > ?1 \
                          ORDER BY seq LIMIT ?2",
                     )
                     .map_err(read_error)?;
@@ -54,6 +67,30 @@ impl RevocationStore for SqliteStore {
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(read_error)?;
                 Ok(events)
+            })
+            .await
+    }
+
+    async fn key_withdrawals_since(
+        &self,
+        since: Timestamp,
+    ) -> Result<Vec<(String, Timestamp)>, StoreError> {
+        self.workers
+            .read(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT kid, revoked_at FROM revocations \
+                         WHERE kid IS NOT NULL AND revoked_at >= ?1 ORDER BY seq",
+                    )
+                    .map_err(read_error)?;
+                let withdrawals = stmt
+                    .query_map([since.as_millis()], |row| {
+                        Ok((row.get::<_, String>(0)?, rows::time(row, 1)?))
+                    })
+                    .map_err(read_error)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(read_error)?;
+                Ok(withdrawals)
             })
             .await
     }
@@ -130,14 +167,18 @@ fn purge(tx: &Transaction<'_>, revoked_before: Timestamp, limit: u32) -> Result<
     u64::try_from(deleted).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-/// An event from a row of `seq, session_id, revoked_at`.
-fn event(row: &Row<'_>) -> rusqlite::Result<RevocationEvent> {
+/// An event from a row of `seq, session_id, kid, revoked_at` (exactly one of the two set).
+fn event(row: &Row<'_>) -> rusqlite::Result<FeedEvent> {
     let stored: i64 = row.get(0)?;
-    Ok(RevocationEvent {
+    let subject = match row.get::<_, Option<String>>(2)? {
+        Some(kid) => FeedSubject::SigningKey(kid),
+        None => FeedSubject::Session(rows::parse::<SessionId>(row, 1)?),
+    };
+    Ok(FeedEvent {
         seq: u64::try_from(stored).map_err(|e| {
             rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, e.into())
         })?,
-        session: rows::parse::<SessionId>(row, 1)?,
-        revoked_at: rows::time(row, 2)?,
+        subject,
+        revoked_at: rows::time(row, 3)?,
     })
 }

@@ -236,7 +236,7 @@ impl SessionStore for SqliteStore {
                     .prepare_cached(
                         "SELECT id, revoked_at FROM sessions WHERE revoked_at >= ?1 \
                          UNION SELECT session_id, revoked_at FROM revocations \
-                         WHERE revoked_at >= ?1",
+                         WHERE revoked_at >= ?1 AND session_id IS NOT NULL",
                     )
                     .map_err(read_error)?;
                 let revoked = stmt

@@ -2,10 +2,11 @@
 //! withdrawal.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokenauth_core::Timestamp;
-use tokenauth_core::keys::{KeyState, KeyWithdrawal, SigningKeyRecord};
-use tokenauth_core::store::{Store, StoreError};
+use tokenauth_core::keys::{KeyPolicy, KeyState, KeyWithdrawal, SigningKeyRecord};
+use tokenauth_core::store::{FeedSubject, Store, StoreError};
 
 use super::{T0, at};
 
@@ -261,7 +262,12 @@ pub async fn withdraw_signing_key_removes_only_next_and_retired_keys(store: Arc<
     }
     let withdraw = |kid: &'static str| {
         let store = Arc::clone(&store);
-        async move { store.withdraw_signing_key(kid).await.expect("withdraw") }
+        async move {
+            store
+                .withdraw_signing_key(kid, at(5))
+                .await
+                .expect("withdraw")
+        }
     };
 
     assert_eq!(withdraw("active").await, KeyWithdrawal::RefusedActive);
@@ -292,4 +298,87 @@ pub async fn withdraw_signing_key_removes_only_next_and_retired_keys(store: Arc<
     // The `next` slot is free again.
     insert(&store, &key("next-2", "ES256", KeyState::Next, at(20))).await;
     assert_eq!(kids(&list(&store).await), ["active", "next-2"]);
+}
+
+/// A withdrawal appends one key event to the revocation feed, in the sequence of session
+/// revocations, in the same transaction; refusals append nothing. Snapshots list it.
+pub async fn withdrawal_is_published_on_the_feed(store: Arc<dyn Store>) {
+    insert(&store, &key("active", "ES256", KeyState::Active, at(1))).await;
+    insert(&store, &key("next", "ES256", KeyState::Next, at(2))).await;
+    let before = store
+        .revocation_feed_position()
+        .await
+        .expect("position")
+        .head;
+    assert_eq!(
+        store
+            .withdraw_signing_key("active", at(3))
+            .await
+            .expect("withdraw"),
+        KeyWithdrawal::RefusedActive
+    );
+    assert_eq!(
+        store
+            .withdraw_signing_key("next", at(4))
+            .await
+            .expect("withdraw"),
+        KeyWithdrawal::Withdrawn(KeyState::Next)
+    );
+    let events = store.feed_events_after(before, 100).await.expect("feed");
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].subject, FeedSubject::SigningKey("next".into()));
+    assert_eq!(events[0].revoked_at, at(4));
+    assert!(events[0].seq > before);
+    let head = store
+        .revocation_feed_position()
+        .await
+        .expect("position")
+        .head;
+    assert_eq!(head, events[0].seq, "the head moves with a withdrawal");
+    assert!(
+        store
+            .revocations_after(before, 100)
+            .await
+            .expect("feed")
+            .is_empty(),
+        "session readers see no session event"
+    );
+    assert_eq!(
+        store.key_withdrawals_since(at(4)).await.expect("since"),
+        [("next".to_owned(), at(4))]
+    );
+    assert!(
+        store
+            .key_withdrawals_since(at(5))
+            .await
+            .expect("since")
+            .is_empty()
+    );
+    assert!(
+        store
+            .sessions_revoked_since(T0)
+            .await
+            .expect("revoked since")
+            .is_empty(),
+        "a key withdrawal is no revoked session"
+    );
+}
+
+/// The key policy is absent at first, then the last one stored.
+pub async fn key_policy_round_trips(store: Arc<dyn Store>) {
+    assert_eq!(store.key_policy().await.expect("read"), None);
+    let first = KeyPolicy {
+        signing_alg: "HS256".parse().expect("JOSE algorithm name"),
+        publish_lead: Duration::from_secs(7200),
+        retire_hold: Duration::from_millis(900_500),
+        jwks_max_age: Duration::from_secs(3600),
+    };
+    store.store_key_policy(&first, at(1)).await.expect("store");
+    assert_eq!(store.key_policy().await.expect("read"), Some(first));
+    let second = KeyPolicy {
+        signing_alg: "RS256".parse().expect("JOSE algorithm name"),
+        ..first
+    };
+    store.store_key_policy(&second, at(2)).await.expect("store");
+    assert_eq!(store.key_policy().await.expect("read"), Some(second));
 }

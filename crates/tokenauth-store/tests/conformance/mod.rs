@@ -47,6 +47,8 @@ macro_rules! every_conformance_test {
     keys::promote_without_active_key,
     keys::delete_expired_signing_keys_only_removes_ended_retired_keys,
     keys::withdraw_signing_key_removes_only_next_and_retired_keys,
+    keys::withdrawal_is_published_on_the_feed,
+    keys::key_policy_round_trips,
     persistence::lifecycle_reports_expected_schema_version,
     persistence::probe_write_writes_again_and_again,
     clients::clients_round_trip,

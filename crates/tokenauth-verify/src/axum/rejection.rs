@@ -13,7 +13,9 @@ use crate::error::VerifierError;
 /// error}` with `Cache-Control: no-store`; 401 and `WWW-Authenticate:
 /// Bearer error="invalid_token"` for a missing or invalid token (`error`
 /// `invalid_token`, `token_expired` or `session_revoked`), 403 with `error`
-/// `insufficient_role` for a missing role. The detail never says which
+/// `insufficient_role` for a missing role, 503 with `error` `keys_stale`
+/// (and `Retry-After`) while the verifier fails closed because its keys could
+/// not be refreshed for longer than `max_stale`. The detail never says which
 /// check a bad token failed (that is logged at debug level).
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -41,23 +43,27 @@ struct Problem<'a> {
 
 impl AuthRejection {
     /// The stable machine code: `invalid_token`, `token_expired`,
-    /// `session_revoked` or `insufficient_role`.
+    /// `session_revoked`, `keys_stale` or `insufficient_role`.
     #[must_use]
     pub fn code(&self) -> &'static str {
         match self {
             AuthRejection::MissingToken(_) => "invalid_token",
             AuthRejection::InvalidToken(VerifierError::Expired) => "token_expired",
             AuthRejection::InvalidToken(VerifierError::SessionRevoked) => "session_revoked",
+            AuthRejection::InvalidToken(VerifierError::KeysStale) => "keys_stale",
             AuthRejection::InvalidToken(_) => "invalid_token",
             AuthRejection::InsufficientRole => "insufficient_role",
         }
     }
 
-    /// 401 for token problems, 403 for a missing role.
+    /// 401 for token problems, 403 for a missing role, 503 for stale keys.
     #[must_use]
     pub fn status(&self) -> StatusCode {
         match self {
             AuthRejection::InsufficientRole => StatusCode::FORBIDDEN,
+            AuthRejection::InvalidToken(VerifierError::KeysStale) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             _ => StatusCode::UNAUTHORIZED,
         }
     }
@@ -79,6 +85,11 @@ impl IntoResponse for AuthRejection {
                 "Session revoked",
                 "the session of this access token has been revoked",
                 r#"Bearer error="invalid_token", error_description="The session has been revoked""#,
+            ),
+            AuthRejection::InvalidToken(VerifierError::KeysStale) => (
+                "Keys stale",
+                "the signing keys could not be refreshed from the auth server; try again later",
+                "",
             ),
             AuthRejection::InvalidToken(error) => {
                 tracing::debug!(reason = error.reason(), "rejected a bearer token");
@@ -110,10 +121,14 @@ impl IntoResponse for AuthRejection {
             HeaderValue::from_static("application/problem+json"),
         );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static(challenge),
-        );
+        if challenge.is_empty() {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+        } else {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
         response
     }
 }

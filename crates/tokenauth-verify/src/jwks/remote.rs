@@ -6,14 +6,18 @@
 //! unknown `kid` are further limited to one per `min_refetch_interval`,
 //! counted from the start of the previous fetch of any kind: a flood of
 //! tokens with random `kid`s costs the auth server at most one request per
-//! interval. A failed fetch never removes keys already in force.
+//! interval. A failed fetch never removes keys already in force, but keys
+//! not refreshed for longer than `max_stale` are no longer vouched for
+//! ([`RemoteKeys::is_stale`]).
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::fetch::Fetcher;
+use crate::clock::Clock;
 use crate::error::FetchError;
 use crate::trusted_keys::TrustedKeys;
 
@@ -29,6 +33,8 @@ pub(crate) struct RefreshPolicy {
     pub(crate) min_refetch_interval: Duration,
     /// Lifetime of a JWKS whose response states none.
     pub(crate) default_max_age: Duration,
+    /// How long after the last successful fetch the keys are still trusted.
+    pub(crate) max_stale: Duration,
 }
 
 /// A JWKS URL, the keys it feeds and the refresh schedule.
@@ -40,17 +46,39 @@ pub(crate) struct RemoteKeys {
     gate: tokio::sync::Mutex<Option<Instant>>,
     /// When the background task should fetch next.
     next_refresh: Mutex<Instant>,
+    /// The verifier's clock, which also decides `max_stale`.
+    clock: Arc<dyn Clock>,
+    /// When the last fetch succeeded, Unix seconds by `clock`; `i64::MIN`
+    /// before the first.
+    refreshed_at: AtomicI64,
 }
 
 impl RemoteKeys {
-    pub(crate) fn new(fetcher: Fetcher, keys: Arc<TrustedKeys>, policy: RefreshPolicy) -> Self {
+    pub(crate) fn new(
+        fetcher: Fetcher,
+        keys: Arc<TrustedKeys>,
+        policy: RefreshPolicy,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         RemoteKeys {
             fetcher,
             keys,
             policy,
             gate: tokio::sync::Mutex::new(None),
             next_refresh: Mutex::new(Instant::now()),
+            clock,
+            refreshed_at: AtomicI64::new(i64::MIN),
         }
+    }
+
+    /// Whether, at `now` (Unix seconds), the last successful fetch is more
+    /// than `max_stale` ago: the keys may no longer be the server's (a key
+    /// withdrawn meanwhile would still be in them), so tokens must not be
+    /// accepted on their strength.
+    pub(crate) fn is_stale(&self, now: i64) -> bool {
+        let max_stale = i64::try_from(self.policy.max_stale.as_secs()).unwrap_or(i64::MAX);
+        let refreshed_at = self.refreshed_at.load(Ordering::Acquire);
+        now.saturating_sub(refreshed_at) > max_stale
     }
 
     /// The JWKS URL.
@@ -105,8 +133,13 @@ impl RemoteKeys {
         *last_attempt = Some(Instant::now());
         let fetched = self.fetcher.fetch().await?;
         self.keys.install(fetched.keys);
+        self.refreshed_at
+            .fetch_max(self.clock.now_secs(), Ordering::AcqRel);
         let lifetime = fetched.fresh_for.unwrap_or(self.policy.default_max_age);
-        self.set_next_refresh(Instant::now() + refresh_delay(lifetime));
+        // Refresh well within max_stale too, so a reachable server never
+        // lets the keys go stale.
+        let delay = refresh_delay(lifetime).min(self.policy.max_stale / 2);
+        self.set_next_refresh(Instant::now() + delay.max(MIN_REFRESH_DELAY));
         Ok(())
     }
 }

@@ -16,6 +16,7 @@ use zeroize::Zeroizing;
 use super::RevokedSessions;
 use crate::clock::Clock;
 use crate::error::FetchError;
+use crate::trusted_keys::TrustedKeys;
 
 /// Largest feed answer accepted (a snapshot of ~100 k revoked sessions).
 const MAX_FEED_BYTES: usize = 32 << 20;
@@ -43,6 +44,14 @@ struct FeedBody {
     #[serde(default)]
     more: bool,
     revocations: Vec<RevocationBody>,
+    /// Absent from servers that predate key withdrawals on the feed.
+    #[serde(default)]
+    withdrawn_keys: Vec<WithdrawnKeyBody>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WithdrawnKeyBody {
+    kid: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -158,13 +167,14 @@ impl FeedSource {
         &self,
         state: &FeedState,
         set: &RevokedSessions,
+        keys: &TrustedKeys,
         leeway_secs: i64,
         clock: &dyn Clock,
     ) -> Result<(), FetchError> {
         loop {
             let page = self.poll(state.cursor().as_deref(), Duration::ZERO).await?;
             let more = page.more;
-            apply(page, state, set, leeway_secs, clock.now_secs());
+            apply(page, state, set, keys, leeway_secs, clock.now_secs());
             if !more {
                 return Ok(());
             }
@@ -172,9 +182,20 @@ impl FeedSource {
     }
 }
 
-/// Applies one page to the set and records its cursor and lag; `now` is the
-/// verifier's clock (Unix seconds), which decides what has expired.
-fn apply(page: FeedBody, state: &FeedState, set: &RevokedSessions, leeway_secs: i64, now: i64) {
+/// Applies one page to the set (and its key withdrawals to `keys`) and
+/// records its cursor and lag; `now` is the verifier's clock (Unix seconds),
+/// which decides what has expired.
+fn apply(
+    page: FeedBody,
+    state: &FeedState,
+    set: &RevokedSessions,
+    keys: &TrustedKeys,
+    leeway_secs: i64,
+    now: i64,
+) {
+    if !page.withdrawn_keys.is_empty() {
+        keys.withdraw(page.withdrawn_keys.iter().map(|key| key.kid.as_str()));
+    }
     let now_ms = unix_millis();
     let forget_after = |r: &RevocationBody| r.alive_until_ms.div_euclid(1000) + 1 + leeway_secs;
     let count = page.revocations.len() as u64;
@@ -207,6 +228,7 @@ pub(crate) fn spawn(
     source: FeedSource,
     state: &Arc<FeedState>,
     set: &Arc<RevokedSessions>,
+    keys: &Arc<TrustedKeys>,
     leeway_secs: i64,
     clock: Arc<dyn Clock>,
 ) -> oneshot::Sender<()> {
@@ -215,6 +237,7 @@ pub(crate) fn spawn(
         source,
         state: Arc::downgrade(state),
         set: Arc::downgrade(set),
+        keys: Arc::downgrade(keys),
         leeway_secs,
         clock,
     };
@@ -227,6 +250,7 @@ struct Subscription {
     source: FeedSource,
     state: Weak<FeedState>,
     set: Weak<RevokedSessions>,
+    keys: Weak<TrustedKeys>,
     leeway_secs: i64,
     clock: Arc<dyn Clock>,
 }
@@ -237,6 +261,7 @@ impl Subscription {
             source,
             state,
             set,
+            keys,
             leeway_secs,
             clock,
         } = self;
@@ -249,7 +274,9 @@ impl Subscription {
                 polled = source.poll(cursor.as_deref(), source.wait) => polled,
                 _ = &mut stopped => return,
             };
-            let (Some(state), Some(set)) = (state.upgrade(), set.upgrade()) else {
+            let (Some(state), Some(set), Some(keys)) =
+                (state.upgrade(), set.upgrade(), keys.upgrade())
+            else {
                 return;
             };
             match polled {
@@ -257,7 +284,7 @@ impl Subscription {
                     if !state.connected.load(Ordering::Acquire) {
                         tracing::info!(url = %source.url, "revocation feed connected");
                     }
-                    apply(page, &state, &set, leeway_secs, clock.now_secs());
+                    apply(page, &state, &set, &keys, leeway_secs, clock.now_secs());
                     backoff = FIRST_BACKOFF;
                 }
                 Err(error) => {
@@ -269,7 +296,7 @@ impl Subscription {
                         );
                     }
                     set.purge(clock.now_secs());
-                    drop((state, set));
+                    drop((state, set, keys));
                     tokio::select! {
                         () = tokio::time::sleep(backoff) => {}
                         _ = &mut stopped => return,
