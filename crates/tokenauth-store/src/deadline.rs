@@ -23,14 +23,15 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use tokenauth_core::audit::AuditEvent;
 use tokenauth_core::client::ApiClient;
-use tokenauth_core::keys::{KeyWithdrawal, SigningKeyRecord};
+use tokenauth_core::keys::{KeyPolicy, KeyWithdrawal, SigningKeyRecord};
 use tokenauth_core::refresh_token::RefreshTokenHash;
 use tokenauth_core::session::{
     NewSession, RefreshTokenStatus, RevokeReason, RotationOutcome, RotationRequest, Session,
 };
 use tokenauth_core::store::{
-    AuditStore, ClientStore, FeedPosition, KeyStore, Lifecycle, PoolStatus, RevocationEvent,
-    RevocationStore, SessionStore, Store, StoreError, ThrottleStore, UserStore, WriteHealth,
+    AuditStore, ClientStore, FeedEvent, FeedPosition, KeyStore, Lifecycle, PoolStatus,
+    RevocationEvent, RevocationStore, SessionStore, Store, StoreError, ThrottleStore, UserStore,
+    WriteHealth,
 };
 use tokenauth_core::throttle::{LockoutPolicy, LoginFailures, ThrottleKey};
 use tokenauth_core::user::{Email, User};
@@ -344,8 +345,24 @@ impl KeyStore for DeadlineStore {
         self.purge("delete_expired_signing_keys", call).await
     }
 
-    async fn withdraw_signing_key(&self, kid: &str) -> Result<KeyWithdrawal, StoreError> {
-        self.write("withdraw_signing_key", self.inner.withdraw_signing_key(kid))
+    async fn withdraw_signing_key(
+        &self,
+        kid: &str,
+        now: Timestamp,
+    ) -> Result<KeyWithdrawal, StoreError> {
+        self.write(
+            "withdraw_signing_key",
+            self.inner.withdraw_signing_key(kid, now),
+        )
+        .await
+    }
+
+    async fn key_policy(&self) -> Result<Option<KeyPolicy>, StoreError> {
+        self.read("key_policy", self.inner.key_policy()).await
+    }
+
+    async fn store_key_policy(&self, policy: &KeyPolicy, now: Timestamp) -> Result<(), StoreError> {
+        self.write("store_key_policy", self.inner.store_key_policy(policy, now))
             .await
     }
 }
@@ -369,6 +386,29 @@ impl ClientStore for DeadlineStore {
 
 #[async_trait]
 impl RevocationStore for DeadlineStore {
+    async fn feed_events_after(
+        &self,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<FeedEvent>, StoreError> {
+        self.read(
+            "feed_events_after",
+            self.inner.feed_events_after(after, limit),
+        )
+        .await
+    }
+
+    async fn key_withdrawals_since(
+        &self,
+        since: Timestamp,
+    ) -> Result<Vec<(String, Timestamp)>, StoreError> {
+        self.read(
+            "key_withdrawals_since",
+            self.inner.key_withdrawals_since(since),
+        )
+        .await
+    }
+
     async fn revocation_feed_position(&self) -> Result<FeedPosition, StoreError> {
         let call = self.inner.revocation_feed_position();
         self.read("revocation_feed_position", call).await

@@ -245,7 +245,12 @@ async fn a_withdrawn_key_is_dropped_through_the_feed_without_a_refetch() {
     let new_token = access_token(&server, "leak@example.com").await;
     assert_eq!(jwt_parts(&new_token).0["kid"], new_kid.as_str());
 
-    let (client, secret) = server.state.auth.register_client("verifier").await.unwrap();
+    let (client, secret) = server
+        .state
+        .auth
+        .register_client("verifier", tokenauth_core::client::ClientPermissions::all())
+        .await
+        .unwrap();
     let verifier = Verifier::builder(issuer(&server), audience(&server))
         .jwks_url(server.url("/.well-known/jwks.json"))
         .min_refetch_interval(Duration::from_secs(3600))
@@ -276,7 +281,12 @@ async fn a_withdrawn_key_is_dropped_through_the_feed_without_a_refetch() {
     // A verifier started afterwards learns it from the snapshot, whatever its JWKS said.
     let snapshot = server.state.auth.revocation_feed(None).await.unwrap();
     assert_eq!(snapshot.withdrawn_keys.len(), 1, "{snapshot:?}");
-    let (client, secret) = server.state.auth.register_client("late").await.unwrap();
+    let (client, secret) = server
+        .state
+        .auth
+        .register_client("late", tokenauth_core::client::ClientPermissions::all())
+        .await
+        .unwrap();
     let late = Verifier::builder(issuer(&server), audience(&server))
         .jwks_url(server.url("/.well-known/jwks.json"))
         .revocation_feed(client.client_id, secret.expose())
