@@ -1,6 +1,6 @@
-//! Per-client-IP token buckets for sign-up, login and refresh, in this process's memory (each
-//! instance keeps its own; the per-account login lock-out is the one shared through the
-//! database). An IPv6 client is keyed by its /64, the block one host normally holds, so
+//! Per-client-IP token buckets for sign-up, password checks (login, `POST /v1/password`,
+//! `DELETE /v1/me`) and refresh, in this process's memory (each instance keeps its own; the
+//! per-account lock-out of credential checks is the one shared through the database). An IPv6 client is keyed by its /64, the block one host normally holds, so
 //! rotating through its own addresses gains it nothing.
 
 use std::fmt;
@@ -139,7 +139,8 @@ impl IpRateLimiter {
 /// The rate limits of this instance, `None` where switched off.
 #[derive(Default)]
 pub struct RateLimits {
-    /// `POST /v1/login`.
+    /// Password checks: `POST /v1/login`, `POST /v1/password` and `DELETE /v1/me` share this
+    /// one bucket per address.
     pub login: Option<Arc<IpRateLimiter>>,
     /// `POST /v1/signup`.
     pub signup: Option<Arc<IpRateLimiter>>,

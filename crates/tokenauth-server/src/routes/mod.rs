@@ -117,9 +117,12 @@ pub fn api_routes(limits: &RateLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(credentials::login).map(|r| limited(r, &limits.login)))
         .routes(routes!(credentials::refresh).map(|r| limited(r, &limits.refresh)))
         .routes(routes!(account::logout))
-        .routes(routes!(account::me, privacy::delete_account))
+        .routes(routes!(account::me))
+        // Every route that checks a password draws on the login bucket of its client's
+        // address: one budget of password checks per address, whichever route asks.
+        .routes(routes!(privacy::delete_account).map(|r| limited(r, &limits.login)))
         .routes(routes!(privacy::export))
-        .routes(routes!(account::change_password))
+        .routes(routes!(account::change_password).map(|r| limited(r, &limits.login)))
         .routes(routes!(
             account::list_sessions,
             account::revoke_all_sessions
