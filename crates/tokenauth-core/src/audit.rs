@@ -295,7 +295,8 @@ mod tests {
                 "password_reset",
                 "role_added",
                 "role_removed",
-                "key_withdrawn"
+                "key_withdrawn",
+                "password_check_failed"
             ]
         );
         for kind in AuditKind::ALL {

@@ -284,7 +284,7 @@ async fn password_rechecks_across_instances_share_one_lockout_and_are_audited() 
     };
     let eve = access_token(&a.signup("eve@example.com").await);
     let fay = access_token(&b.signup("fay@example.com").await);
-    let spread = |i: usize| if i % 2 == 0 { &a } else { &b };
+    let spread = |i: usize| if i.is_multiple_of(2) { &a } else { &b };
     let guesses = (0..30)
         .map(|i| change(spread(i), &eve, &format!("guess {i}")))
         .collect();
