@@ -32,8 +32,8 @@ pub enum AuditKind {
     /// A login failed: with the user when the email has an account, without one otherwise.
     /// `detail` is `account_disabled` when the password was right but the account disabled.
     LoginFailed,
-    /// Failed logins locked the email out (with the user when the email has an account);
-    /// `detail` is the number of consecutive failures.
+    /// Failed credential checks locked the email out (with the user when the email has an
+    /// account); `detail` is the number of consecutive failures.
     LockedOut,
     /// A rotated refresh token was presented again; its session was revoked.
     RefreshReuseDetected,
@@ -61,11 +61,15 @@ pub enum AuditKind {
     /// An operator withdrew a signing key (ended its publication at once); `detail` is its
     /// `kid`.
     KeyWithdrawn,
+    /// A signed-in user's password re-check failed (a wrong current password); `detail` is what
+    /// asked for it: `password_change` (`POST /v1/password`) or `account_deletion`
+    /// (`DELETE /v1/me`). Counted with the account's failed logins.
+    PasswordCheckFailed,
 }
 
 impl AuditKind {
     /// Every kind.
-    pub const ALL: [AuditKind; 16] = [
+    pub const ALL: [AuditKind; 17] = [
         AuditKind::Signup,
         AuditKind::LoginSucceeded,
         AuditKind::LoginFailed,
@@ -82,6 +86,7 @@ impl AuditKind {
         AuditKind::RoleAdded,
         AuditKind::RoleRemoved,
         AuditKind::KeyWithdrawn,
+        AuditKind::PasswordCheckFailed,
     ];
 
     /// The stable name.
@@ -103,6 +108,7 @@ impl AuditKind {
             AuditKind::RoleAdded => "role_added",
             AuditKind::RoleRemoved => "role_removed",
             AuditKind::KeyWithdrawn => "key_withdrawn",
+            AuditKind::PasswordCheckFailed => "password_check_failed",
         }
     }
 }
@@ -289,7 +295,8 @@ mod tests {
                 "password_reset",
                 "role_added",
                 "role_removed",
-                "key_withdrawn"
+                "key_withdrawn",
+                "password_check_failed"
             ]
         );
         for kind in AuditKind::ALL {

@@ -16,7 +16,7 @@ use crate::refresh_token::RefreshTokenHash;
 use crate::session::{
     NewSession, RefreshTokenStatus, RevokeReason, RotationOutcome, RotationRequest, Session,
 };
-use crate::throttle::{LockoutPolicy, LoginFailures, ThrottleKey};
+use crate::throttle::{AttemptReservation, LockoutPolicy, LoginFailures, ThrottleKey};
 use crate::user::{Email, User};
 
 pub use copy::{
@@ -457,8 +457,11 @@ pub trait AuditStore: Send + Sync {
     async fn purge_audit_events(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError>;
 }
 
-/// Per-account login throttling: consecutive failed logins counted per [`ThrottleKey`] in the
-/// database, so every instance on it sees the same count and the same lock-out. A count is
+/// Per-account throttling of credential checks: consecutive failed checks (logins, and the
+/// password re-checks of `POST /v1/password` and `DELETE /v1/me`) counted per [`ThrottleKey`]
+/// in the database, so every instance on it sees the same count and the same lock-out. The
+/// services use [`ThrottleStore::reserve_attempt`] and [`ThrottleStore::forget_attempts`];
+/// the other methods read and count without reserving. A count is
 /// forgotten `policy.memory` after its last failure or the end of its lock-out, whichever is
 /// later (its `forget_at`); a forgotten count starts again from zero.
 #[async_trait]
@@ -485,6 +488,31 @@ pub trait ThrottleStore: Send + Sync {
     async fn clear_login_failures(
         &self,
         key: &ThrottleKey,
+        now: Timestamp,
+    ) -> Result<Option<Timestamp>, StoreError>;
+
+    /// Reserves one credential check on `key` at `now`, before anything is hashed: refused,
+    /// changing nothing, while a lock-out is in force; otherwise counted at once (a forgotten
+    /// count starting again from one) and, when the new count reaches `policy.max_failures`,
+    /// locked from `now` for [`LockoutPolicy::lockout_after`] the count, so that concurrent
+    /// reservations are refused. The count is remembered `policy.memory` past `now` or the end
+    /// of that lock-out. Atomic: concurrent reservations, from any number of instances, each
+    /// get a different attempt number, and no more than the policy allows are ever allowed.
+    async fn reserve_attempt(
+        &self,
+        key: &ThrottleKey,
+        now: Timestamp,
+        policy: &LockoutPolicy,
+    ) -> Result<AttemptReservation, StoreError>;
+
+    /// Settles the reservation numbered `attempt` as a success: forgets the count of `key`,
+    /// unless a lock-out not of this attempt's own making is in force at `now` (one earned by
+    /// a concurrent attempt): then nothing changes and its end is returned (the success must be
+    /// refused). A lock-out is this attempt's own when the count still stands at `attempt`.
+    async fn forget_attempts(
+        &self,
+        key: &ThrottleKey,
+        attempt: u64,
         now: Timestamp,
     ) -> Result<Option<Timestamp>, StoreError>;
 

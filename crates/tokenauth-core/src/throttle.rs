@@ -126,6 +126,31 @@ pub struct LoginFailures {
     pub locked_until: Option<Timestamp>,
 }
 
+/// The answer to a reservation of one credential check ([`crate::store::ThrottleStore::reserve_attempt`]).
+///
+/// A reservation counts the attempt *before* it is checked, as a failure until a success takes
+/// the count back, so concurrent checks can never outnumber the policy: once the count reaches
+/// `max_failures` the reservation that reached it locks the key, and every later one is refused
+/// until the lock-out ends, whatever password it carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptReservation {
+    /// The check may run. It is the `attempt`-th consecutive attempt still remembered (this one
+    /// included, counted as failed until settled).
+    Allowed {
+        /// This attempt's number in the count, from 1.
+        attempt: u64,
+        /// The lock-out this attempt put in force by reaching the threshold (from the time of the
+        /// reservation): concurrent attempts are refused meanwhile, and it stays if this attempt
+        /// fails. `None` below the threshold.
+        locks_until: Option<Timestamp>,
+    },
+    /// A lock-out is in force: the check must not run. Nothing was counted.
+    Refused {
+        /// When the lock-out ends.
+        locked_until: Timestamp,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -379,7 +379,7 @@ setting_flags! {
     signup_response => "signup_response", "distinct (409 for a taken email) or uniform (202 either way) [default: distinct]";
     login_max_failures => "login_max_failures", "Failed logins that lock an email out; 0 = off [default: 5]";
     login_lockout_max => "login_lockout_max", "Longest login lock-out (the first is 30s, doubling) [default: 15m]";
-    rate_limit_login => "rate_limit_login", "Logins per client IP, e.g. 10/s, 30/m, or off [default: 10/s]";
+    rate_limit_login => "rate_limit_login", "Password checks (login, password change, account deletion) per client IP, e.g. 10/s, 30/m, or off [default: 10/s]";
     rate_limit_signup => "rate_limit_signup", "Sign-ups per client IP, e.g. 60/m, or off [default: 60/m]";
     rate_limit_refresh => "rate_limit_refresh", "Refreshes per client IP, e.g. 10000/s, or off [default: 10000/s]";
     trusted_proxies => "trusted_proxies", "Comma-separated proxy IPs/CIDRs whose X-Forwarded-For is believed [default: none]";

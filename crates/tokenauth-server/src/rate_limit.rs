@@ -1,6 +1,6 @@
-//! Per-client-IP token buckets for sign-up, login and refresh, in this process's memory (each
-//! instance keeps its own; the per-account login lock-out is the one shared through the
-//! database). An IPv6 client is keyed by its /64, the block one host normally holds, so
+//! Per-client-IP token buckets for sign-up, password checks (login, `POST /v1/password`,
+//! `DELETE /v1/me`) and refresh, in this process's memory (each instance keeps its own; the
+//! per-account lock-out of credential checks is the one shared through the database). An IPv6 client is keyed by its /64, the block one host normally holds, so
 //! rotating through its own addresses gains it nothing.
 
 use std::fmt;
@@ -141,6 +141,9 @@ impl IpRateLimiter {
 pub struct RateLimits {
     /// `POST /v1/login`.
     pub login: Option<Arc<IpRateLimiter>>,
+    /// The password re-checks of signed-in users, `POST /v1/password` and `DELETE /v1/me`,
+    /// which share this bucket per address, at the login rate.
+    pub password_recheck: Option<Arc<IpRateLimiter>>,
     /// `POST /v1/signup`.
     pub signup: Option<Arc<IpRateLimiter>>,
     /// `POST /v1/refresh`.
@@ -148,20 +151,27 @@ pub struct RateLimits {
 }
 
 impl RateLimits {
-    /// Buckets for the rates given (`None`: no limit).
+    /// Buckets for the rates given (`None`: no limit); the password re-checks get the login
+    /// rate, in buckets of their own.
     pub fn new(login: Option<Rate>, signup: Option<Rate>, refresh: Option<Rate>) -> Self {
         let make = |rate: Option<Rate>| rate.map(|rate| Arc::new(IpRateLimiter::new(rate)));
         Self {
             login: make(login),
+            password_recheck: make(login),
             signup: make(signup),
             refresh: make(refresh),
         }
     }
 
     fn all(&self) -> impl Iterator<Item = &Arc<IpRateLimiter>> {
-        [&self.login, &self.signup, &self.refresh]
-            .into_iter()
-            .flatten()
+        [
+            &self.login,
+            &self.password_recheck,
+            &self.signup,
+            &self.refresh,
+        ]
+        .into_iter()
+        .flatten()
     }
 
     /// Forgets the buckets that have refilled, so memory stays bounded however many addresses

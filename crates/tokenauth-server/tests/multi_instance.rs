@@ -1,6 +1,7 @@
 //! Two real `tokenauth` processes on different ports sharing one PostgreSQL database (a fresh
 //! schema of `TOKENAUTH_TEST_DATABASE_URL`): sessions move freely between them, rotation stays
-//! atomic across them, and key rotation is coordinated. Skipped, with a message, without that
+//! atomic across them, key rotation is coordinated, and the lock-out of credential checks holds
+//! across them however the guesses are spread. Skipped, with a message, without that
 //! variable; CI sets it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -9,9 +10,9 @@ mod common;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::process::{Server, send};
-use common::{access_token, kid_of, kids, refresh_token};
-use serde_json::json;
+use common::process::{Server, json_of, run_expecting, send, tokenauth, workdir};
+use common::{PASSWORD, access_token, kid_of, kids, refresh_token};
+use serde_json::{Value, json};
 use tokenauth_store::postgres::test_schema::TestSchema;
 
 /// Two instances on one fresh schema, with the `extra` flags.
@@ -164,4 +165,166 @@ async fn key_rotation_is_coordinated_and_new_keys_verify_everywhere_at_once() {
     }
     // A 2 s interval over 5 s allows 3 or 4 signing keys; double rotation would give more.
     assert!(seen.len() <= 4, "keys signed with in 5 s: {}", seen.len());
+}
+
+/// Sends every request at once; returns the statuses in order.
+async fn all_at_once(requests: Vec<reqwest::RequestBuilder>) -> Vec<u16> {
+    let tasks: Vec<_> = requests
+        .into_iter()
+        .map(|request| tokio::spawn(async move { request.send().await.unwrap().status().as_u16() }))
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    statuses
+}
+
+/// Asserts that exactly 5 of `statuses` (the default `login_max_failures`) are 401 and every
+/// other one 429.
+fn assert_checked_five(statuses: &[u16]) {
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(
+        checked + refused,
+        statuses.len(),
+        "only 401 and 429: {statuses:?}"
+    );
+    assert_eq!(checked, 5, "exactly the limit was checked: {statuses:?}");
+}
+
+/// The status and machine error code of an answer.
+async fn code(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let (status, body) = send(request).await;
+    (status, body["error"].clone())
+}
+
+/// 59 wrong guesses at once, from 59 addresses (named by the trusted proxy), spread over two
+/// instances: exactly 5 are checked, the rest refused; then the right password is refused on
+/// both exactly like a wrong one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_guesses_across_instances_are_checked_at_most_the_limit() {
+    let trusted = ["--trusted-proxies", "127.0.0.1"];
+    let Some((_schema, a, b)) = pair("concurrent_guesses_across_instances", &trusted).await else {
+        return;
+    };
+    a.signup("dee@example.com").await;
+    let login = |instance: &Server, address: String, password: &str| {
+        instance
+            .client
+            .post(instance.url("/v1/login"))
+            .header("x-forwarded-for", address)
+            .json(&json!({"email": "dee@example.com", "password": password}))
+    };
+    let guesses = (1..=59)
+        .map(|i| {
+            let instance = if i % 2 == 0 { &a } else { &b };
+            login(instance, format!("203.0.113.{i}"), &format!("guess {i}"))
+        })
+        .collect();
+    assert_checked_five(&all_at_once(guesses).await);
+    for instance in [&a, &b] {
+        let right = code(login(instance, "198.51.100.1".into(), PASSWORD)).await;
+        let wrong = code(login(instance, "198.51.100.2".into(), "guess 60")).await;
+        assert_eq!(right, (429, json!("rate_limited")));
+        assert_eq!(
+            right, wrong,
+            "the right password is refused like a wrong one"
+        );
+    }
+}
+
+/// The `(kind, detail)` of every audit event of `email` on `database_url`, as the real
+/// `tokenauth audit --user EMAIL --json` prints them.
+fn audit_of(database_url: &str, email: &str) -> Vec<(String, Value)> {
+    let (_temp, dir) = workdir();
+    let output = run_expecting(
+        tokenauth(&dir).args([
+            "audit",
+            "--user",
+            email,
+            "--json",
+            "--database-url",
+            database_url,
+        ]),
+        0,
+    );
+    json_of(&output)["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap().to_owned(), e["detail"].clone()))
+        .collect()
+}
+
+/// One stolen access token, 30 wrong guesses at once of the current password of
+/// `POST /v1/password`, and of the password of `DELETE /v1/me`, spread over two instances:
+/// exactly 5 are checked for each account, the rest refused, the right password too (and the
+/// account's logins); `tokenauth audit` shows the 5 failures and the lock-out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_rechecks_across_instances_share_one_lockout_and_are_audited() {
+    let no_bucket = ["--rate-limit-login", "off"];
+    let Some((schema, a, b)) = pair("password_rechecks_across_instances", &no_bucket).await else {
+        return;
+    };
+    let change = |instance: &Server, access: &str, current: &str| {
+        instance
+            .client
+            .post(instance.url("/v1/password"))
+            .bearer_auth(access)
+            .json(
+                &json!({"current_password": current, "new_password": "a new and long passphrase"}),
+            )
+    };
+    let delete = |instance: &Server, access: &str, password: &str| {
+        instance
+            .client
+            .delete(instance.url("/v1/me"))
+            .bearer_auth(access)
+            .json(&json!({"password": password}))
+    };
+    let eve = access_token(&a.signup("eve@example.com").await);
+    let fay = access_token(&b.signup("fay@example.com").await);
+    let spread = |i: usize| if i.is_multiple_of(2) { &a } else { &b };
+    let guesses = (0..30)
+        .map(|i| change(spread(i), &eve, &format!("guess {i}")))
+        .collect();
+    assert_checked_five(&all_at_once(guesses).await);
+    let guesses = (0..30)
+        .map(|i| delete(spread(i), &fay, &format!("guess {i}")))
+        .collect();
+    assert_checked_five(&all_at_once(guesses).await);
+
+    for instance in [&a, &b] {
+        let refused = (429, json!("rate_limited"));
+        assert_eq!(code(change(instance, &eve, PASSWORD)).await, refused);
+        assert_eq!(code(delete(instance, &fay, PASSWORD)).await, refused);
+        for email in ["eve@example.com", "fay@example.com"] {
+            assert_eq!(instance.login(email).await.0, 429, "{email} locked out");
+        }
+    }
+
+    for (email, detail) in [
+        ("eve@example.com", "password_change"),
+        ("fay@example.com", "account_deletion"),
+    ] {
+        let events = audit_of(&schema.url(), email);
+        let count = |kind: &str, detail: Value| {
+            events
+                .iter()
+                .filter(|(k, d)| k == kind && *d == detail)
+                .count()
+        };
+        assert_eq!(
+            count("password_check_failed", json!(detail)),
+            5,
+            "{events:?}"
+        );
+        assert_eq!(count("locked_out", json!("5")), 1, "{events:?}");
+        assert_eq!(
+            events.len(),
+            7,
+            "signup, 5 failures, the lock-out: {events:?}"
+        );
+    }
 }

@@ -5,6 +5,7 @@ use crate::clock::Timestamp;
 use crate::error::AuthError;
 use crate::ids::{SessionId, UserId};
 use crate::refresh_token::RefreshToken;
+use crate::service::credential_check::{CheckPurpose, Checked};
 use crate::service::{AuthService, IssuedTokens};
 use crate::session::{NewSession, RevokeReason, RotationOutcome, RotationRequest};
 use crate::store::StoreError;
@@ -93,9 +94,10 @@ impl AuthService {
     /// Records `login_succeeded` or `login_failed` (with the user when the email has an
     /// account).
     ///
-    /// Consecutive failures are counted per presented email, known or not (see
-    /// [`crate::throttle`]); while the email is locked out every attempt is refused before any
-    /// hashing, a correct password included, and a success forgets the count.
+    /// The check goes through the throttled path of [`crate::service::credential_check`]:
+    /// attempts are counted per presented email, known or not (see [`crate::throttle`]),
+    /// before any hashing; while the email is locked out every attempt is refused unhashed, a
+    /// correct password included, and a success forgets the count.
     ///
     /// # Errors
     /// [`AuthError::InvalidCredentials`] (also for a malformed email, which can have no account),
@@ -118,42 +120,16 @@ impl AuthService {
         password: String,
         client: ClientInfo,
     ) -> Result<(User, IssuedTokens), AuthError> {
-        let policy = self.settings.login_lockout;
-        let key = policy.enabled().then(|| ThrottleKey::for_presented(email));
-        if let Some(key) = &key {
-            let now = self.clock.now();
-            if let Some(until) = self.store.login_lockout(key, now).await? {
-                return Err(locked_out(until, now));
-            }
-        }
-        let user = match self.check_credentials(email, password).await? {
-            Ok(user) => user,
-            Err(known) => {
-                // Recorded for unknown emails too (without a user), so both cost the same.
-                self.audit.record(self.login_failed(known, &client)).await;
-                if let Some(key) = &key {
-                    let counted = self
-                        .store
-                        .record_login_failure(key, self.clock.now(), &policy)
-                        .await?;
-                    if counted.locked_until.is_some() {
-                        tracing::warn!(
-                            failures = counted.failures,
-                            "login failures locked an email out"
-                        );
-                        let event = AuditEvent::new(AuditKind::LockedOut, self.clock.now())
-                            .client(&client)
-                            .detail(counted.failures.to_string());
-                        let event = match known {
-                            Some(user) => event.user(user),
-                            None => event,
-                        };
-                        self.audit.record(event).await;
-                    }
-                }
-                return Err(AuthError::InvalidCredentials);
-            }
+        let key = ThrottleKey::for_presented(email);
+        let check = async {
+            Ok(match self.check_credentials(email, password).await? {
+                Ok(user) => Checked::Matched(user),
+                Err(known) => Checked::Mismatched(known),
+            })
         };
+        let user = self
+            .check_credential(key, CheckPurpose::Login, &client, check)
+            .await?;
         if user.disabled_at.is_some() {
             self.audit
                 .record(
@@ -164,13 +140,6 @@ impl AuthService {
             return Err(AuthError::AccountDisabled);
         }
         let now = self.clock.now();
-        if let Some(key) = &key {
-            // Failures made meanwhile (by a concurrent guesser) may have locked the email: a
-            // correct password is refused then too.
-            if let Some(until) = self.store.clear_login_failures(key, now).await? {
-                return Err(locked_out(until, now));
-            }
-        }
         let (session, refresh_token) = self.new_session(user.id, &client, now)?;
         match self.store.insert_session(&session).await {
             Ok(()) => {}
@@ -377,13 +346,6 @@ impl AuthService {
 /// A `User-Agent` cut to the length kept with a session.
 pub(crate) fn cut_user_agent(user_agent: String) -> String {
     truncate(user_agent, MAX_USER_AGENT_LEN)
-}
-
-/// The refusal of a login during a lock-out that ends at `until`.
-fn locked_out(until: Timestamp, now: Timestamp) -> AuthError {
-    AuthError::RateLimited {
-        retry_after: until.since(now),
-    }
 }
 
 /// `text` cut to at most `max` bytes, on a character boundary.

@@ -6,10 +6,12 @@ use crate::audit::{AuditEvent, AuditKind, Auditor};
 use crate::clock::Timestamp;
 use crate::error::AuthError;
 use crate::ids::{SessionId, UserId};
+use crate::service::credential_check::{CheckPurpose, Checked};
 use crate::service::{AccountChange, AuthService, ClientInfo};
 use crate::session::{RevokeReason, Session};
 use crate::store::Store;
 use crate::telemetry;
+use crate::throttle::ThrottleKey;
 use crate::user::{Password, User};
 
 /// Most audit events an export carries; a user with more (years of logins under a long
@@ -133,8 +135,13 @@ impl AuthService {
     /// Erases the caller's own account after checking `password` (see [`erase_user`]); the
     /// revoked sessions are remembered here at once. Returns how many were revoked.
     ///
+    /// The password is checked on the throttled path of [`crate::service::credential_check`],
+    /// counted with the account's logins: a failure is recorded as `password_check_failed`
+    /// (`account_deletion`), and while the account is locked out the check is refused unhashed.
+    ///
     /// # Errors
     /// [`AuthError::InvalidCredentials`] when the password is wrong (nothing changes);
+    /// [`AuthError::RateLimited`] while the account is locked out (nothing changes);
     /// [`AuthError::InvalidToken`] if the user no longer exists; [`AuthError::Overloaded`]
     /// when the hasher's queue is full.
     pub async fn delete_own_account(
@@ -149,21 +156,20 @@ impl AuthService {
             .find_user(user)
             .await?
             .ok_or(AuthError::InvalidToken)?;
-        let verification = self
-            .hasher
-            .verify(password, Some(account.password_hash))
+        let check = async {
+            let verification = self
+                .hasher
+                .verify(password, Some(account.password_hash))
+                .await?;
+            Ok(if verification.matched {
+                Checked::Matched(())
+            } else {
+                Checked::Mismatched(Some(user))
+            })
+        };
+        let key = ThrottleKey::for_email(&account.email);
+        self.check_credential(key, CheckPurpose::AccountDeletion, &client, check)
             .await?;
-        if !verification.matched {
-            self.audit
-                .record(
-                    AuditEvent::new(AuditKind::LoginFailed, self.clock.now())
-                        .user(user)
-                        .client(&client)
-                        .detail("account_deletion"),
-                )
-                .await;
-            return Err(AuthError::InvalidCredentials);
-        }
         let now = self.clock.now();
         let revoked = erase_user(self.store.as_ref(), &self.audit, user, Eraser::User, now)
             .await

@@ -4,6 +4,7 @@
 mod access;
 mod account_state;
 mod clients;
+pub mod credential_check;
 mod credentials;
 mod erasure;
 mod feed;

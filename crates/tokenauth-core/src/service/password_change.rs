@@ -4,9 +4,11 @@
 use crate::audit::{AuditEvent, AuditKind};
 use crate::error::AuthError;
 use crate::ids::{SessionId, UserId};
+use crate::service::credential_check::{CheckPurpose, Checked};
 use crate::service::{AuthService, ClientInfo};
 use crate::session::RevokeReason;
 use crate::telemetry;
+use crate::throttle::ThrottleKey;
 use crate::user::{Password, User};
 
 /// The JSON field the new password comes in, named in its errors.
@@ -19,10 +21,16 @@ impl AuthService {
     /// calling session stays. Records `password_changed` and a `session_revoked` per session.
     /// Returns how many sessions were revoked.
     ///
+    /// The current password is checked on the throttled path of
+    /// [`crate::service::credential_check`], counted with the account's logins: a failure is
+    /// recorded as `password_check_failed` (`password_change`), and while the account is locked
+    /// out the check is refused unhashed.
+    ///
     /// # Errors
     /// [`AuthError::InvalidInput`] on field `new_password` when the new password breaks the
     /// policy of [`Password::new`] or equals the current one (nothing changes);
     /// [`AuthError::InvalidCredentials`] when `current_password` is wrong (nothing changes);
+    /// [`AuthError::RateLimited`] while the account is locked out (nothing changes);
     /// [`AuthError::AccountDisabled`]; [`AuthError::InvalidToken`] if the user no longer exists;
     /// [`AuthError::Overloaded`] when the hasher's queue is full.
     pub async fn change_password(
@@ -45,13 +53,20 @@ impl AuthService {
             return Err(AuthError::AccountDisabled);
         }
         let same = current_password.as_bytes() == new_password.as_bytes();
-        let verification = self
-            .hasher
-            .verify(current_password, Some(account.password_hash))
+        let check = async {
+            let verification = self
+                .hasher
+                .verify(current_password, Some(account.password_hash))
+                .await?;
+            Ok(if verification.matched {
+                Checked::Matched(())
+            } else {
+                Checked::Mismatched(Some(user))
+            })
+        };
+        let key = ThrottleKey::for_email(&account.email);
+        self.check_credential(key, CheckPurpose::PasswordChange, &client, check)
             .await?;
-        if !verification.matched {
-            return Err(AuthError::InvalidCredentials);
-        }
         if same {
             return Err(AuthError::InvalidInput {
                 field: NEW_PASSWORD_FIELD,

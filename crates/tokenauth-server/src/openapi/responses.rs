@@ -70,8 +70,9 @@ pub struct PayloadTooLarge(pub Problem);
 )]
 pub struct UnsupportedMediaType(pub Problem);
 
-/// `rate_limited`: the client's address used up its rate for this endpoint, or (login) the
-/// email is locked out after repeated failures.
+/// `rate_limited`: the client's address used up its rate for this endpoint, or (login,
+/// password change, account deletion) the account is locked out after repeated failed
+/// password checks, whatever password this request carries.
 #[derive(ToResponse)]
 #[response(
     content_type = "application/problem+json",

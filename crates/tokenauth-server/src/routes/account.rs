@@ -16,7 +16,7 @@ use crate::browser::Transport;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, AuthUser};
 use crate::openapi::responses::{
-    BadRequest, BearerUnauthorized, CsrfRejected, NotFound, UnsupportedMediaType,
+    BadRequest, BearerUnauthorized, CsrfRejected, NotFound, RateLimited, UnsupportedMediaType,
 };
 use crate::openapi::schemas::TransportHeader;
 use crate::state::AppState;
@@ -240,7 +240,9 @@ pub struct PasswordChangeRequest {
 
 /// `POST /v1/password`: 204 once the password is replaced and every other session of the
 /// caller revoked (the calling session stays). 400 when the new password breaks the policy,
-/// 401 `invalid_credentials` for a wrong current password; nothing changes then.
+/// 401 `invalid_credentials` for a wrong current password, 429 `rate_limited` while the
+/// account is locked out (right password or not) or the address used up its rate; nothing
+/// changes then.
 #[utoipa::path(
     post,
     path = "/v1/password",
@@ -259,6 +261,7 @@ pub struct PasswordChangeRequest {
             headers(("WWW-Authenticate" = String, description = "for a token error: `Bearer error=\"invalid_token\"`"))),
         (status = 403, response = CsrfRejected),
         (status = 415, response = UnsupportedMediaType),
+        (status = 429, response = RateLimited),
     )
 )]
 pub async fn change_password(

@@ -117,9 +117,12 @@ pub fn api_routes(limits: &RateLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(credentials::login).map(|r| limited(r, &limits.login)))
         .routes(routes!(credentials::refresh).map(|r| limited(r, &limits.refresh)))
         .routes(routes!(account::logout))
-        .routes(routes!(account::me, privacy::delete_account))
+        .routes(routes!(account::me))
+        // Every route that checks a password is behind a bucket per client address: the
+        // signed-in users' re-checks share one, at the login rate.
+        .routes(routes!(privacy::delete_account).map(|r| limited(r, &limits.password_recheck)))
         .routes(routes!(privacy::export))
-        .routes(routes!(account::change_password))
+        .routes(routes!(account::change_password).map(|r| limited(r, &limits.password_recheck)))
         .routes(routes!(
             account::list_sessions,
             account::revoke_all_sessions

@@ -18,7 +18,7 @@ use crate::browser::Transport;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, AuthUser};
 use crate::openapi::responses::{
-    BadRequest, BearerUnauthorized, CsrfRejected, UnsupportedMediaType,
+    BadRequest, BearerUnauthorized, CsrfRejected, RateLimited, UnsupportedMediaType,
 };
 use crate::openapi::schemas::TransportHeader;
 use crate::state::AppState;
@@ -203,7 +203,8 @@ pub struct DeleteAccountRequest {
 /// `DELETE /v1/me`: erases the caller's account after checking their password: every session
 /// revoked (APIs refuse its access tokens as for a logout), then the account, its sessions and
 /// its audit events deleted. 204; in cookie mode also deletes both cookies. 401
-/// `invalid_credentials` for a wrong password; nothing changes then.
+/// `invalid_credentials` for a wrong password, 429 `rate_limited` while the account is locked
+/// out (right password or not) or the address used up its rate; nothing changes then.
 #[utoipa::path(
     delete,
     path = "/v1/me",
@@ -224,6 +225,7 @@ pub struct DeleteAccountRequest {
             headers(("WWW-Authenticate" = String, description = "for a token error: `Bearer error=\"invalid_token\"`"))),
         (status = 403, response = CsrfRejected),
         (status = 415, response = UnsupportedMediaType),
+        (status = 429, response = RateLimited),
     )
 )]
 pub async fn delete_account(

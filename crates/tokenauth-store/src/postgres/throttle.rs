@@ -4,10 +4,14 @@
 //! from any number of instances queue behind each other and each counts once; the lock-out is
 //! then derived from the count under that same row lock.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use tokenauth_core::Timestamp;
 use tokenauth_core::store::{StoreError, ThrottleStore};
-use tokenauth_core::throttle::{LockoutPolicy, LoginFailures, MAX_DOUBLINGS, ThrottleKey};
+use tokenauth_core::throttle::{
+    AttemptReservation, LockoutPolicy, LoginFailures, MAX_DOUBLINGS, ThrottleKey,
+};
 
 use super::{PostgresStore, unavailable};
 
@@ -29,6 +33,40 @@ const LOCK: &str = "UPDATE login_throttle SET locked_until = \
 const REMEMBER: &str = "UPDATE login_throttle \
      SET forget_at = GREATEST($2, COALESCE(locked_until, 0)) + $3 \
      WHERE key = $1 RETURNING failures, locked_until";
+
+/// Reserves one attempt in one statement, atomic across instances: the UPSERT counts it (a
+/// forgotten count starts again from one) and, at the threshold, locks from now, under the
+/// row lock (or, for a new key, the unique index) that serialises concurrent reservations; the
+/// `WHERE`, evaluated on the newest version of the row, refuses it while a lock-out is in
+/// force, and then no row comes back. `$1` key, `$2` now, `$3` max failures, `$4` first lock-out, `$5`
+/// longest, `$6` most doublings, `$7` memory (times in milliseconds).
+static RESERVE: LazyLock<String> = LazyLock::new(|| {
+    // The count this attempt makes, and the lock-out it earns (NULL below the threshold).
+    let next = "(CASE WHEN t.forget_at <= $2 THEN 1 ELSE t.failures + 1 END)";
+    let lock = |n: &str| {
+        format!(
+            "(CASE WHEN $3::int8 > 0 AND {n} >= $3::int8 THEN $2::int8 + \
+             LEAST($5::int8, $4::int8 << LEAST({n} - $3::int8, $6::int8)::int4) END)"
+        )
+    };
+    let (first, later) = (lock("1"), lock(next));
+    format!(
+        "INSERT INTO login_throttle AS t (key, failures, locked_until, forget_at) \
+         VALUES ($1, 1, {first}, COALESCE({first}, $2::int8) + $7::int8) \
+         ON CONFLICT (key) DO UPDATE SET \
+           failures = {next}, locked_until = {later}, \
+           forget_at = COALESCE({later}, $2::int8) + $7::int8 \
+         WHERE t.forget_at <= $2 OR t.locked_until IS NULL OR t.locked_until <= $2 \
+         RETURNING failures, locked_until"
+    )
+});
+
+/// Forgets the key after a success unless a lock-out is in force that is not the succeeding
+/// attempt's own (`$3`, the count it made); reads the lock-out that kept it.
+const FORGET: &str = "WITH cleared AS (DELETE FROM login_throttle WHERE key = $1 \
+       AND (locked_until IS NULL OR locked_until <= $2 OR failures = $3) RETURNING key) \
+     SELECT locked_until FROM login_throttle \
+     WHERE key = $1 AND locked_until > $2 AND NOT EXISTS (SELECT 1 FROM cleared)";
 
 const LOCKED_UNTIL: &str =
     "SELECT locked_until FROM login_throttle WHERE key = $1 AND locked_until > $2";
@@ -111,6 +149,71 @@ impl ThrottleStore for PostgresStore {
         let statement = client.prepare_cached(CLEAR).await.map_err(unavailable)?;
         let row = client
             .query_opt(&statement, &[&key.as_bytes().as_slice(), &now.as_millis()])
+            .await
+            .map_err(unavailable)?;
+        locked_until(row.as_ref())
+    }
+
+    async fn reserve_attempt(
+        &self,
+        key: &ThrottleKey,
+        now: Timestamp,
+        policy: &LockoutPolicy,
+    ) -> Result<AttemptReservation, StoreError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(&RESERVE).await.map_err(unavailable)?;
+        let key_bytes = key.as_bytes().as_slice();
+        let row = client
+            .query_opt(
+                &statement,
+                &[
+                    &key_bytes,
+                    &now.as_millis(),
+                    &i64::from(policy.max_failures),
+                    &millis(policy.first_lockout),
+                    &millis(policy.max_lockout),
+                    &i64::from(MAX_DOUBLINGS),
+                    &millis(policy.memory),
+                ],
+            )
+            .await
+            .map_err(unavailable)?;
+        let Some(row) = row else {
+            // Refused. The refusing lock-out was committed before the statement could decide,
+            // so a new statement (a new snapshot) sees it, unless it has just ended.
+            let statement = client
+                .prepare_cached(LOCKED_UNTIL)
+                .await
+                .map_err(unavailable)?;
+            let row = client
+                .query_opt(&statement, &[&key_bytes, &now.as_millis()])
+                .await
+                .map_err(unavailable)?;
+            let locked_until = locked_until(row.as_ref())?.unwrap_or(now);
+            return Ok(AttemptReservation::Refused { locked_until });
+        };
+        let failures: i64 = row.try_get("failures").map_err(unavailable)?;
+        let locks_until: Option<i64> = row.try_get("locked_until").map_err(unavailable)?;
+        Ok(AttemptReservation::Allowed {
+            attempt: u64::try_from(failures).unwrap_or(0),
+            locks_until: locks_until.map(Timestamp::from_millis),
+        })
+    }
+
+    async fn forget_attempts(
+        &self,
+        key: &ThrottleKey,
+        attempt: u64,
+        now: Timestamp,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(FORGET).await.map_err(unavailable)?;
+        let attempt = i64::try_from(attempt).unwrap_or(i64::MAX);
+        let row = client
+            .query_opt(
+                &statement,
+                &[&key.as_bytes().as_slice(), &now.as_millis(), &attempt],
+            )
             .await
             .map_err(unavailable)?;
         locked_until(row.as_ref())

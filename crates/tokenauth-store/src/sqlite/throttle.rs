@@ -2,11 +2,15 @@
 //! the lock-out derived from it change together; the arithmetic is in SQL all the same, as on
 //! PostgreSQL, so both backends follow one formula.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use tokenauth_core::Timestamp;
 use tokenauth_core::store::{StoreError, ThrottleStore};
-use tokenauth_core::throttle::{LockoutPolicy, LoginFailures, MAX_DOUBLINGS, ThrottleKey};
+use tokenauth_core::throttle::{
+    AttemptReservation, LockoutPolicy, LoginFailures, MAX_DOUBLINGS, ThrottleKey,
+};
 
 use super::rows::read_error;
 use super::{SqliteStore, unavailable};
@@ -28,6 +32,27 @@ const LOCK: &str = "UPDATE login_throttle SET locked_until = \
 const REMEMBER: &str = "UPDATE login_throttle \
      SET forget_at = MAX(?2, COALESCE(locked_until, 0)) + ?3 \
      WHERE key = ?1 RETURNING failures, locked_until";
+
+/// Reserves one attempt: counts it (a forgotten count starts again from one) and, at the
+/// threshold, locks from now; the `WHERE` refuses it, changing nothing and returning no row,
+/// while a lock-out is in force. `?1` key, `?2` now, `?3` max failures, `?4` first lock-out,
+/// `?5` longest, `?6` most doublings, `?7` memory (times in milliseconds).
+static RESERVE: LazyLock<String> = LazyLock::new(|| {
+    // The count this attempt makes, and the lock-out it earns (NULL below the threshold).
+    let next = "(CASE WHEN forget_at <= ?2 THEN 1 ELSE failures + 1 END)";
+    let lock = |n: &str| {
+        format!("(CASE WHEN ?3 > 0 AND {n} >= ?3 THEN ?2 + MIN(?5, ?4 << MIN({n} - ?3, ?6)) END)")
+    };
+    let (first, later) = (lock("1"), lock(next));
+    format!(
+        "INSERT INTO login_throttle (key, failures, locked_until, forget_at) \
+         VALUES (?1, 1, {first}, COALESCE({first}, ?2) + ?7) \
+         ON CONFLICT (key) DO UPDATE SET \
+           failures = {next}, locked_until = {later}, forget_at = COALESCE({later}, ?2) + ?7 \
+         WHERE forget_at <= ?2 OR locked_until IS NULL OR locked_until <= ?2 \
+         RETURNING failures, locked_until"
+    )
+});
 
 const LOCKED_UNTIL: &str =
     "SELECT locked_until FROM login_throttle WHERE key = ?1 AND locked_until > ?2";
@@ -108,6 +133,78 @@ impl ThrottleStore for SqliteStore {
                     )
                     .and_then(|mut stmt| {
                         stmt.execute(params![key.as_bytes().as_slice(), now.as_millis()])
+                    })
+                    .map_err(unavailable)?;
+                if deleted > 0 {
+                    return Ok(None);
+                }
+                locked_until(conn, &key, now).map_err(unavailable)
+            })
+            .await
+    }
+
+    async fn reserve_attempt(
+        &self,
+        key: &ThrottleKey,
+        now: Timestamp,
+        policy: &LockoutPolicy,
+    ) -> Result<AttemptReservation, StoreError> {
+        let (key, policy) = (*key, *policy);
+        self.workers
+            .write(move |conn| {
+                // The writer thread is the only one that writes: the refusal's read below sees
+                // the lock-out that refused it.
+                let counted = conn
+                    .prepare_cached(&RESERVE)
+                    .and_then(|mut stmt| {
+                        stmt.query_row(
+                            params![
+                                key.as_bytes().as_slice(),
+                                now.as_millis(),
+                                i64::from(policy.max_failures),
+                                millis(policy.first_lockout),
+                                millis(policy.max_lockout),
+                                MAX_DOUBLINGS,
+                                millis(policy.memory),
+                            ],
+                            |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Option<i64>>(1)?)),
+                        )
+                        .optional()
+                    })
+                    .map_err(unavailable)?;
+                match counted {
+                    Some((attempt, locks_until)) => Ok(AttemptReservation::Allowed {
+                        attempt: u64::try_from(attempt).unwrap_or(0),
+                        locks_until: locks_until.map(Timestamp::from_millis),
+                    }),
+                    None => {
+                        let locked_until = locked_until(conn, &key, now)
+                            .map_err(unavailable)?
+                            .unwrap_or(now);
+                        Ok(AttemptReservation::Refused { locked_until })
+                    }
+                }
+            })
+            .await
+    }
+
+    async fn forget_attempts(
+        &self,
+        key: &ThrottleKey,
+        attempt: u64,
+        now: Timestamp,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        let key = *key;
+        let attempt = i64::try_from(attempt).unwrap_or(i64::MAX);
+        self.workers
+            .write(move |conn| {
+                let deleted = conn
+                    .prepare_cached(
+                        "DELETE FROM login_throttle WHERE key = ?1 \
+                         AND (locked_until IS NULL OR locked_until <= ?2 OR failures = ?3)",
+                    )
+                    .and_then(|mut stmt| {
+                        stmt.execute(params![key.as_bytes().as_slice(), now.as_millis(), attempt])
                     })
                     .map_err(unavailable)?;
                 if deleted > 0 {

@@ -80,6 +80,9 @@ macro_rules! every_conformance_test {
     throttle::zero_max_failures_never_locks,
     throttle::concurrent_failures_all_count,
     throttle::purge_deletes_only_forgotten_counts,
+    throttle::reservations_count_and_lock_at_the_limit,
+    throttle::a_success_forgets_unless_another_attempt_locked,
+    throttle::concurrent_reservations_never_exceed_the_limit,
     admin::insert_user_without_session,
     admin::list_users_pages_in_email_order,
     admin::remove_role_keeps_the_others,
@@ -94,6 +97,7 @@ macro_rules! every_conformance_test {
     persistence::lifecycle_close_with_calls_in_flight,
     revocations::feed_survives_reopen,
     throttle::failures_through_two_stores_share_one_count,
+    throttle::reservations_through_two_stores_never_exceed_the_limit,
         );
         $runner!(pair:
     revocations::databases_have_different_epochs,

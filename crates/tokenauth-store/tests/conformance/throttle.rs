@@ -1,6 +1,7 @@
 //! Login throttling: failures counted per key, lock-outs derived from the count as
 //! [`LockoutPolicy::lockout_after`] says, forgotten after the memory window, cleared on success
-//! unless locked, and counted exactly under concurrency, across stores on one database too.
+//! unless locked, and counted exactly under concurrency, across stores on one database too;
+//! reservations of credential checks never allow more attempts than the limit.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use tokenauth_core::Timestamp;
 use tokenauth_core::store::Store;
-use tokenauth_core::throttle::{LockoutPolicy, LoginFailures, ThrottleKey};
+use tokenauth_core::throttle::{AttemptReservation, LockoutPolicy, LoginFailures, ThrottleKey};
 
 use super::{Backend, T0, at};
 
@@ -296,4 +297,202 @@ pub async fn purge_deletes_only_forgotten_counts(store: Arc<dyn Store>) {
         1
     );
     assert_eq!(fail(&store, &ada, much_later).await.failures, 1);
+}
+
+/// How many reservations race in the reservation tests: ten times the limit.
+const RESERVERS: usize = 50;
+
+async fn reserve(store: &Arc<dyn Store>, key: &ThrottleKey, now: Timestamp) -> AttemptReservation {
+    store
+        .reserve_attempt(key, now, &LockoutPolicy::default())
+        .await
+        .expect("reserve")
+}
+
+/// A reservation counts the attempt before it is checked: the first four are allowed with
+/// their numbers and lock nothing, the fifth is allowed and locks for 30 s from its time, and
+/// every later one is refused, changing nothing, until the lock-out ends; then one more is
+/// allowed, and locks for twice as long.
+pub async fn reservations_count_and_lock_at_the_limit(store: Arc<dyn Store>) {
+    let ada = key("ada@example.com");
+    for n in 1..=4 {
+        let expected = AttemptReservation::Allowed {
+            attempt: n,
+            locks_until: None,
+        };
+        assert_eq!(reserve(&store, &ada, at(n)).await, expected);
+    }
+    let fifth = AttemptReservation::Allowed {
+        attempt: 5,
+        locks_until: Some(at(35)),
+    };
+    assert_eq!(reserve(&store, &ada, at(5)).await, fifth);
+    assert_eq!(lockout(&store, &ada, at(5)).await, Some(at(35)));
+    for now in [at(5), at(20), at(34)] {
+        let refused = AttemptReservation::Refused {
+            locked_until: at(35),
+        };
+        assert_eq!(reserve(&store, &ada, now).await, refused, "at {now:?}");
+    }
+    let sixth = AttemptReservation::Allowed {
+        attempt: 6,
+        locks_until: Some(at(95)),
+    };
+    assert_eq!(
+        reserve(&store, &ada, at(35)).await,
+        sixth,
+        "refusals counted nothing"
+    );
+    // The lock-out keeps the count in memory: 15 minutes after its end, not after the last
+    // attempt.
+    let later = at(95).plus(LockoutPolicy::default().memory);
+    let forgotten = AttemptReservation::Allowed {
+        attempt: 1,
+        locks_until: None,
+    };
+    let just_before = later.minus(Duration::from_millis(1));
+    assert!(matches!(
+        reserve(&store, &key("bo@example.com"), just_before).await,
+        AttemptReservation::Allowed { attempt: 1, .. }
+    ));
+    assert_eq!(
+        reserve(&store, &ada, just_before).await,
+        AttemptReservation::Allowed {
+            attempt: 7,
+            locks_until: Some(just_before.plus(Duration::from_secs(120))),
+        }
+    );
+    let much_later = just_before
+        .plus(Duration::from_secs(120))
+        .plus(LockoutPolicy::default().memory);
+    assert_eq!(reserve(&store, &ada, much_later).await, forgotten);
+}
+
+/// A success forgets the count, and lifts the lock-out its own attempt put in force (the count
+/// still stands at its number), but never one a concurrent attempt earned: then it changes
+/// nothing and reports that lock-out.
+pub async fn a_success_forgets_unless_another_attempt_locked(store: Arc<dyn Store>) {
+    let ada = key("ada@example.com");
+    for n in 1..=3 {
+        reserve(&store, &ada, at(n)).await;
+    }
+    assert_eq!(
+        store.forget_attempts(&ada, 2, at(4)).await.expect("forget"),
+        None
+    );
+    assert!(matches!(
+        reserve(&store, &ada, at(5)).await,
+        AttemptReservation::Allowed { attempt: 1, .. }
+    ));
+
+    // The fifth attempt locks; its own success lifts the lock.
+    for n in 6..=9 {
+        reserve(&store, &ada, at(n)).await;
+    }
+    assert_eq!(lockout(&store, &ada, at(9)).await, Some(at(39)));
+    assert_eq!(
+        store
+            .forget_attempts(&ada, 5, at(10))
+            .await
+            .expect("forget"),
+        None
+    );
+    assert_eq!(
+        lockout(&store, &ada, at(10)).await,
+        None,
+        "its own lock-out lifted"
+    );
+
+    // An earlier attempt succeeding after the fifth locked is refused, and the lock stays.
+    for n in 11..=15 {
+        reserve(&store, &ada, at(n)).await;
+    }
+    assert_eq!(
+        store
+            .forget_attempts(&ada, 3, at(16))
+            .await
+            .expect("forget"),
+        Some(at(45)),
+        "locked by the fifth"
+    );
+    assert_eq!(lockout(&store, &ada, at(16)).await, Some(at(45)));
+    assert!(matches!(
+        reserve(&store, &ada, at(17)).await,
+        AttemptReservation::Refused { .. }
+    ));
+    // After the lock-out anything clears.
+    assert_eq!(
+        store
+            .forget_attempts(&ada, 3, at(45))
+            .await
+            .expect("forget"),
+        None
+    );
+    assert!(matches!(
+        reserve(&store, &ada, at(46)).await,
+        AttemptReservation::Allowed { attempt: 1, .. }
+    ));
+}
+
+/// `RESERVERS` reservations at once with a limit of 5: exactly 5 are allowed, numbered 1 to 5,
+/// and every other one is refused with the lock-out the fifth earned.
+pub async fn concurrent_reservations_never_exceed_the_limit(store: Arc<dyn Store>) {
+    let stores = vec![store; RESERVERS];
+    race_reservations(&stores).await;
+}
+
+/// The same across two stores on one database (two instances).
+pub async fn reservations_through_two_stores_never_exceed_the_limit(backend: &dyn Backend) {
+    let first = backend.open().await;
+    let second = backend.open().await;
+    let stores: Vec<_> = (0..RESERVERS)
+        .map(|i| {
+            if i % 2 == 0 {
+                first.clone()
+            } else {
+                second.clone()
+            }
+        })
+        .collect();
+    race_reservations(&stores).await;
+}
+
+/// Reserves once per store in `stores`, all at once at `at(100)`, on one key; asserts the
+/// answers are exactly the allowed attempts 1 to 5 (the fifth locking) and refusals.
+async fn race_reservations(stores: &[Arc<dyn Store>]) {
+    let ada = key("ada@example.com");
+    let start = Arc::new(tokio::sync::Barrier::new(stores.len()));
+    let tasks: Vec<_> = stores
+        .iter()
+        .map(|store| {
+            let (store, start) = (store.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                store
+                    .reserve_attempt(&ada, at(100), &LockoutPolicy::default())
+                    .await
+            })
+        })
+        .collect();
+    let lock = at(100).plus(Duration::from_secs(30));
+    let mut allowed = BTreeSet::new();
+    let mut refused = 0;
+    for task in tasks {
+        match task.await.expect("racer").expect("reserve") {
+            AttemptReservation::Allowed {
+                attempt,
+                locks_until,
+            } => {
+                assert!(allowed.insert(attempt), "attempt {attempt} allowed twice");
+                let expected = (attempt >= 5).then_some(lock);
+                assert_eq!(locks_until, expected, "attempt {attempt}");
+            }
+            AttemptReservation::Refused { locked_until } => {
+                assert_eq!(locked_until, lock);
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(allowed, (1..=5).collect::<BTreeSet<u64>>());
+    assert_eq!(refused, stores.len() - 5);
 }
