@@ -33,7 +33,7 @@ use tokenauth_core::store::{
     RevocationEvent, RevocationStore, SessionStore, Store, StoreError, ThrottleStore, UserStore,
     WriteHealth,
 };
-use tokenauth_core::throttle::{LockoutPolicy, LoginFailures, ThrottleKey};
+use tokenauth_core::throttle::{AttemptReservation, LockoutPolicy, LoginFailures, ThrottleKey};
 use tokenauth_core::user::{Email, User};
 use tokenauth_core::{SessionId, Timestamp, UserId};
 
@@ -471,6 +471,32 @@ impl AuditStore for DeadlineStore {
 
 #[async_trait]
 impl ThrottleStore for DeadlineStore {
+    async fn reserve_attempt(
+        &self,
+        key: &ThrottleKey,
+        now: Timestamp,
+        policy: &LockoutPolicy,
+    ) -> Result<AttemptReservation, StoreError> {
+        self.write(
+            "reserve_attempt",
+            self.inner.reserve_attempt(key, now, policy),
+        )
+        .await
+    }
+
+    async fn forget_attempts(
+        &self,
+        key: &ThrottleKey,
+        attempt: u64,
+        now: Timestamp,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        self.write(
+            "forget_attempts",
+            self.inner.forget_attempts(key, attempt, now),
+        )
+        .await
+    }
+
     async fn login_lockout(
         &self,
         key: &ThrottleKey,
