@@ -64,7 +64,12 @@ fn session_count() -> usize {
 /// Logs out `sessions` sessions on `on`, one at a time, with a verifier
 /// subscribed to `follow`'s feed; prints the latency distribution.
 async fn run(label: &str, on: &AuthServer, follow: &AuthServer, sessions: usize) {
-    let (client, secret) = on.state.auth.register_client("bench").await.unwrap();
+    let (client, secret) = on
+        .state
+        .auth
+        .register_client("bench", tokenauth_core::client::ClientPermissions::all())
+        .await
+        .unwrap();
     let verifier = Verifier::builder(follow.issuer(), follow.audience())
         .jwks_url(follow.url("/.well-known/jwks.json"))
         .revocation_feed(client.client_id, secret.expose())
