@@ -100,6 +100,8 @@ async fn client_add_prints_credentials_that_work_against_the_server() {
 #[tokio::test]
 async fn a_client_without_permissions_cannot_touch_a_users_tokens() {
     let (_temp, dir) = workdir();
+    // Only `serve` and `migrate` create a database; the other commands refuse a missing one.
+    run_expecting(tokenauth(&dir).arg("migrate"), 0);
     let bare = json_of(&run_expecting(
         tokenauth(&dir).args(["client", "add", "bare", "--json"]),
         0,
