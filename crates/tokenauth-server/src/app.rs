@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::serve::ListenerExt as _;
 use tokenauth_core::audit::Auditor;
 use tokenauth_core::keys::{KEY_CHANGE_CHECK_PERIOD, KeyManager};
 use tokenauth_core::password::{HashCost, PasswordHasher};
@@ -19,10 +18,10 @@ use tokio::task::JoinHandle;
 use crate::bootstrap::{MASTER_KEY_ENV, load_master_key, open_or_create_database};
 use crate::browser::BrowserPolicy;
 use crate::config::{Config, SignupResponse};
-use crate::listener::{LimitedListener, LimitedStream};
-use crate::routes;
+use crate::listener::LimitedListener;
 use crate::state::AppState;
 use crate::telemetry::{self, Telemetry};
+use crate::{routes, server};
 
 /// A server ready to run: listener bound, database open, keys loaded.
 pub struct Application {
@@ -143,11 +142,13 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish, stops the
+    /// Serves until `shutdown` completes, then lets in-flight requests finish (for at most
+    /// `shutdown_timeout`, after which the connections still open are closed), stops the
     /// background tasks and closes the database cleanly.
     ///
     /// # Errors
-    /// If serving fails.
+    /// None today: serving itself cannot fail (a failed accept is retried, a failed connection
+    /// ends alone); kept so that a failure of the stop can be reported.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -167,18 +168,19 @@ impl Application {
         if let Some(metrics) = &state.metrics {
             background.push(telemetry::spawn_upkeep(metrics.clone()));
         }
-        let app = routes::router(state.clone(), config.request_timeout)
-            .into_make_service_with_connect_info::<SocketAddr>();
-        // `tap_io` (a no-op here) gives the wrapped listener axum's `ConnectInfo<SocketAddr>`.
-        let listener = LimitedListener::new(listener, config.max_connections)
-            .tap_io(|_: &mut LimitedStream| {});
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                // Held long-polls answer now rather than hold up the shutdown.
-                shutting_down.send_replace(true);
-            })
-            .await;
+        let app = routes::router(state.clone(), config.request_timeout);
+        let listener = LimitedListener::new(
+            listener,
+            config.max_connections,
+            config.connections.max_connections_per_ip,
+            state.trusted_proxies.clone(),
+        );
+        server::serve(listener, app, &config.connections, async move {
+            shutdown.await;
+            // Held long-polls answer now rather than hold up the shutdown.
+            shutting_down.send_replace(true);
+        })
+        .await;
         for task in &background {
             task.abort();
         }
@@ -188,7 +190,8 @@ impl Application {
         let store = state.store.clone();
         drop(state);
         store.close().await;
-        served.context("serving HTTP")
+        tracing::info!("database closed");
+        Ok(())
     }
 }
 

@@ -145,11 +145,14 @@ impl BrowserPolicy {
     ///
     /// # Errors
     /// 403 `csrf_rejected`.
+    ///
+    /// A forward-auth subrequest (nginx `auth_request` always sends GET) is judged by the
+    /// method of the request it checks, named in [`ORIGINAL_METHOD_HEADERS`]: the request is
+    /// state-changing when its own method or any named original method is (a malformed name
+    /// counts as state-changing). These headers can only make the check stricter, so a client
+    /// sending them itself gains nothing.
     pub fn check_csrf(&self, method: &Method, headers: &HeaderMap) -> Result<(), ApiError> {
-        if matches!(
-            *method,
-            Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
-        ) {
+        if !changes_state(method, headers) {
             return Ok(());
         }
         if headers.get(TRANSPORT_HEADER).is_none() {
@@ -158,7 +161,9 @@ impl BrowserPolicy {
             ));
         }
         match headers.get(header::ORIGIN).map(HeaderValue::to_str) {
-            Some(Ok(origin)) if self.origin_allowed(origin) || same_host(origin, headers) => Ok(()),
+            Some(Ok(origin)) if self.origin_allowed(origin) || self.same_host(origin, headers) => {
+                Ok(())
+            }
             Some(_) => Err(ApiError::CsrfRejected(
                 "the request comes from an origin that is not allowed",
             )),
@@ -173,6 +178,23 @@ impl BrowserPolicy {
                 }
             }
         }
+    }
+
+    /// Whether `origin` names the host the request was sent to (a page of this server reached
+    /// under another name than the issuer's, e.g. `localhost` for `127.0.0.1`), under the
+    /// issuer's scheme: `http://host` and `https://host` are different origins (RFC 6454), and
+    /// a page served over plain http must not pass for one of an https server. Browsers set
+    /// `Origin`; page script cannot.
+    fn same_host(&self, origin: &str, headers: &HeaderMap) -> bool {
+        let scheme = if self.https { "https" } else { "http" };
+        let Some((origin_scheme, authority)) = origin.split_once("://") else {
+            return false;
+        };
+        origin_scheme.eq_ignore_ascii_case(scheme)
+            && headers
+                .get(header::HOST)
+                .and_then(|host| host.to_str().ok())
+                .is_some_and(|host| !host.is_empty() && host.eq_ignore_ascii_case(authority))
     }
 
     fn origin_allowed(&self, origin: &str) -> bool {
@@ -265,15 +287,33 @@ impl BrowserPolicy {
     }
 }
 
-/// Whether `origin` names the host the request was sent to (a page of this server reached under
-/// another name than the issuer's, e.g. `localhost` for `127.0.0.1`). Browsers set `Origin`;
-/// page script cannot.
-fn same_host(origin: &str, headers: &HeaderMap) -> bool {
-    let authority = origin.split_once("://").map_or("", |(_, rest)| rest);
-    headers
-        .get(header::HOST)
-        .and_then(|host| host.to_str().ok())
-        .is_some_and(|host| !host.is_empty() && host.eq_ignore_ascii_case(authority))
+/// Headers in which a forward-auth proxy names the method of the request it asks about:
+/// Traefik sends `X-Forwarded-Method` by itself; nginx is configured to send
+/// `X-Original-Method` (docs/forward-auth.md).
+pub const ORIGINAL_METHOD_HEADERS: [HeaderName; 2] = [
+    HeaderName::from_static("x-forwarded-method"),
+    HeaderName::from_static("x-original-method"),
+];
+
+/// Whether a method is safe (RFC 9110 §9.2.1): it reads and changes nothing.
+fn is_safe(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
+}
+
+/// Whether a request may change state: its method, or the original method a forward-auth proxy
+/// names, is not safe. A named method that is not a method at all counts as unsafe.
+fn changes_state(method: &Method, headers: &HeaderMap) -> bool {
+    !is_safe(method)
+        || ORIGINAL_METHOD_HEADERS
+            .iter()
+            .flat_map(|name| headers.get_all(name))
+            .any(|value| {
+                Method::from_bytes(value.as_bytes().trim_ascii())
+                    .map_or(true, |original| !is_safe(&original))
+            })
 }
 
 /// `scheme://host[:port]` of a URL without path (the issuer is validated to be one).
@@ -342,6 +382,99 @@ mod tests {
             ("sec-fetch-site", "cross-site")
         ]));
         assert!(p.check_csrf(&Method::GET, &headers(&[])).is_ok());
+    }
+
+    #[test]
+    fn same_host_origins_must_have_the_issuers_scheme() {
+        let plain = policy("http://127.0.0.1:8080", &[]);
+        let ok = |p: &BrowserPolicy, h: &[(&'static str, &'static str)]| {
+            p.check_csrf(&Method::POST, &headers(h)).is_ok()
+        };
+        assert!(ok(
+            &plain,
+            &[
+                ("x-token-transport", "cookie"),
+                ("origin", "http://localhost:8080"),
+                ("host", "localhost:8080"),
+            ]
+        ));
+        assert!(!ok(
+            &plain,
+            &[
+                ("x-token-transport", "cookie"),
+                ("origin", "https://localhost:8080"),
+                ("host", "localhost:8080"),
+            ]
+        ));
+        let tls = policy("https://auth.example.com", &[]);
+        assert!(!ok(
+            &tls,
+            &[
+                ("x-token-transport", "cookie"),
+                ("origin", "http://auth.example.com"),
+                ("host", "auth.example.com"),
+            ]
+        ));
+        assert!(ok(
+            &tls,
+            &[
+                ("x-token-transport", "cookie"),
+                ("origin", "https://auth.example.com"),
+                ("host", "auth.example.com"),
+            ]
+        ));
+        assert!(!ok(
+            &tls,
+            &[
+                ("x-token-transport", "cookie"),
+                ("origin", "auth.example.com"),
+                ("host", "auth.example.com"),
+            ]
+        ));
+    }
+
+    #[test]
+    fn forward_auth_is_judged_by_the_original_method() {
+        let p = policy("http://127.0.0.1:8080", &[]);
+        let get = |h: &[(&'static str, &'static str)]| p.check_csrf(&Method::GET, &headers(h));
+        let cross_site = [
+            ("origin", "https://evil.example"),
+            ("sec-fetch-site", "cross-site"),
+        ];
+        assert!(get(&cross_site).is_ok(), "a plain GET changes nothing");
+        for header in ["x-forwarded-method", "x-original-method"] {
+            for unsafe_method in ["POST", "delete", "BREW", "not a method"] {
+                let mut h = cross_site.to_vec();
+                h.push((header, unsafe_method));
+                assert!(
+                    matches!(get(&h), Err(ApiError::CsrfRejected(_))),
+                    "{header}: {unsafe_method}"
+                );
+            }
+            let mut safe = cross_site.to_vec();
+            safe.push((header, "GET"));
+            assert!(get(&safe).is_ok(), "{header}: GET");
+        }
+        // A client naming a safe method cannot make a POST pass.
+        assert!(
+            p.check_csrf(
+                &Method::POST,
+                &headers(&[
+                    ("x-forwarded-method", "GET"),
+                    ("origin", "https://evil.example")
+                ])
+            )
+            .is_err()
+        );
+        // With the proof, an original POST passes.
+        assert!(
+            get(&[
+                ("x-original-method", "POST"),
+                ("x-token-transport", "cookie"),
+                ("origin", "http://127.0.0.1:8080"),
+            ])
+            .is_ok()
+        );
     }
 
     #[test]

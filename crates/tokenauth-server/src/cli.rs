@@ -376,6 +376,10 @@ setting_flags! {
     database_timeout => "database_timeout", "Longest any database call may take, then 503 [default: 5s]";
     revocation_poll_interval => "revocation_poll_interval", "How often to read revocations made elsewhere [default: 250ms]";
     max_connections => "max_connections", "Client connections open at once [default: 10000]";
+    max_connections_per_ip => "max_connections_per_ip", "Client connections one address may hold open; 0 = no limit; trusted proxies exempt [default: 256]";
+    header_read_timeout => "header_read_timeout", "Longest a client may take to send a request head [default: 10s]";
+    idle_timeout => "idle_timeout", "Longest a keep-alive connection may sit idle between requests [default: 75s]";
+    shutdown_timeout => "shutdown_timeout", "Longest a stop waits for open connections before closing them [default: 10s]";
     signup_response => "signup_response", "distinct (409 for a taken email) or uniform (202 either way) [default: distinct]";
     login_max_failures => "login_max_failures", "Failed logins that lock an email out; 0 = off [default: 5]";
     login_lockout_max => "login_lockout_max", "Longest login lock-out (the first is 30s, doubling) [default: 15m]";

@@ -193,15 +193,28 @@ impl ApiError {
         self.classify().0 == StatusCode::UNAUTHORIZED
     }
 
-    /// Whether this is a failure of the bearer token itself (RFC 6750 `invalid_token`).
-    fn is_token_error(&self) -> bool {
-        matches!(
-            self,
-            ApiError::MissingToken(_)
-                | ApiError::Auth(
-                    AuthError::InvalidToken | AuthError::TokenExpired | AuthError::SessionRevoked
-                )
-        )
+    /// The `WWW-Authenticate` challenge the answer carries. Every 401 has one (RFC 7235
+    /// §3.1), decided by kind rather than by a list of variants: client authentication is
+    /// challenged with Basic, and any other 401 is about a token (missing, bad, expired, of a
+    /// revoked session, a reused refresh token, or a kind added later) and gets RFC 6750's
+    /// `Bearer error="invalid_token"`. A wrong password at login is the one 401 that is not
+    /// about a token: there is no scheme to challenge with, so it carries none.
+    fn challenge(&self, status: StatusCode) -> Option<&'static str> {
+        if status != StatusCode::UNAUTHORIZED {
+            return None;
+        }
+        Some(match self {
+            ApiError::Auth(AuthError::InvalidClient) => r#"Basic realm="tokenauth""#,
+            ApiError::Auth(AuthError::InvalidCredentials) => return None,
+            ApiError::MissingToken(_) => r#"Bearer realm="tokenauth", error="invalid_token""#,
+            ApiError::Auth(AuthError::TokenExpired) => {
+                r#"Bearer error="invalid_token", error_description="The access token expired""#
+            }
+            ApiError::Auth(AuthError::RefreshTokenReused) => {
+                r#"Bearer error="invalid_token", error_description="The refresh token was already used; its session is revoked""#
+            }
+            _ => r#"Bearer error="invalid_token""#,
+        })
     }
 }
 
@@ -236,23 +249,10 @@ impl IntoResponse for ApiError {
             HeaderValue::from_static("application/problem+json"),
         );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if self.is_token_error() {
-            let challenge = match self {
-                ApiError::Auth(AuthError::TokenExpired) => {
-                    r#"Bearer error="invalid_token", error_description="The access token expired""#
-                }
-                ApiError::MissingToken(_) => r#"Bearer realm="tokenauth", error="invalid_token""#,
-                _ => r#"Bearer error="invalid_token""#,
-            };
+        if let Some(challenge) = self.challenge(status) {
             headers.insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static(challenge),
-            );
-        }
-        if matches!(self, ApiError::Auth(AuthError::InvalidClient)) {
-            headers.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(r#"Basic realm="tokenauth""#),
             );
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
@@ -265,5 +265,59 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every 401 this API can answer, one per kind.
+    fn unauthorized() -> Vec<ApiError> {
+        vec![
+            ApiError::MissingToken("no token"),
+            ApiError::Auth(AuthError::InvalidToken),
+            ApiError::Auth(AuthError::TokenExpired),
+            ApiError::Auth(AuthError::SessionRevoked),
+            ApiError::Auth(AuthError::RefreshTokenReused),
+            ApiError::Auth(AuthError::InvalidClient),
+            ApiError::Auth(AuthError::InvalidCredentials),
+        ]
+    }
+
+    #[test]
+    fn every_401_about_a_token_carries_a_bearer_challenge() {
+        for error in unauthorized() {
+            let (status, code, _) = error.classify();
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{code}");
+            let response = error.into_response();
+            let challenge = response
+                .headers()
+                .get(header::WWW_AUTHENTICATE)
+                .and_then(|value| value.to_str().ok());
+            match code {
+                "invalid_client" => assert_eq!(challenge, Some(r#"Basic realm="tokenauth""#)),
+                "invalid_credentials" => assert_eq!(challenge, None),
+                _ => assert!(
+                    challenge
+                        .is_some_and(|c| c.starts_with(r#"Bearer "#)
+                            && c.contains(r#"error="invalid_token""#)),
+                    "{code}: {challenge:?}"
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn answers_other_than_401_carry_no_challenge() {
+        for error in [
+            ApiError::Forbidden("no"),
+            ApiError::CsrfRejected("no"),
+            ApiError::NotFound,
+            ApiError::Timeout,
+        ] {
+            let response = error.into_response();
+            assert!(response.headers().get(header::WWW_AUTHENTICATE).is_none());
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! The `tokenauth` binary.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -8,6 +9,7 @@ use tokenauth_server::cli::{
 };
 use tokenauth_server::config::{Config, ConfigError, LogFormat};
 use tokenauth_server::db_copy::CopyRequest;
+use tokenauth_server::telemetry::log_sink::LossyStderr;
 use tokenauth_server::{
     Application, BuildOptions, account_commands, client_commands, db_commands, db_copy,
     key_commands, session_commands, user_commands,
@@ -96,7 +98,8 @@ fn main() -> ExitCode {
 /// Prints the error on one line (with its causes) and picks the exit code: 2 for bad
 /// configuration, 1 otherwise.
 fn fail(error: &anyhow::Error) -> ExitCode {
-    eprintln!("tokenauth: {error:#}");
+    // Not `eprintln!`, which panics when stderr cannot be written.
+    let _ = writeln!(std::io::stderr(), "tokenauth: {error:#}");
     if error
         .chain()
         .any(|cause| cause.downcast_ref::<ConfigError>().is_some())
@@ -119,9 +122,12 @@ fn init_logging(format: LogFormat) {
             filter = filter.add_directive(directive);
         }
     }
+    // A line that cannot be written is lost and counted, never an error in the request that
+    // logged it (tracing-subscriber's own report of a failed write would panic).
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(LossyStderr)
+        .log_internal_errors(false);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

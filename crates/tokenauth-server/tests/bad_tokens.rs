@@ -73,6 +73,30 @@ async fn bad_refresh_tokens_are_401_invalid_token(backend: Backend) {
     assert_eq!(server.refresh(&live).await.status(), 200);
 }
 
+/// Issue 15 item 6: every 401 about a token carries the RFC 6750 challenge, the reuse of a
+/// rotated refresh token (`refresh_token_reused`) and the refresh of its revoked family
+/// (`session_revoked`) as much as a bad access token.
+async fn refresh_token_reuse_carries_a_bearer_challenge(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
+    let first = server.signup("reuse-challenge@example.com", PASSWORD).await;
+    let r0 = refresh_token(&first);
+    let r1 = refresh_token(&server.refresh(&r0).await.json::<Value>().await.unwrap());
+    server.advance(Duration::from_secs(11));
+    assert_token_rejected(server.refresh(&r0).await, "refresh_token_reused", "reuse").await;
+    assert_token_rejected(
+        server.refresh(&r1).await,
+        "session_revoked",
+        "revoked family",
+    )
+    .await;
+    assert_token_rejected(
+        server.refresh("A".repeat(43).as_str()).await,
+        "invalid_token",
+        "unknown",
+    )
+    .await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Bearer tokens
 // ---------------------------------------------------------------------------------------------
@@ -347,6 +371,7 @@ async fn unknown_routes_are_404_and_wrong_methods_405(backend: Backend) {
 
 each_backend!(
     bad_refresh_tokens_are_401_invalid_token,
+    refresh_token_reuse_carries_a_bearer_challenge,
     bearer_header_problems_are_401_invalid_token,
     two_authorization_headers_are_refused,
     tampered_and_unsigned_jwts_are_refused,

@@ -333,3 +333,61 @@ async fn trace_logs_on_postgres_never_contain_secrets() {
     let url = schema.url();
     assert_logs_free_of_secrets(Some("trace,tokio_postgres=trace"), "json", Some(&url)).await;
 }
+
+/// The value of the counter `name` (no labels) in a Prometheus scrape.
+fn counter_value(scrape: &str, name: &str) -> Option<f64> {
+    scrape.lines().find_map(|line| {
+        let (series, value) = line.split_once(' ')?;
+        (series == name).then(|| value.trim().parse().ok())?
+    })
+}
+
+/// Issue 15 item 18: with stderr on a full disk (here `/dev/full`, where every write fails
+/// with ENOSPC) and every request logging (`RUST_LOG=debug`), requests are answered as usual:
+/// the lost lines are counted in `tokenauth_log_lines_dropped_total`, and no log write aborts a
+/// request.
+#[tokio::test]
+async fn a_failing_log_sink_fails_no_request() {
+    let (_temp, dir) = workdir();
+    let full = fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let mut server = Server::start_with(&dir, |c| {
+        c.env("RUST_LOG", "debug")
+            .stderr(full.try_clone().expect("a second handle on /dev/full"));
+    })
+    .await;
+    for n in 0..3 {
+        let email = format!("full-disk-{n}@example.com");
+        let (status, body) = send(
+            server
+                .client
+                .post(server.url("/v1/signup"))
+                .json(&json!({"email": email, "password": PASSWORD})),
+        )
+        .await;
+        assert_eq!(status, 201, "sign-up {n}: {body}");
+        let (status, _) = send(
+            server
+                .client
+                .post(server.url("/v1/login"))
+                .json(&json!({"email": email, "password": WRONG_PASSWORD})),
+        )
+        .await;
+        assert_eq!(status, 401, "a failed login");
+    }
+    let scrape = server
+        .client
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let dropped = counter_value(&scrape, "tokenauth_log_lines_dropped_total")
+        .unwrap_or_else(|| panic!("no tokenauth_log_lines_dropped_total in:\n{scrape}"));
+    assert!(dropped >= 6.0, "lines lost were counted: {dropped}");
+    assert_eq!(server.terminate(Duration::from_secs(10)).code(), Some(0));
+}

@@ -226,6 +226,94 @@ async fn cross_site_requests_with_cookies_are_rejected() {
     assert_problem(me.send().await.unwrap(), 401, "session_revoked").await;
 }
 
+/// Issue 15 item 4: a forward-auth subrequest is judged by the method of the request it checks
+/// (`X-Forwarded-Method` from Traefik, `X-Original-Method` from the documented nginx
+/// configuration), so a cross-site POST authenticated by the access cookie is refused whatever
+/// method the proxy itself uses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_auth_judges_csrf_by_the_original_method() {
+    let server = server().await;
+    let (access, _, _) = cookie_signup(&server, "proxied@example.com").await;
+    let verify = |method: reqwest::Method| {
+        with_cookie(
+            server.client.request(method, server.url("/v1/verify")),
+            "tokenauth_access",
+            &access,
+        )
+        .header("origin", EVIL)
+        .header("sec-fetch-site", "cross-site")
+    };
+    // The direct POST was refused before; the proxied one must be too.
+    let direct = verify(reqwest::Method::POST).send().await.unwrap();
+    assert_problem(direct, 403, "csrf_rejected").await;
+    for header in ["x-forwarded-method", "x-original-method"] {
+        for original in ["POST", "DELETE", "PATCH"] {
+            let proxied = verify(reqwest::Method::GET)
+                .header(header, original)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(proxied.status(), 403, "{header}: {original}");
+            assert_problem(proxied, 403, "csrf_rejected").await;
+        }
+        // A cross-site navigation (a safe original method) still passes.
+        let navigation = verify(reqwest::Method::GET)
+            .header(header, "GET")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(navigation.status(), 200, "{header}: GET");
+    }
+    // With the cookie-mode proof from an allowed origin, a proxied POST passes.
+    let from_app = with_cookie(
+        server.client.get(server.url("/v1/verify")),
+        "tokenauth_access",
+        &access,
+    )
+    .header("x-forwarded-method", "POST")
+    .header("x-token-transport", "cookie")
+    .header("origin", APP)
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(from_app.status(), 200);
+}
+
+/// Issue 15 item 12: an `Origin` naming the request's own host passes the CSRF check only with
+/// the issuer's scheme: `https://host` is not the origin of an http server, nor `http://host`
+/// of an https one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_same_host_origin_must_have_the_issuers_scheme() {
+    let server = server().await;
+    let (access, _, _) = cookie_signup(&server, "scheme@example.com").await;
+    // The server reached under another name than its issuer's (127.0.0.1).
+    let host = server.base.replace("http://127.0.0.1", "localhost");
+    let revoke_all = |origin: String| {
+        with_cookie(
+            server.client.delete(server.url("/v1/sessions")),
+            "tokenauth_access",
+            &access,
+        )
+        .header("x-token-transport", "cookie")
+        .header("host", host.clone())
+        .header("origin", origin)
+    };
+    let wrong_scheme = revoke_all(format!("https://{host}")).send().await.unwrap();
+    assert_problem(wrong_scheme, 403, "csrf_rejected").await;
+    let me = with_cookie(
+        server.client.get(server.url("/v1/me")),
+        "tokenauth_access",
+        &access,
+    );
+    assert_eq!(
+        me.send().await.unwrap().status(),
+        200,
+        "nothing was revoked"
+    );
+    let right_scheme = revoke_all(format!("http://{host}")).send().await.unwrap();
+    assert_eq!(right_scheme.status(), 204);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cors_preflights_answer_only_allowed_origins() {
     let server = server().await;

@@ -103,6 +103,7 @@ http {{
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
             proxy_set_header Authorization $http_authorization;
+            proxy_set_header X-Original-Method $request_method;
         }}
         location /v1/ {{ proxy_pass http://tokenauth; }}
     }}
@@ -184,6 +185,44 @@ http {{
     let echoed: Value = allowed.json().await.unwrap();
     assert_eq!(echoed["user"], signup["user"]["id"]);
     assert_eq!(echoed["session"], signup["session_id"]);
+
+    // A cross-site POST authenticated by the access cookie is refused at the proxy although
+    // nginx asks with GET (issue 15 item 4); a cross-site GET (a link) passes.
+    let cookie_signup = client
+        .post(format!("{base}/v1/signup"))
+        .header("x-token-transport", "cookie")
+        .json(&serde_json::json!({"email": "nginx-cookie@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cookie_signup.status(), 201);
+    let access_cookie = cookie_signup
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("tokenauth_access="))
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_owned();
+    let cross_site = |request: reqwest::RequestBuilder| {
+        request
+            .header("cookie", access_cookie.clone())
+            .header("origin", "https://evil.example")
+            .header("sec-fetch-site", "cross-site")
+    };
+    let form_post = cross_site(client.post(format!("{base}/notes")))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("x=1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form_post.status(), 403, "cross-site POST by cookie");
+    let link = cross_site(client.get(format!("{base}/notes")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(link.status(), 200, "cross-site GET by cookie");
 
     // After logout the same token is refused at the proxy.
     let logout = client

@@ -1,6 +1,7 @@
 //! The server's configuration: one typed struct, resolved from flags, the environment, an
 //! optional TOML file and the contract's defaults, in that order of precedence.
 
+mod connections;
 mod duration;
 mod layers;
 mod report;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use tokenauth_core::AuthSettings;
 use tokenauth_jwt::Algorithm;
 
+pub use connections::ConnectionLimits;
 pub use duration::{format_duration, parse_duration};
 pub use layers::{Layer, RawValue, SETTINGS, from_env, from_toml, from_toml_file, merge};
 pub use throttling::Throttling;
@@ -157,6 +159,8 @@ pub struct Config {
     pub signup_response: SignupResponse,
     /// Most client connections open at once; more wait in the kernel's accept queue.
     pub max_connections: usize,
+    /// Connection timeouts, the per-address connection cap and the stop's drain bound.
+    pub connections: ConnectionLimits,
     /// How often this instance reads the revocation feed for revocations made elsewhere (other
     /// instances, the CLI); its own are applied at once.
     pub revocation_poll_interval: Duration,
@@ -220,6 +224,7 @@ impl Config {
     pub fn from_layer(mut raw: Layer) -> Result<Self, ConfigError> {
         let given = raw.keys().copied().collect();
         let throttling = Throttling::take(&mut raw)?;
+        let connections = ConnectionLimits::take(&mut raw)?;
         let mut take = |name: &'static str| raw.remove(name);
         let text =
             |name: &'static str, value: Option<RawValue>| -> Result<Option<String>, ConfigError> {
@@ -474,6 +479,7 @@ impl Config {
             database_timeout,
             revocation_poll_interval,
             max_connections,
+            connections,
             signup_response,
             audit_retention,
             ended_session_retention,

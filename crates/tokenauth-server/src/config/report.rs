@@ -81,6 +81,19 @@ impl Config {
                 format!("{:?}", throttling.trusted_proxies),
             ),
             ("max_connections", self.max_connections.to_string()),
+            (
+                "max_connections_per_ip",
+                self.connections.max_connections_per_ip.to_string(),
+            ),
+            (
+                "header_read_timeout",
+                duration(self.connections.header_read_timeout),
+            ),
+            ("idle_timeout", duration(self.connections.idle_timeout)),
+            (
+                "shutdown_timeout",
+                duration(self.connections.shutdown_timeout),
+            ),
             ("request_timeout", duration(self.request_timeout)),
             (
                 "revocation_poll_interval",

@@ -256,3 +256,35 @@ fn retention_settings_have_defaults_and_lower_bounds() {
         assert_eq!(error.setting, name);
     }
 }
+
+#[test]
+fn connection_defaults_and_settings() {
+    let defaults = Config::defaults().connections;
+    assert_eq!(defaults.header_read_timeout, Duration::from_secs(10));
+    assert_eq!(defaults.idle_timeout, Duration::from_secs(75));
+    assert_eq!(defaults.max_connections_per_ip, 256);
+    assert_eq!(defaults.shutdown_timeout, Duration::from_secs(10));
+    let config = Config::from_layer(flags(&[
+        ("header_read_timeout", "1s"),
+        ("idle_timeout", "2s"),
+        ("max_connections_per_ip", "0"),
+        ("shutdown_timeout", "0s"),
+    ]))
+    .expect("valid");
+    assert_eq!(
+        config.connections.header_read_timeout,
+        Duration::from_secs(1)
+    );
+    assert_eq!(config.connections.idle_timeout, Duration::from_secs(2));
+    assert_eq!(config.connections.max_connections_per_ip, 0);
+    assert_eq!(config.connections.shutdown_timeout, Duration::ZERO);
+    for (name, value) in [
+        ("header_read_timeout", "10ms"),
+        ("idle_timeout", "0s"),
+        ("max_connections_per_ip", "-1"),
+        ("shutdown_timeout", "soon"),
+    ] {
+        let error = Config::from_layer(flags(&[(name, value)])).expect_err(value);
+        assert_eq!(error.setting, name);
+    }
+}

@@ -12,7 +12,8 @@ use crate::openapi::responses::{BearerUnauthorized, ForwardAuthIdentity};
 
 /// `GET /v1/verify` (any method, since Envoy forwards the original method): 200 with
 /// `X-Auth-User`, `X-Auth-Session` and `X-Auth-Roles` (comma-separated) for a valid access
-/// token; the extractor answers 401 otherwise.
+/// token; the extractor answers 401 otherwise. A cookie-authenticated request is CSRF-checked by
+/// the original method the proxy names (`X-Forwarded-Method`, `X-Original-Method`).
 #[utoipa::path(
     method(get, post, put, delete, patch, head, options, trace),
     path = "/v1/verify",
@@ -24,7 +25,7 @@ use crate::openapi::responses::{BearerUnauthorized, ForwardAuthIdentity};
     responses(
         (status = 200, response = ForwardAuthIdentity),
         (status = 401, response = BearerUnauthorized),
-        (status = 403, description = "`csrf_rejected` (a state-changing method authenticated by the access cookie without the cookie-mode proof), or `forbidden` (roles that cannot be written in a header).",
+        (status = 403, description = "`csrf_rejected` (a state-changing method, or original method named in `X-Forwarded-Method` or `X-Original-Method`, authenticated by the access cookie without the cookie-mode proof), or `forbidden` (roles that cannot be written in a header).",
             body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -7,6 +7,7 @@
 //! counters of a process are the sum over its servers.
 
 pub mod http;
+pub mod log_sink;
 
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
@@ -40,6 +41,8 @@ pub const SIGNING_KEY: &str = "tokenauth_signing_key_info";
 pub const KEYS_PUBLISHED: &str = "tokenauth_signing_keys_published";
 /// Audit events that could not be written.
 pub const AUDIT_FAILURES: &str = "tokenauth_audit_write_failures_total";
+/// Log lines lost because stderr could not be written.
+pub const LOG_LINES_DROPPED: &str = "tokenauth_log_lines_dropped_total";
 /// 1, labelled with the version.
 pub const BUILD_INFO: &str = "tokenauth_build_info";
 
@@ -117,6 +120,7 @@ impl Telemetry {
         gauge!(REVOKED_IN_MEMORY).set(auth.revoked_sessions_in_memory() as f64);
         gauge!(FEED_APPLIED).set(*auth.revocation_feed_head().borrow() as f64);
         counter!(AUDIT_FAILURES).absolute(auth.auditor().failures());
+        counter!(LOG_LINES_DROPPED).absolute(log_sink::lines_dropped());
         let keyring = auth.keys().keyring();
         gauge!(KEYS_PUBLISHED).set(keyring.verifiers().len() as f64);
         let signer = keyring.signer();
@@ -164,6 +168,23 @@ fn describe() {
     );
     describe_gauge!(KEYS_PUBLISHED, "Signing keys published in the JWKS");
     describe_counter!(AUDIT_FAILURES, "Audit events that could not be written");
+    describe_counter!(
+        LOG_LINES_DROPPED,
+        "Log lines lost because stderr could not be written"
+    );
+    describe_counter!(
+        crate::listener::CONNECTIONS_REFUSED,
+        "Connections closed at accept because their address held max_connections_per_ip"
+    );
+    describe_counter!(
+        crate::connection::CONNECTIONS_TIMED_OUT,
+        "Connections closed because the client sent no request head (phase=header) or no next request (phase=idle) in time"
+    );
+    // Shown at 0 from the start, so rate() works from the first scrape.
+    counter!(crate::listener::CONNECTIONS_REFUSED, "reason" => "per_ip_limit").increment(0);
+    for phase in ["header", "idle"] {
+        counter!(crate::connection::CONNECTIONS_TIMED_OUT, "phase" => phase).increment(0);
+    }
     describe_gauge!(BUILD_INFO, "Always 1; the version is a label");
     gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
 }
