@@ -27,6 +27,7 @@ use crate::error::AuthError;
 use crate::ids::UserId;
 use crate::service::{AuthService, ClientInfo};
 use crate::throttle::{AttemptReservation, ThrottleKey};
+use crate::user::{Password, User};
 
 /// What a credential check is for: names its audit event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +71,34 @@ pub(crate) enum Checked<T> {
 }
 
 impl AuthService {
+    /// Re-checks the password of a signed-in `account` (the current password of a change, the
+    /// password that confirms an erasure) on the throttled path, under the account's own key,
+    /// so these guesses and failed logins add up to one count.
+    ///
+    /// # Errors
+    /// As [`AuthService::check_credential`].
+    pub(crate) async fn recheck_password(
+        &self,
+        account: &User,
+        password: Password,
+        purpose: CheckPurpose,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        let check = async {
+            let verification = self
+                .hasher
+                .verify(password, Some(account.password_hash.clone()))
+                .await?;
+            Ok(if verification.matched {
+                Checked::Matched(())
+            } else {
+                Checked::Mismatched(Some(account.id))
+            })
+        };
+        let key = ThrottleKey::for_email(&account.email);
+        self.check_credential(key, purpose, client, check).await
+    }
+
     /// Runs `check` on the one throttled, audited path of this module: reserved under `key`
     /// first (`check` is not even started while `key` is locked out), then settled and
     /// audited. With the lock-out switched off (`max_failures` 0) only the audit remains.

@@ -6,12 +6,11 @@ use crate::audit::{AuditEvent, AuditKind, Auditor};
 use crate::clock::Timestamp;
 use crate::error::AuthError;
 use crate::ids::{SessionId, UserId};
-use crate::service::credential_check::{CheckPurpose, Checked};
+use crate::service::credential_check::CheckPurpose;
 use crate::service::{AccountChange, AuthService, ClientInfo};
 use crate::session::{RevokeReason, Session};
 use crate::store::Store;
 use crate::telemetry;
-use crate::throttle::ThrottleKey;
 use crate::user::{Password, User};
 
 /// Most audit events an export carries; a user with more (years of logins under a long
@@ -156,19 +155,7 @@ impl AuthService {
             .find_user(user)
             .await?
             .ok_or(AuthError::InvalidToken)?;
-        let check = async {
-            let verification = self
-                .hasher
-                .verify(password, Some(account.password_hash))
-                .await?;
-            Ok(if verification.matched {
-                Checked::Matched(())
-            } else {
-                Checked::Mismatched(Some(user))
-            })
-        };
-        let key = ThrottleKey::for_email(&account.email);
-        self.check_credential(key, CheckPurpose::AccountDeletion, &client, check)
+        self.recheck_password(&account, password, CheckPurpose::AccountDeletion, &client)
             .await?;
         let now = self.clock.now();
         let revoked = erase_user(self.store.as_ref(), &self.audit, user, Eraser::User, now)

@@ -4,11 +4,10 @@
 use crate::audit::{AuditEvent, AuditKind};
 use crate::error::AuthError;
 use crate::ids::{SessionId, UserId};
-use crate::service::credential_check::{CheckPurpose, Checked};
+use crate::service::credential_check::CheckPurpose;
 use crate::service::{AuthService, ClientInfo};
 use crate::session::RevokeReason;
 use crate::telemetry;
-use crate::throttle::ThrottleKey;
 use crate::user::{Password, User};
 
 /// The JSON field the new password comes in, named in its errors.
@@ -53,20 +52,13 @@ impl AuthService {
             return Err(AuthError::AccountDisabled);
         }
         let same = current_password.as_bytes() == new_password.as_bytes();
-        let check = async {
-            let verification = self
-                .hasher
-                .verify(current_password, Some(account.password_hash))
-                .await?;
-            Ok(if verification.matched {
-                Checked::Matched(())
-            } else {
-                Checked::Mismatched(Some(user))
-            })
-        };
-        let key = ThrottleKey::for_email(&account.email);
-        self.check_credential(key, CheckPurpose::PasswordChange, &client, check)
-            .await?;
+        self.recheck_password(
+            &account,
+            current_password,
+            CheckPurpose::PasswordChange,
+            &client,
+        )
+        .await?;
         if same {
             return Err(AuthError::InvalidInput {
                 field: NEW_PASSWORD_FIELD,
