@@ -39,6 +39,9 @@ pub async fn serve(
     let mut shutdown = shutdown;
     loop {
         tokio::select! {
+            // Shutdown first: its first poll (before any connection is accepted) is what
+            // installs a signal handler built lazily.
+            biased;
             () = &mut shutdown => break,
             // Finished connections are reaped as they end, so the set holds only open ones.
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
