@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0004_revocation_feed.sql"),
     include_str!("../../migrations/postgres/0005_login_throttle.sql"),
     include_str!("../../migrations/postgres/0006_audit_log.sql"),
+    include_str!("../../migrations/postgres/0007_session_lifetimes.sql"),
 ];
 
 /// The schema version this build expects.

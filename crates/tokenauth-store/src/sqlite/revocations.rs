@@ -12,14 +12,19 @@ use super::{SqliteStore, unavailable};
 use crate::feed;
 
 /// Appends one feed event per session in `sessions`, each revoked at `revoked_at`, inside the
-/// caller's transaction (the one that set their `revoked_at`).
+/// caller's transaction (the one that set their `revoked_at`), with the session's stored
+/// latest access-token expiry. A session that is not stored fails the append (the column is
+/// `NOT NULL`) rather than be left out.
 pub(super) fn append(
     tx: &Connection,
     sessions: &[SessionId],
     revoked_at: Timestamp,
 ) -> Result<(), StoreError> {
     let mut stmt = tx
-        .prepare_cached("INSERT INTO revocations (session_id, revoked_at) VALUES (?1, ?2)")
+        .prepare_cached(
+            "INSERT INTO revocations (session_id, revoked_at, access_expires_at) \
+             VALUES (?1, ?2, (SELECT access_expires_at FROM sessions WHERE id = ?1))",
+        )
         .map_err(unavailable)?;
     for session in sessions {
         stmt.execute(params![session.to_string(), revoked_at.as_millis()])
@@ -44,8 +49,8 @@ impl RevocationStore for SqliteStore {
             .read(move |conn| {
                 let mut stmt = conn
                     .prepare_cached(
-                        "SELECT seq, session_id, revoked_at FROM revocations WHERE seq > ?1 \
-                         ORDER BY seq LIMIT ?2",
+                        "SELECT seq, session_id, revoked_at, access_expires_at FROM revocations \
+                         WHERE seq > ?1 ORDER BY seq LIMIT ?2",
                     )
                     .map_err(read_error)?;
                 let events = stmt
@@ -61,12 +66,13 @@ impl RevocationStore for SqliteStore {
     async fn purge_revocations(
         &self,
         revoked_before: Timestamp,
+        alive_before: Timestamp,
         limit: u32,
     ) -> Result<u64, StoreError> {
         self.workers
             .write(move |conn| {
                 let tx = conn.transaction().map_err(unavailable)?;
-                let deleted = purge(&tx, revoked_before, limit)?;
+                let deleted = purge(&tx, revoked_before, alive_before, limit)?;
                 tx.commit().map_err(unavailable)?;
                 Ok(deleted)
             })
@@ -101,21 +107,33 @@ fn position(conn: &mut Connection) -> Result<FeedPosition, StoreError> {
 }
 
 /// Deletes the oldest events, in seq order, up to `limit` of them and stopping at the first
-/// one revoked at or after `revoked_before`; raises `purged_through` to the last seq deleted.
+/// one revoked at or after `revoked_before` or alive at or after `alive_before`; raises
+/// `purged_through` to the last seq deleted.
 ///
 /// Only a prefix of the feed is ever deleted, so every event at or below `purged_through` is
 /// gone even when revocation times are not in seq order.
-fn purge(tx: &Transaction<'_>, revoked_before: Timestamp, limit: u32) -> Result<u64, StoreError> {
+fn purge(
+    tx: &Transaction<'_>,
+    revoked_before: Timestamp,
+    alive_before: Timestamp,
+    limit: u32,
+) -> Result<u64, StoreError> {
     let oldest = tx
-        .prepare_cached("SELECT seq, revoked_at FROM revocations ORDER BY seq LIMIT ?1")
+        .prepare_cached(
+            "SELECT seq, revoked_at, access_expires_at FROM revocations ORDER BY seq LIMIT ?1",
+        )
         .and_then(|mut stmt| {
             stmt.query_map([limit], |row| {
-                Ok((row.get::<_, i64>(0)?, rows::time(row, 1)?))
+                Ok(feed::Stored {
+                    seq: row.get::<_, i64>(0)?,
+                    revoked_at: rows::time(row, 1)?,
+                    alive_until: rows::time(row, 2)?,
+                })
             })?
             .collect::<Result<Vec<_>, _>>()
         })
         .map_err(read_error)?;
-    let Some(last) = feed::purge_end(&oldest, revoked_before) else {
+    let Some(last) = feed::purge_end(&oldest, revoked_before, alive_before) else {
         return Ok(0);
     };
     let deleted = tx
@@ -130,7 +148,7 @@ fn purge(tx: &Transaction<'_>, revoked_before: Timestamp, limit: u32) -> Result<
     u64::try_from(deleted).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-/// An event from a row of `seq, session_id, revoked_at`.
+/// An event from a row of `seq, session_id, revoked_at, access_expires_at`.
 fn event(row: &Row<'_>) -> rusqlite::Result<RevocationEvent> {
     let stored: i64 = row.get(0)?;
     Ok(RevocationEvent {
@@ -139,5 +157,6 @@ fn event(row: &Row<'_>) -> rusqlite::Result<RevocationEvent> {
         })?,
         session: rows::parse::<SessionId>(row, 1)?,
         revoked_at: rows::time(row, 2)?,
+        alive_until: rows::time(row, 3)?,
     })
 }
