@@ -153,6 +153,8 @@ impl Rows {
                 created_at: now,
                 last_used_at: now,
                 expires_at: now.plus(SESSION_LIFETIME),
+                absolute_expires_at: now.plus(SESSION_LIFETIME),
+                access_expires_at: now,
                 revoked_at: None,
                 revoke_reason: None,
                 user_agent: None,

@@ -18,8 +18,14 @@ pub struct NewSession {
     pub refresh_token_hash: RefreshTokenHash,
     /// Creation time.
     pub created_at: Timestamp,
-    /// When the first refresh token expires.
+    /// When the first refresh token expires (never after `absolute_expires_at`).
     pub expires_at: Timestamp,
+    /// The session's absolute end: no refresh token of it lives past this, however often it is
+    /// used (`created_at` + `session_max_lifetime`).
+    pub absolute_expires_at: Timestamp,
+    /// `exp` of the access token minted with the session: the latest expiry of any access token
+    /// of it so far, kept so a revocation is remembered until then.
+    pub access_expires_at: Timestamp,
     /// The client's `User-Agent`, cut to a sane length, for the session list.
     pub user_agent: Option<String>,
     /// The client's address, for the session list.
@@ -37,8 +43,11 @@ pub struct Session {
     pub created_at: Timestamp,
     /// Last login or refresh.
     pub last_used_at: Timestamp,
-    /// When the current refresh token expires.
+    /// When the current refresh token expires: the idle timeout after its last use, never
+    /// after `absolute_expires_at`.
     pub expires_at: Timestamp,
+    /// The session's absolute end, fixed at creation; no rotation extends it.
+    pub absolute_expires_at: Timestamp,
     /// Number of rotations so far.
     pub generation: i64,
     /// `User-Agent` seen at creation.
@@ -175,8 +184,12 @@ pub struct RotationRequest {
     /// A rotation at or after this time makes the previous token a benign retry; before it,
     /// reuse of the previous token is theft (`now - refresh_reuse_grace`).
     pub grace_cutoff: Timestamp,
-    /// Expiry of the successor.
+    /// Expiry of the successor by the idle timeout (`now + session_idle_timeout`); the store
+    /// caps it at the session's absolute end, in the same statement as the swap.
     pub successor_expires_at: Timestamp,
+    /// `exp` of the access token minted with the successor; stored with the session, in the
+    /// same statement as the swap, as the latest expiry of its access tokens.
+    pub access_expires_at: Timestamp,
 }
 
 /// The owner of a session, as needed to mint its access token.
@@ -188,8 +201,24 @@ pub struct SessionOwner {
     pub user_id: UserId,
     /// The user's roles now.
     pub roles: Vec<String>,
-    /// When the session's live refresh token expires.
+    /// When the session's live refresh token expires (never after its absolute end).
     pub expires_at: Timestamp,
+    /// The latest `exp` an access token of the session may carry: the one minted with the live
+    /// refresh token. A replay mints no later one, so its answer expires with the first.
+    pub access_expires_at: Timestamp,
+}
+
+/// A revoked session whose access tokens may still be alive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevokedSession {
+    /// The session (`sid` of its access tokens).
+    pub session: SessionId,
+    /// When it was revoked.
+    pub revoked_at: Timestamp,
+    /// The latest `exp` any of its access tokens carries, as stored when they were minted (not
+    /// computed from today's `access_token_ttl`); a reader may forget the session once this,
+    /// plus its own clock leeway, has passed.
+    pub alive_until: Timestamp,
 }
 
 /// What a rotation did. The store decides and acts in one transaction; see
@@ -210,7 +239,8 @@ pub enum RotationOutcome {
         /// Its user.
         user_id: UserId,
     },
-    /// The token belongs to a session that has expired.
+    /// The token belongs to a session that has expired: its idle timeout or its absolute end
+    /// has passed.
     Expired,
     /// The token belongs to a session that was revoked earlier, or whose user is disabled.
     Revoked,

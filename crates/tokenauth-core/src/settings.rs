@@ -6,6 +6,9 @@ use tokenauth_jwt::Algorithm;
 
 use crate::throttle::LockoutPolicy;
 
+/// Default absolute end of a session after its creation (the contract's 90 days).
+pub const SESSION_MAX_LIFETIME: Duration = Duration::from_secs(90 * 24 * 3600);
+
 /// Lifetimes, names and algorithms that govern tokens and keys, and the login lock-out policy.
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
@@ -17,6 +20,13 @@ pub struct AuthSettings {
     pub access_token_ttl: Duration,
     /// Lifetime of a refresh token; every rotation starts a new one (sliding expiry).
     pub refresh_token_ttl: Duration,
+    /// Absolute end of a session, counted from its creation: no rotation extends a session past
+    /// it, so a stolen refresh-token chain that is never detected still ends.
+    pub session_max_lifetime: Duration,
+    /// How long a session may go unused before it ends; each rotation's refresh token lives
+    /// this long (capped at the session's absolute end). `None`: `refresh_token_ttl`. Read it
+    /// through [`AuthSettings::idle_timeout`].
+    pub session_idle_timeout: Option<Duration>,
     /// How long after a rotation the immediately previous refresh token is still a benign retry.
     pub refresh_reuse_grace: Duration,
     /// Tolerated clock difference when checking `exp` and `nbf`.
@@ -40,6 +50,15 @@ pub struct AuthSettings {
 }
 
 impl AuthSettings {
+    /// How long a refresh token lives from its issue (its session's last use), before the cap
+    /// of the session's absolute end: `session_idle_timeout`, never longer than
+    /// `refresh_token_ttl`.
+    pub fn idle_timeout(&self) -> Duration {
+        self.session_idle_timeout
+            .unwrap_or(self.refresh_token_ttl)
+            .min(self.refresh_token_ttl)
+    }
+
     /// How long before use a new key must be published: two JWKS cache lifetimes, and never
     /// less than [`crate::keys::MIN_KEY_PUBLISH_LEAD`] (verifiers rate-limit refetches).
     pub fn key_publish_lead(&self) -> Duration {
@@ -63,6 +82,8 @@ impl Default for AuthSettings {
             audience: "http://127.0.0.1:8080".to_owned(),
             access_token_ttl: Duration::from_secs(15 * 60),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            session_max_lifetime: SESSION_MAX_LIFETIME,
+            session_idle_timeout: None,
             refresh_reuse_grace: Duration::from_secs(10),
             clock_leeway: Duration::from_secs(10),
             signing_alg: Algorithm::ES256,

@@ -14,7 +14,8 @@ use crate::ids::{SessionId, UserId};
 use crate::keys::{KeyPolicy, KeyWithdrawal, SigningKeyRecord};
 use crate::refresh_token::RefreshTokenHash;
 use crate::session::{
-    NewSession, RefreshTokenStatus, RevokeReason, RotationOutcome, RotationRequest, Session,
+    NewSession, RefreshTokenStatus, RevokeReason, RevokedSession, RotationOutcome, RotationRequest,
+    Session,
 };
 use crate::throttle::{AttemptReservation, LockoutPolicy, LoginFailures, ThrottleKey};
 use crate::user::{Email, User};
@@ -94,7 +95,7 @@ pub trait UserStore: Send + Sync {
     /// verifiers refuse their access tokens), then deletes their audit events, the user, and
     /// every session with its refresh-token history. Returns the revoked sessions' ids, or
     /// `None` (and no change) when there is no such user. The feed events stay until the
-    /// feed's own purge, and [`SessionStore::sessions_revoked_since`] keeps reporting the
+    /// feed's own purge, and [`SessionStore::revoked_sessions_alive_at`] keeps reporting the
     /// revoked sessions from them.
     async fn delete_user(
         &self,
@@ -187,14 +188,16 @@ pub trait SessionStore: Send + Sync {
         hash: &RefreshTokenHash,
     ) -> Result<Option<RefreshTokenStatus>, StoreError>;
 
-    /// Sessions revoked at or after `since`, with the time of revocation: what a fresh process
-    /// must know to reject access tokens that are still unexpired. Includes sessions deleted
+    /// Every revoked session whose access tokens may still be unexpired at `alive_at`: those
+    /// whose stored latest access-token expiry (`access_expires_at`, set when the tokens were
+    /// minted) is at or after it. What a fresh process must know to reject access tokens that
+    /// are still unexpired, whatever `access_token_ttl` is today. Includes sessions deleted
     /// since with their user ([`UserStore::delete_user`]), read from the revocation feed. A
     /// session may be listed twice (from both sources).
-    async fn sessions_revoked_since(
+    async fn revoked_sessions_alive_at(
         &self,
-        since: Timestamp,
-    ) -> Result<Vec<(SessionId, Timestamp)>, StoreError>;
+        alive_at: Timestamp,
+    ) -> Result<Vec<RevokedSession>, StoreError>;
 }
 
 /// Signing keys. At most one key is `next` and at most one `active` at any time; the store
@@ -328,6 +331,9 @@ pub struct RevocationEvent {
     pub session: SessionId,
     /// When it was revoked.
     pub revoked_at: Timestamp,
+    /// The latest `exp` of the session's access tokens, copied from the session when the event
+    /// was appended.
+    pub alive_until: Timestamp,
 }
 
 /// What one entry of the revocation feed revokes.
@@ -348,6 +354,9 @@ pub struct FeedEvent {
     pub subject: FeedSubject,
     /// When.
     pub revoked_at: Timestamp,
+    /// The latest `exp` of a revoked session's access tokens, copied from the session when the
+    /// event was appended; the withdrawal time for a key (its tokens are refused from then on).
+    pub alive_until: Timestamp,
 }
 
 /// Where the revocation feed of one database stands.
@@ -393,6 +402,7 @@ pub trait RevocationStore: Send + Sync {
                     seq: event.seq,
                     session,
                     revoked_at: event.revoked_at,
+                    alive_until: event.alive_until,
                 }),
                 FeedSubject::SigningKey(_) => None,
             })
@@ -414,11 +424,14 @@ pub trait RevocationStore: Send + Sync {
         None
     }
 
-    /// Deletes up to `limit` of the oldest events revoked before `revoked_before` and raises
-    /// `purged_through` to the highest `seq` deleted; returns how many were deleted.
+    /// Deletes up to `limit` of the oldest events that were revoked before `revoked_before`
+    /// and whose access tokens expired (`alive_until`) before `alive_before`, stopping at the
+    /// first event that is not both, and raises `purged_through` to the highest `seq` deleted;
+    /// returns how many were deleted.
     async fn purge_revocations(
         &self,
         revoked_before: Timestamp,
+        alive_before: Timestamp,
         limit: u32,
     ) -> Result<u64, StoreError>;
 }

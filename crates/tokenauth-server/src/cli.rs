@@ -360,6 +360,8 @@ setting_flags! {
     audience => "audience", "Audience of access tokens [default: the issuer]";
     access_token_ttl => "access_token_ttl", "Access token lifetime [default: 15m]";
     refresh_token_ttl => "refresh_token_ttl", "Refresh token lifetime [default: 30d]";
+    session_max_lifetime => "session_max_lifetime", "Absolute end of a session after its creation [default: 90d]";
+    session_idle_timeout => "session_idle_timeout", "A session unused this long ends [default: refresh_token_ttl]";
     refresh_reuse_grace => "refresh_reuse_grace", "Grace window for a retried refresh [default: 10s]";
     signing_alg => "signing_alg", "ES256, EdDSA, RS256 or HS256 [default: ES256]";
     key_rotation_interval => "key_rotation_interval", "Signing key rotation interval [default: 7d]";

@@ -95,6 +95,8 @@ async fn legacy_account(server: &TestServer, email: &str, password: &str) {
         refresh_token_hash: RefreshToken::generate().unwrap().hash(),
         created_at: now,
         expires_at: now.plus(Duration::from_secs(3600)),
+        absolute_expires_at: now.plus(Duration::from_secs(7200)),
+        access_expires_at: now.plus(Duration::from_secs(900)),
         user_agent: None,
         ip: None,
     };

@@ -26,7 +26,8 @@ use tokenauth_core::client::ApiClient;
 use tokenauth_core::keys::{KeyPolicy, KeyWithdrawal, SigningKeyRecord};
 use tokenauth_core::refresh_token::RefreshTokenHash;
 use tokenauth_core::session::{
-    NewSession, RefreshTokenStatus, RevokeReason, RotationOutcome, RotationRequest, Session,
+    NewSession, RefreshTokenStatus, RevokeReason, RevokedSession, RotationOutcome, RotationRequest,
+    Session,
 };
 use tokenauth_core::store::{
     AuditStore, ClientStore, FeedEvent, FeedPosition, KeyStore, Lifecycle, PoolStatus,
@@ -307,12 +308,12 @@ impl SessionStore for DeadlineStore {
             .await
     }
 
-    async fn sessions_revoked_since(
+    async fn revoked_sessions_alive_at(
         &self,
-        since: Timestamp,
-    ) -> Result<Vec<(SessionId, Timestamp)>, StoreError> {
-        let call = self.inner.sessions_revoked_since(since);
-        self.read("sessions_revoked_since", call).await
+        alive_at: Timestamp,
+    ) -> Result<Vec<RevokedSession>, StoreError> {
+        let call = self.inner.revoked_sessions_alive_at(alive_at);
+        self.read("revoked_sessions_alive_at", call).await
     }
 }
 
@@ -430,9 +431,10 @@ impl RevocationStore for DeadlineStore {
     async fn purge_revocations(
         &self,
         revoked_before: Timestamp,
+        alive_before: Timestamp,
         limit: u32,
     ) -> Result<u64, StoreError> {
-        let call = self.inner.purge_revocations(revoked_before, limit);
+        let call = self.inner.purge_revocations(revoked_before, alive_before, limit);
         self.purge("purge_revocations", call).await
     }
 }

@@ -36,14 +36,30 @@ pub(crate) fn checked_epoch(epoch: String) -> Result<String, StoreError> {
     }
 }
 
-/// Given the oldest events as `(seq, revoked_at)` in seq order, the last seq a purge of events
-/// revoked before `revoked_before` may delete: the end of the run of old events at the start.
-/// The purge stops at the first event that is not old enough, even if later ones are (times
-/// need not follow seq order), so that every event at or below `purged_through` is gone.
-pub(crate) fn purge_end(oldest: &[(i64, Timestamp)], revoked_before: Timestamp) -> Option<i64> {
+/// What a purge reads of one of the oldest events.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stored {
+    /// Its position.
+    pub(crate) seq: i64,
+    /// When the session was revoked.
+    pub(crate) revoked_at: Timestamp,
+    /// The latest expiry of the session's access tokens.
+    pub(crate) alive_until: Timestamp,
+}
+
+/// Given the oldest events in seq order, the last seq a purge of events revoked before
+/// `revoked_before` whose tokens expired before `alive_before` may delete: the end of the run
+/// of such events at the start. The purge stops at the first event that is not old enough,
+/// even if later ones are (times need not follow seq order), so that every event at or below
+/// `purged_through` is gone.
+pub(crate) fn purge_end(
+    oldest: &[Stored],
+    revoked_before: Timestamp,
+    alive_before: Timestamp,
+) -> Option<i64> {
     oldest
         .iter()
-        .take_while(|(_, revoked_at)| *revoked_at < revoked_before)
-        .map(|(seq, _)| *seq)
+        .take_while(|event| event.revoked_at < revoked_before && event.alive_until < alive_before)
+        .map(|event| event.seq)
         .last()
 }

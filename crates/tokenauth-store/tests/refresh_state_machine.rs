@@ -1,7 +1,8 @@
 //! Property test of the refresh-token state machine (`shared/refresh-rotation.md`): random
 //! sequences of refreshes (with the live token, the previous one, older ones, unknown ones),
 //! logouts, "log out everywhere", access-token checks and clock jumps (a second, exactly the
-//! grace window, just past it, past the access-token lifetime, a whole refresh-token lifetime)
+//! grace window, just past it, past the access-token lifetime, exactly the idle timeout, a whole
+//! refresh-token lifetime)
 //! drive a real [`AuthService`] over a real store — SQLite, and PostgreSQL when
 //! `TOKENAUTH_TEST_DATABASE_URL` is set. A model of every session predicts each answer, which
 //! must match exactly (down to the very successor token, derived here from the same master key),
@@ -12,7 +13,9 @@
 //! 2. a revoked or expired family never comes back: no token of it is live again, every later
 //!    refresh of any of its tokens fails, its access tokens are refused;
 //! 3. reusing a rotated token (the previous one after the grace window, or any older one)
-//!    revokes the family, while the previous one inside the window replays the same successor.
+//!    revokes the family, while the previous one inside the window replays the same successor;
+//! 4. a session ends after its idle timeout unused, and at its absolute end however often it is
+//!    refreshed: every successor's expiry is capped there, and `refresh_token_expires_in` says so.
 //!
 //! One store and one service serve every case of a run; each case signs up users of its own, so
 //! cases are independent. `PROPTEST_CASES` overrides the number of cases (64).
@@ -36,6 +39,10 @@ use tokenauth_store::postgres::test_schema::TestSchema;
 
 const ACCESS_TTL: Duration = Duration::from_secs(60);
 const REFRESH_TTL: Duration = Duration::from_secs(600);
+/// Shorter than the refresh-token lifetime, so it is the one that counts.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(400);
+/// Reached within a case when its refreshes keep a session alive.
+const MAX_LIFETIME: Duration = Duration::from_secs(1000);
 const GRACE: Duration = Duration::from_secs(10);
 const LEEWAY: Duration = Duration::from_secs(5);
 const PASSWORD: &str = "correct horse battery staple";
@@ -62,6 +69,8 @@ enum Wait {
     PastGrace,
     /// Past the access-token lifetime and the leeway.
     PastAccessTtl,
+    /// Exactly the idle timeout: a session unused that long has expired.
+    Idle,
     /// A whole refresh-token lifetime: every session not refreshed since has expired.
     RefreshTtl,
 }
@@ -73,6 +82,7 @@ impl Wait {
             Wait::Grace => GRACE,
             Wait::PastGrace => GRACE + Duration::from_millis(1),
             Wait::PastAccessTtl => ACCESS_TTL + LEEWAY + Duration::from_secs(1),
+            Wait::Idle => IDLE_TIMEOUT,
             Wait::RefreshTtl => REFRESH_TTL,
         }
     }
@@ -110,6 +120,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => Just(Wait::Grace),
         2 => Just(Wait::PastGrace),
         2 => Just(Wait::PastAccessTtl),
+        1 => Just(Wait::Idle),
         1 => Just(Wait::RefreshTtl),
     ];
     prop_oneof![
@@ -150,10 +161,14 @@ struct Family {
     tokens: Vec<String>,
     rotated_at: Option<Timestamp>,
     expires_at: Timestamp,
+    /// The session's absolute end.
+    absolute_end: Timestamp,
+    /// The latest expiry of any access token minted for it (what the store records).
+    access_expires_at: Timestamp,
     revoked: bool,
-    /// The latest access token and when it was issued.
+    /// The latest access token and its `exp`.
     access_token: String,
-    access_issued_at: Timestamp,
+    access_exp: i64,
     /// Until when the service refuses the session's access tokens as revoked.
     remembered_revoked_until: Option<Timestamp>,
     /// The family was seen dead (revoked or expired) at an earlier step.
@@ -167,10 +182,12 @@ impl Family {
             id: tokens.session_id,
             tokens: vec![tokens.refresh_token.expose().to_owned()],
             rotated_at: None,
-            expires_at: now.plus(REFRESH_TTL),
+            expires_at: now.plus(IDLE_TIMEOUT),
+            absolute_end: now.plus(MAX_LIFETIME),
+            access_expires_at: now.plus(ACCESS_TTL),
             revoked: false,
             access_token: tokens.access_token.clone(),
-            access_issued_at: now,
+            access_exp: now.as_secs() + ACCESS_TTL.as_secs() as i64,
             remembered_revoked_until: None,
             was_dead: false,
         }
@@ -236,6 +253,8 @@ impl Harness {
         let settings = AuthSettings {
             access_token_ttl: ACCESS_TTL,
             refresh_token_ttl: REFRESH_TTL,
+            session_idle_timeout: Some(IDLE_TIMEOUT),
+            session_max_lifetime: MAX_LIFETIME,
             refresh_reuse_grace: GRACE,
             clock_leeway: LEEWAY,
             // The clock jumps hours per case; no key rotation is wanted here.
@@ -385,18 +404,23 @@ async fn apply(
                 (Expected::Issued { token, rotated }, Ok(issued)) => {
                     prop_assert_eq!(issued.refresh_token.expose(), token.as_str());
                     prop_assert_eq!(issued.session_id, family.id);
-                    prop_assert_eq!(issued.expires_in, ACCESS_TTL.as_secs());
                     if *rotated {
                         family.tokens.push(token.clone());
                         family.rotated_at = Some(now);
-                        family.expires_at = now.plus(REFRESH_TTL);
+                        family.expires_at = now.plus(IDLE_TIMEOUT).min(family.absolute_end);
+                        family.access_expires_at = now.plus(ACCESS_TTL);
                     }
+                    // A replay's access token expires no later than the rotation's did.
+                    let exp = (now.as_secs() + ACCESS_TTL.as_secs() as i64)
+                        .min(family.access_expires_at.as_secs());
+                    prop_assert_eq!(issued.expires_in as i64, exp - now.as_secs());
+                    prop_assert!(family.expires_at <= family.absolute_end);
                     prop_assert_eq!(
                         issued.refresh_token_expires_in,
                         family.expires_at.since(now).as_secs()
                     );
                     family.access_token = issued.access_token;
-                    family.access_issued_at = now;
+                    family.access_exp = exp;
                 }
                 (Expected::Refused(expected), Err(error)) => {
                     prop_assert_eq!(*expected, refused(error)?);
@@ -452,7 +476,7 @@ async fn apply(
         }
         Op::Authenticate { session } => {
             let family = &families[session];
-            let exp = family.access_issued_at.as_secs() + ACCESS_TTL.as_secs() as i64;
+            let exp = family.access_exp;
             let expected = if now.as_secs() >= exp + LEEWAY.as_secs() as i64 {
                 Err(Refused::Expired)
             } else if family.remembered_revoked_until.is_some_and(|t| now < t) {

@@ -40,6 +40,7 @@ fn request(presented: &RefreshToken, now: Timestamp) -> RotationRequest {
         now,
         grace_cutoff: now.minus(GRACE),
         successor_expires_at: now.plus(TTL),
+        access_expires_at: now.plus(Duration::from_secs(900)),
     }
 }
 
@@ -80,6 +81,8 @@ async fn populate(store: &(impl Store + Transfer)) -> Fixture {
             refresh_token_hash: first.hash(),
             created_at: at(i),
             expires_at: at(i).plus(TTL),
+            absolute_expires_at: at(i).plus(TTL).plus(TTL),
+            access_expires_at: at(i).plus(Duration::from_secs(900)),
             user_agent: (i % 2 == 0).then(|| format!("agent/{i} \"quoted\"")),
             ip: (i % 3 != 0).then(|| format!("2001:db8::{i}")),
         };
@@ -286,7 +289,13 @@ async fn round_trip(target: &(impl Store + Transfer)) {
         matches!(outcome, Ok(RotationOutcome::Revoked)),
         "{outcome:?}"
     );
-    let revoked = target.sessions_revoked_since(at(0)).await.unwrap();
+    let revoked: Vec<_> = target
+        .revoked_sessions_alive_at(at(0))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|revoked| (revoked.session, revoked.revoked_at))
+        .collect();
     assert!(revoked.contains(&(*revoked_id, at(900))), "{revoked:?}");
     assert_eq!(
         target.list_signing_keys().await.unwrap(),

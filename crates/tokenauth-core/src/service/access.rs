@@ -2,7 +2,6 @@
 //! in-memory keyring (no database call).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use aws_lc_rs::rand;
 use base64::Engine as _;
@@ -14,6 +13,7 @@ use crate::error::AuthError;
 use crate::ids::{SessionId, UserId};
 use crate::refresh_token::RefreshToken;
 use crate::service::AuthService;
+use crate::session::RevokedSession;
 
 /// The JWS `typ` of access tokens (RFC 9068).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -34,21 +34,27 @@ pub struct IssuedTokens {
 }
 
 impl AuthService {
-    /// Signs an access token for `user` in `session` with the active key.
+    /// Signs an access token for `user` in `session` with the active key, expiring
+    /// `access_token_ttl` after `now` or at `not_after`, whichever is sooner; returns it with
+    /// its seconds to live.
     pub(crate) fn mint_access_token(
         &self,
         user: UserId,
         session: SessionId,
         roles: Vec<String>,
         now: Timestamp,
+        not_after: Timestamp,
     ) -> Result<(String, u64), AuthError> {
         let ttl = self.settings.access_token_ttl;
         let iat = now.as_secs();
+        let exp = iat
+            .saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX))
+            .min(not_after.as_secs());
         let claims = AccessTokenClaims {
             iss: self.settings.issuer.clone(),
             sub: user.to_string(),
             aud: Audience::One(self.settings.audience.clone()),
-            exp: iat.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
+            exp,
             iat,
             nbf: iat,
             jti: new_jti()?,
@@ -60,10 +66,13 @@ impl AuthService {
             .signer()
             .sign(ACCESS_TOKEN_TYP, &claims)
             .map_err(|e| AuthError::Internal(format!("signing: {e}")))?;
-        Ok((token, ttl.as_secs()))
+        let expires_in = u64::try_from(exp.saturating_sub(iat)).unwrap_or(0);
+        Ok((token, expires_in))
     }
 
-    /// Assembles the token response for a session whose refresh token expires at `expires_at`.
+    /// Assembles the token response for a new session whose refresh token expires at
+    /// `expires_at`; the access token lives `access_token_ttl` (the expiry
+    /// [`NewSession::access_expires_at`](crate::session::NewSession::access_expires_at) records).
     pub(crate) fn issue(
         &self,
         user: UserId,
@@ -73,7 +82,35 @@ impl AuthService {
         expires_at: Timestamp,
         now: Timestamp,
     ) -> Result<IssuedTokens, AuthError> {
-        let (access_token, expires_in) = self.mint_access_token(user, session, roles, now)?;
+        let access_expires_at = now.plus(self.settings.access_token_ttl);
+        self.issue_until(
+            user,
+            session,
+            roles,
+            refresh_token,
+            expires_at,
+            access_expires_at,
+            now,
+        )
+    }
+
+    /// Assembles the token response for a session whose refresh token expires at `expires_at`
+    /// (`refresh_token_expires_in` is the time to it, so never past the session's absolute end)
+    /// and whose access tokens must not outlive `access_expires_at`, the expiry the store
+    /// recorded for them.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn issue_until(
+        &self,
+        user: UserId,
+        session: SessionId,
+        roles: Vec<String>,
+        refresh_token: RefreshToken,
+        expires_at: Timestamp,
+        access_expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<IssuedTokens, AuthError> {
+        let (access_token, expires_in) =
+            self.mint_access_token(user, session, roles, now, access_expires_at)?;
         Ok(IssuedTokens {
             access_token,
             expires_in,
@@ -154,15 +191,22 @@ impl AuthService {
         self.revoked.purge(self.clock.now());
     }
 
-    /// Remembers that `session` was revoked at `now`, until its last access token expires.
+    /// Remembers that `session` was revoked at `now`, at once for as long as a token minted
+    /// with today's `access_token_ttl` lives, and wakes the feed follower, which extends that
+    /// to the expiry stored with the session (its tokens may come from a run with a longer
+    /// TTL; see [`AuthService::follow_revocation_feed`]).
     pub(crate) fn remember_revoked(&self, session: SessionId, now: Timestamp) {
         self.revoked
-            .insert(session, now.plus(self.revocation_hold()));
+            .insert(session, now.plus(self.settings.key_retire_hold()));
         self.nudge_revocation_follower();
     }
 
-    pub(crate) fn revocation_hold(&self) -> Duration {
-        self.settings.key_retire_hold()
+    /// Remembers `revoked` until its stored latest access-token expiry plus the clock leeway.
+    pub(crate) fn remember_revoked_until_expiry(&self, revoked: &RevokedSession) {
+        self.revoked.insert(
+            revoked.session,
+            revoked.alive_until.plus(self.settings.clock_leeway),
+        );
     }
 }
 

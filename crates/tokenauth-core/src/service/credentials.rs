@@ -262,7 +262,8 @@ impl AuthService {
             successor: successor.hash(),
             now,
             grace_cutoff: now.minus(self.settings.refresh_reuse_grace),
-            successor_expires_at: now.plus(self.settings.refresh_token_ttl),
+            successor_expires_at: now.plus(self.settings.idle_timeout()),
+            access_expires_at: now.plus(self.settings.access_token_ttl),
         };
         let outcome = self
             .store
@@ -272,12 +273,15 @@ impl AuthService {
             .inspect_err(telemetry::refresh_failed)?;
         telemetry::refresh(&outcome);
         match outcome {
-            RotationOutcome::Rotated(owner) | RotationOutcome::Replayed(owner) => self.issue(
+            // A replay's access token expires with the first answer's, as stored: no access
+            // token outlives the session's recorded `access_expires_at`.
+            RotationOutcome::Rotated(owner) | RotationOutcome::Replayed(owner) => self.issue_until(
                 owner.user_id,
                 owner.session_id,
                 owner.roles,
                 successor,
                 owner.expires_at,
+                owner.access_expires_at,
                 now,
             ),
             RotationOutcome::Reused {
@@ -315,12 +319,18 @@ impl AuthService {
         now: Timestamp,
     ) -> Result<(NewSession, RefreshToken), AuthError> {
         let refresh_token = RefreshToken::generate()?;
+        let absolute_expires_at = now.plus(self.settings.session_max_lifetime);
         let session = NewSession {
             id: SessionId::generate(),
             user_id,
             refresh_token_hash: refresh_token.hash(),
             created_at: now,
-            expires_at: now.plus(self.settings.refresh_token_ttl),
+            expires_at: now
+                .plus(self.settings.idle_timeout())
+                .min(absolute_expires_at),
+            absolute_expires_at,
+            // What `issue` gives the first access token.
+            access_expires_at: now.plus(self.settings.access_token_ttl),
             user_agent: client.user_agent.clone().map(cut_user_agent),
             ip: client.ip.clone(),
         };

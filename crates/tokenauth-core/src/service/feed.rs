@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::clock::Timestamp;
 use crate::error::AuthError;
-use crate::ids::SessionId;
 use crate::service::AuthService;
+use crate::clock::Timestamp;
+use crate::session::RevokedSession;
 use crate::store::{FeedPosition, FeedSubject};
 
 /// Most entries in one page of the feed; a full page tells the reader to ask again at once.
@@ -82,18 +82,6 @@ impl FromStr for FeedCursor {
             seq,
         })
     }
-}
-
-/// One revoked session, as the feed publishes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RevokedSession {
-    /// The session (`sid` of its access tokens).
-    pub session: SessionId,
-    /// When it was revoked.
-    pub revoked_at: Timestamp,
-    /// The latest `exp` any of its access tokens can carry; a reader may forget the session
-    /// once this (plus its own clock leeway) has passed.
-    pub alive_until: Timestamp,
 }
 
 /// One withdrawn signing key, as the feed publishes it: a reader that trusts this `kid` (from
@@ -169,7 +157,11 @@ impl AuthService {
                 for event in events {
                     match event.subject {
                         FeedSubject::Session(session) => {
-                            revocations.push(self.revoked_session(session, event.revoked_at));
+                            revocations.push(RevokedSession {
+                                session,
+                                revoked_at: event.revoked_at,
+                                alive_until: event.alive_until,
+                            });
                         }
                         FeedSubject::SigningKey(kid) => withdrawn_keys.push(WithdrawnKey {
                             kid,
@@ -193,18 +185,8 @@ impl AuthService {
     /// The head was read before the sessions: a revocation committed in between appears in the
     /// snapshot and again as an event after the cursor, which is harmless; none is lost.
     async fn revocation_snapshot(&self, position: &FeedPosition) -> Result<FeedPage, AuthError> {
-        let since = self
-            .clock
-            .now()
-            .minus(self.settings.access_token_ttl)
-            .minus(MAX_READER_LEEWAY);
-        let revocations = self
-            .store
-            .sessions_revoked_since(since)
-            .await?
-            .into_iter()
-            .map(|(session, revoked_at)| self.revoked_session(session, revoked_at))
-            .collect();
+        let alive_at = self.clock.now().minus(MAX_READER_LEEWAY);
+        let revocations = self.store.revoked_sessions_alive_at(alive_at).await?;
         let withdrawn_keys = self
             .store
             .key_withdrawals_since(Timestamp::from_millis(0))
@@ -219,14 +201,6 @@ impl AuthService {
             withdrawn_keys,
             more: false,
         })
-    }
-
-    fn revoked_session(&self, session: SessionId, revoked_at: Timestamp) -> RevokedSession {
-        RevokedSession {
-            session,
-            revoked_at,
-            alive_until: revoked_at.plus(self.settings.access_token_ttl),
-        }
     }
 
     /// A receiver of the highest feed `seq` this instance has applied; it changes after every
@@ -268,10 +242,7 @@ impl AuthService {
             let page = self.revocation_feed(applied.as_ref()).await?;
             let now = self.clock.now();
             for revoked in &page.revocations {
-                self.revoked.insert(
-                    revoked.session,
-                    revoked.revoked_at.plus(self.revocation_hold()),
-                );
+                self.remember_revoked_until_expiry(revoked);
             }
             total += page.revocations.len();
             let seq = page.cursor.seq;
@@ -294,23 +265,22 @@ impl AuthService {
     }
 
     /// Deletes feed events older than [`FEED_RETENTION`], at most `max_batches` batches;
-    /// returns how many. Never one whose session's access tokens may still be alive (an access
-    /// token lifetime over a day extends the retention): the sessions of a deleted user are
-    /// known as revoked only from the feed.
+    /// returns how many. Never one whose session's access tokens may still be alive by the
+    /// expiry stored with the event (plus the largest reader leeway), whatever today's
+    /// `access_token_ttl`: the sessions of a deleted user are known as revoked only from the
+    /// feed.
     ///
     /// # Errors
     /// Store failures (what was deleted before stays deleted).
     pub async fn purge_revocation_feed(&self, max_batches: u32) -> Result<u64, AuthError> {
-        let alive = self
-            .settings
-            .key_retire_hold()
-            .saturating_add(MAX_READER_LEEWAY);
-        let cutoff = self.clock.now().minus(FEED_RETENTION.max(alive));
+        let now = self.clock.now();
+        let revoked_before = now.minus(FEED_RETENTION);
+        let alive_before = now.minus(MAX_READER_LEEWAY);
         let mut total = 0;
         for _ in 0..max_batches {
             let deleted = self
                 .store
-                .purge_revocations(cutoff, FEED_PURGE_BATCH)
+                .purge_revocations(revoked_before, alive_before, FEED_PURGE_BATCH)
                 .await?;
             total += deleted;
             if deleted < u64::from(FEED_PURGE_BATCH) {

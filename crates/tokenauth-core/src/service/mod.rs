@@ -26,6 +26,7 @@ use crate::settings::AuthSettings;
 use crate::store::Store;
 use tokenauth_jwt::Validation;
 
+pub use crate::session::RevokedSession;
 pub use access::{ACCESS_TOKEN_TYP, AuthenticatedCaller, IssuedTokens};
 pub use account_state::{AccountChange, audit_events_of, disable_user, enable_user};
 pub use clients::register_client;
@@ -35,8 +36,7 @@ pub use erasure::{
     EXPORT_AUDIT_LIMIT, Eraser, UserExport, erase_user, erase_user_by_email, export_user,
 };
 pub use feed::{
-    FEED_PAGE_LIMIT, FEED_RETENTION, FeedCursor, FeedPage, InvalidCursor, RevokedSession,
-    WithdrawnKey,
+    FEED_PAGE_LIMIT, FEED_RETENTION, FeedCursor, FeedPage, InvalidCursor, WithdrawnKey,
 };
 pub use oauth::Introspection;
 pub use revoked::RevokedSessions;
@@ -64,8 +64,9 @@ pub struct AuthService {
 }
 
 impl AuthService {
-    /// Assembles the service. Loads the sessions revoked recently enough that their access tokens
-    /// may still be alive, so a restart does not forget a logout. Audit events go to `audit`
+    /// Assembles the service. Loads the revoked sessions whose access tokens may still be alive
+    /// by the expiry stored when they were minted, so a restart does not forget a logout, even
+    /// one whose tokens were minted with a longer `access_token_ttl` than today's. Audit events go to `audit`
     /// (normally the same store, shared with the key manager).
     ///
     /// # Errors
@@ -80,10 +81,14 @@ impl AuthService {
         audit: Auditor,
     ) -> Result<Self, crate::AuthError> {
         let revoked = RevokedSessions::default();
-        let hold = settings.key_retire_hold();
-        let since = clock.now().minus(hold);
-        for (session, revoked_at) in store.sessions_revoked_since(since).await? {
-            revoked.insert(session, revoked_at.plus(hold));
+        // Each kept until the expiry stored with its tokens, not one computed from today's
+        // `access_token_ttl` (which may have been lowered since they were minted).
+        let alive_at = clock.now().minus(settings.clock_leeway);
+        for session in store.revoked_sessions_alive_at(alive_at).await? {
+            revoked.insert(
+                session.session,
+                session.alive_until.plus(settings.clock_leeway),
+            );
         }
         let feed = feed::FeedFollower::new(store.revocation_signal());
         let mut validation = Validation::new(settings.issuer.clone(), settings.audience.clone());

@@ -15,10 +15,12 @@ pub struct RevokedSessions {
 
 impl RevokedSessions {
     /// Remembers `session` as revoked until `forget_after` ([`RevokedSessions::purge`] forgets
-    /// it after that).
+    /// it after that), or until the later time it was already remembered to: an entry is
+    /// only ever extended, never shortened.
     pub fn insert(&self, session: SessionId, forget_after: Timestamp) {
         if let Ok(mut entries) = self.entries.write() {
-            entries.insert(session, forget_after);
+            let until = entries.entry(session).or_insert(forget_after);
+            *until = (*until).max(forget_after);
         }
     }
 
@@ -46,5 +48,26 @@ impl RevokedSessions {
     /// Whether none are.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_is_extended_never_shortened() {
+        let revoked = RevokedSessions::default();
+        let session = SessionId::generate();
+        let at = Timestamp::from_millis;
+        revoked.insert(session, at(5_000));
+        revoked.insert(session, at(2_000));
+        assert!(revoked.contains(session, at(4_999)), "not shortened");
+        revoked.insert(session, at(9_000));
+        revoked.purge(at(6_000));
+        assert!(revoked.contains(session, at(8_999)), "extended");
+        assert!(!revoked.contains(session, at(9_000)));
+        revoked.purge(at(9_000));
+        assert!(revoked.is_empty());
     }
 }

@@ -153,6 +153,10 @@ pub struct SessionRow {
     pub last_used_at: Timestamp,
     /// When the live refresh token expires.
     pub expires_at: Timestamp,
+    /// The session's absolute end.
+    pub absolute_expires_at: Timestamp,
+    /// The latest `exp` of the session's access tokens.
+    pub access_expires_at: Timestamp,
     /// When the session was revoked, if it was.
     pub revoked_at: Option<Timestamp>,
     /// Why it was revoked.

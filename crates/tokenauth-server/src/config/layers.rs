@@ -16,6 +16,8 @@ pub const SETTINGS: &[&str] = &[
     "audience",
     "access_token_ttl",
     "refresh_token_ttl",
+    "session_max_lifetime",
+    "session_idle_timeout",
     "refresh_reuse_grace",
     "signing_alg",
     "key_rotation_interval",

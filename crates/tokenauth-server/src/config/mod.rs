@@ -58,6 +58,11 @@ pub struct Config {
     pub access_token_ttl: Duration,
     /// Refresh token lifetime (sliding: each rotation starts a new one).
     pub refresh_token_ttl: Duration,
+    /// Absolute end of a session after its creation; no rotation extends it.
+    pub session_max_lifetime: Duration,
+    /// A session unused this long ends (each refresh token lives this long); at most
+    /// `refresh_token_ttl`, which is its default.
+    pub session_idle_timeout: Duration,
     /// Window in which a rotated refresh token is still a benign retry.
     pub refresh_reuse_grace: Duration,
     /// Algorithm of new signing keys.
@@ -317,6 +322,35 @@ impl Config {
                 "must not be shorter than access_token_ttl",
             ));
         }
+        let session_idle_timeout = duration(
+            "session_idle_timeout",
+            take("session_idle_timeout"),
+            refresh_token_ttl,
+        )?;
+        if session_idle_timeout > refresh_token_ttl {
+            return Err(invalid(
+                "session_idle_timeout",
+                "must not be longer than refresh_token_ttl (a refresh token ends first)",
+            ));
+        }
+        if session_idle_timeout < access_token_ttl {
+            return Err(invalid(
+                "session_idle_timeout",
+                "must not be shorter than access_token_ttl",
+            ));
+        }
+        let session_max_lifetime = duration(
+            "session_max_lifetime",
+            take("session_max_lifetime"),
+            defaults.session_max_lifetime,
+        )?;
+        if session_max_lifetime < access_token_ttl {
+            return Err(invalid(
+                "session_max_lifetime",
+                "must not be shorter than access_token_ttl (the first access token would outlive \
+                 its session)",
+            ));
+        }
         let signing_alg = match text("signing_alg", take("signing_alg"))? {
             None => defaults.signing_alg,
             Some(alg) => alg.parse().map_err(|_| {
@@ -393,6 +427,8 @@ impl Config {
             audience,
             access_token_ttl,
             refresh_token_ttl,
+            session_max_lifetime,
+            session_idle_timeout,
             refresh_reuse_grace,
             signing_alg,
             key_rotation_interval,
@@ -434,6 +470,8 @@ impl Config {
             audience: self.audience.clone(),
             access_token_ttl: self.access_token_ttl,
             refresh_token_ttl: self.refresh_token_ttl,
+            session_max_lifetime: self.session_max_lifetime,
+            session_idle_timeout: Some(self.session_idle_timeout),
             refresh_reuse_grace: self.refresh_reuse_grace,
             clock_leeway: self.clock_leeway,
             signing_alg: self.signing_alg,

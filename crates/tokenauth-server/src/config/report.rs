@@ -33,6 +33,8 @@ impl Config {
             ("audience", self.audience.clone()),
             ("access_token_ttl", duration(self.access_token_ttl)),
             ("refresh_token_ttl", duration(self.refresh_token_ttl)),
+            ("session_max_lifetime", duration(self.session_max_lifetime)),
+            ("session_idle_timeout", duration(self.session_idle_timeout)),
             ("refresh_reuse_grace", duration(self.refresh_reuse_grace)),
             ("signing_alg", self.signing_alg.as_str().to_owned()),
             (

@@ -167,6 +167,56 @@ fn refresh_must_outlive_access() {
 }
 
 #[test]
+fn session_lifetimes_default_and_are_checked_against_the_token_lifetimes() {
+    let defaults = Config::from_layer(Layer::new()).expect("valid");
+    assert_eq!(
+        defaults.session_max_lifetime,
+        Duration::from_secs(90 * 86_400)
+    );
+    assert_eq!(defaults.session_idle_timeout, defaults.refresh_token_ttl);
+    let follows = Config::from_layer(flags(&[("refresh_token_ttl", "2d")])).expect("valid");
+    assert_eq!(
+        follows.session_idle_timeout,
+        Duration::from_secs(2 * 86_400)
+    );
+    let set = Config::from_layer(flags(&[
+        ("session_idle_timeout", "1h"),
+        ("session_max_lifetime", "30m"),
+    ]))
+    .expect("a max lifetime shorter than the idle timeout is allowed");
+    assert_eq!(
+        set.auth_settings().idle_timeout(),
+        Duration::from_secs(3600)
+    );
+    assert_eq!(set.session_max_lifetime, Duration::from_secs(1800));
+    for (settings, setting) in [
+        (
+            &[("session_idle_timeout", "31d")][..],
+            "session_idle_timeout",
+        ),
+        (
+            &[("session_idle_timeout", "1m")][..],
+            "session_idle_timeout",
+        ),
+        (
+            &[("session_max_lifetime", "10m")][..],
+            "session_max_lifetime",
+        ),
+        (
+            &[("session_max_lifetime", "0s")][..],
+            "session_max_lifetime",
+        ),
+        (
+            &[("session_max_lifetime", "never")][..],
+            "session_max_lifetime",
+        ),
+    ] {
+        let error = Config::from_layer(flags(settings)).expect_err("invalid");
+        assert_eq!(error.setting, setting, "{settings:?}");
+    }
+}
+
+#[test]
 fn pool_settings_are_settings_like_any_other() {
     let config = Config::from_layer(flags(&[
         ("database_max_connections", "4"),

@@ -72,9 +72,14 @@ struct SessionBody {
     /// When its refresh token was last used, RFC 3339.
     #[schema(format = DateTime)]
     last_used_at: String,
-    /// When its refresh token expires, RFC 3339.
+    /// When its refresh token expires unless it is used before (the idle timeout after its
+    /// last use, never after `absolute_expires_at`), RFC 3339.
     #[schema(format = DateTime)]
     expires_at: String,
+    /// The session's absolute end (`created_at` + `session_max_lifetime`), however often it is
+    /// refreshed, RFC 3339.
+    #[schema(format = DateTime)]
+    absolute_expires_at: String,
     /// The `User-Agent` of the request that opened it.
     user_agent: Option<String>,
     /// The client address that opened it.
@@ -89,6 +94,7 @@ impl SessionBody {
             created_at: rfc3339(session.created_at),
             last_used_at: rfc3339(session.last_used_at),
             expires_at: rfc3339(session.expires_at),
+            absolute_expires_at: rfc3339(session.absolute_expires_at),
             user_agent: session.user_agent.clone(),
             ip: session.ip.clone(),
         }

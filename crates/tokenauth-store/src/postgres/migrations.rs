@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0008_write_probe.sql"),
     include_str!("../../migrations/postgres/0009_key_policy.sql"),
     include_str!("../../migrations/postgres/0010_key_withdrawal_feed.sql"),
+    include_str!("../../migrations/postgres/0011_session_lifetimes.sql"),
 ];
 
 /// The schema version this build expects.

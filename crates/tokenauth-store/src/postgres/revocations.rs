@@ -26,7 +26,9 @@ use crate::feed;
 const APPEND_LOCK: i64 = 0x7265_7666_6565_6431;
 
 /// Appends one feed event per session in `sessions`, each revoked at `revoked_at`, inside the
-/// caller's transaction (the one that set their `revoked_at`), under [`APPEND_LOCK`].
+/// caller's transaction (the one that set their `revoked_at`), under [`APPEND_LOCK`], with the
+/// session's stored latest access-token expiry. A session that is not stored fails the append
+/// (the column is `NOT NULL`) rather than be left out.
 pub(super) async fn append(
     tx: &Transaction<'_>,
     sessions: &[SessionId],
@@ -42,8 +44,9 @@ pub(super) async fn append(
     // One insert for all of them, one round trip.
     let insert = tx
         .prepare_cached(
-            "INSERT INTO revocations (session_id, revoked_at) \
-             SELECT id, $2 FROM UNNEST($1::uuid[]) AS s(id)",
+            "INSERT INTO revocations (session_id, revoked_at, access_expires_at) \
+             SELECT r.id, $2, s.access_expires_at FROM UNNEST($1::uuid[]) AS r(id) \
+             LEFT JOIN sessions s ON s.id = r.id",
         )
         .await
         .map_err(unavailable)?;
@@ -60,6 +63,8 @@ pub(super) async fn append(
 
 /// Appends the withdrawal of signing key `kid` at `withdrawn_at` to the feed, inside the
 /// caller's transaction (the one that deleted the key), under [`APPEND_LOCK`] like every append.
+/// Its `access_expires_at` is the withdrawal time: a withdrawn key's tokens are refused from
+/// then on, so the event is kept for the feed's retention alone.
 pub(super) async fn append_key_withdrawal(
     tx: &Transaction<'_>,
     kid: &str,
@@ -69,7 +74,7 @@ pub(super) async fn append_key_withdrawal(
         .await
         .map_err(unavailable)?;
     tx.execute(
-        "INSERT INTO revocations (kid, revoked_at) VALUES ($1, $2)",
+        "INSERT INTO revocations (kid, revoked_at, access_expires_at) VALUES ($1, $2, $2)",
         &[&kid, &withdrawn_at.as_millis()],
     )
     .await
@@ -110,8 +115,8 @@ impl RevocationStore for PostgresStore {
         let client = self.client().await?;
         let statement = client
             .prepare_cached(
-                "SELECT seq, session_id, kid, revoked_at FROM revocations WHERE seq > $1 \
-                 ORDER BY seq LIMIT $2",
+                "SELECT seq, session_id, kid, revoked_at, access_expires_at FROM revocations \
+                 WHERE seq > $1 ORDER BY seq LIMIT $2",
             )
             .await
             .map_err(unavailable)?;
@@ -149,18 +154,20 @@ impl RevocationStore for PostgresStore {
     async fn purge_revocations(
         &self,
         revoked_before: Timestamp,
+        alive_before: Timestamp,
         limit: u32,
     ) -> Result<u64, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(unavailable)?;
-        let deleted = purge(&tx, revoked_before, limit).await?;
+        let deleted = purge(&tx, revoked_before, alive_before, limit).await?;
         tx.commit().await.map_err(unavailable)?;
         Ok(deleted)
     }
 }
 
 /// Deletes the oldest events, in seq order, up to `limit` of them and stopping at the first
-/// one revoked at or after `revoked_before`; raises `purged_through` to the last seq deleted.
+/// one revoked at or after `revoked_before` or alive at or after `alive_before`; raises
+/// `purged_through` to the last seq deleted.
 ///
 /// Locking the feed's row first makes concurrent purges (several instances) take turns; appends
 /// never touch that row, so they are not held up. Every row at or below the last seq read was
@@ -169,6 +176,7 @@ impl RevocationStore for PostgresStore {
 async fn purge(
     tx: &Transaction<'_>,
     revoked_before: Timestamp,
+    alive_before: Timestamp,
     limit: u32,
 ) -> Result<u64, StoreError> {
     tx.execute("SELECT 1 FROM revocation_feed WHERE id = 1 FOR UPDATE", &[])
@@ -176,15 +184,21 @@ async fn purge(
         .map_err(unavailable)?;
     let oldest = tx
         .query(
-            "SELECT seq, revoked_at FROM revocations ORDER BY seq LIMIT $1",
+            "SELECT seq, revoked_at, access_expires_at FROM revocations ORDER BY seq LIMIT $1",
             &[&i64::from(limit)],
         )
         .await
         .map_err(unavailable)?
         .iter()
-        .map(|row| Ok((get::<i64>(row, "seq")?, rows::time(row, "revoked_at")?)))
+        .map(|row| {
+            Ok(feed::Stored {
+                seq: get::<i64>(row, "seq")?,
+                revoked_at: rows::time(row, "revoked_at")?,
+                alive_until: rows::time(row, "access_expires_at")?,
+            })
+        })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    let Some(last) = feed::purge_end(&oldest, revoked_before) else {
+    let Some(last) = feed::purge_end(&oldest, revoked_before, alive_before) else {
         return Ok(0);
     };
     let deleted = tx
@@ -200,7 +214,8 @@ async fn purge(
     Ok(deleted)
 }
 
-/// An event from a row of `seq, session_id, kid, revoked_at` (exactly one of the two set).
+/// An event from a row of `seq, session_id, kid, revoked_at, access_expires_at` (exactly one
+/// of `session_id` and `kid` set).
 fn event(row: &Row) -> Result<FeedEvent, StoreError> {
     let subject = match get::<Option<String>>(row, "kid")? {
         Some(kid) => FeedSubject::SigningKey(kid),
@@ -210,5 +225,6 @@ fn event(row: &Row) -> Result<FeedEvent, StoreError> {
         seq: feed::seq(get(row, "seq")?)?,
         subject,
         revoked_at: rows::time(row, "revoked_at")?,
+        alive_until: rows::time(row, "access_expires_at")?,
     })
 }

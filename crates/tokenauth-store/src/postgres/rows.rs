@@ -59,7 +59,7 @@ pub(super) fn user(row: &Row) -> Result<User, StoreError> {
 
 /// Columns of a listed session.
 pub(super) const SESSION_COLUMNS: &str = "id, user_id, created_at, last_used_at, expires_at, \
-     generation, user_agent, ip, revoked_at, revoke_reason";
+     generation, user_agent, ip, revoked_at, revoke_reason, absolute_expires_at";
 
 pub(super) fn session(row: &Row) -> Result<Session, StoreError> {
     Ok(Session {
@@ -68,6 +68,7 @@ pub(super) fn session(row: &Row) -> Result<Session, StoreError> {
         created_at: time(row, "created_at")?,
         last_used_at: time(row, "last_used_at")?,
         expires_at: time(row, "expires_at")?,
+        absolute_expires_at: time(row, "absolute_expires_at")?,
         generation: get(row, "generation")?,
         user_agent: get(row, "user_agent")?,
         ip: get(row, "ip")?,

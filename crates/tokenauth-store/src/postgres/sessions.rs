@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use deadpool_postgres::Transaction;
 use tokenauth_core::refresh_token::RefreshTokenHash;
 use tokenauth_core::session::{
-    NewSession, RefreshTokenStatus, RevokeReason, RotationOutcome, RotationRequest, Session,
-    SessionOwner,
+    NewSession, RefreshTokenStatus, RevokeReason, RevokedSession, RotationOutcome, RotationRequest,
+    Session, SessionOwner,
 };
 use tokenauth_core::store::{SessionStore, StoreError};
 use tokenauth_core::{SessionId, Timestamp, UserId};
@@ -28,7 +28,8 @@ pub(super) async fn insert_session(
     let insert = tx
         .prepare_cached(
             "INSERT INTO sessions (id, user_id, current_hash, created_at, last_used_at, expires_at, \
-             user_agent, ip) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
+             user_agent, ip, absolute_expires_at, access_expires_at) \
+             VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9)",
         )
         .await
         .map_err(unavailable)?;
@@ -42,6 +43,8 @@ pub(super) async fn insert_session(
             &session.expires_at.as_millis(),
             &session.user_agent,
             &session.ip,
+            &session.absolute_expires_at.as_millis(),
+            &session.access_expires_at.as_millis(),
         ],
     )
     .await
@@ -263,22 +266,29 @@ impl SessionStore for PostgresStore {
         self.refresh_token_status(hash).await
     }
 
-    async fn sessions_revoked_since(
+    async fn revoked_sessions_alive_at(
         &self,
-        since: Timestamp,
-    ) -> Result<Vec<(SessionId, Timestamp)>, StoreError> {
+        alive_at: Timestamp,
+    ) -> Result<Vec<RevokedSession>, StoreError> {
         let client = self.client().await?;
         client
             .query(
-                "SELECT id, revoked_at FROM sessions WHERE revoked_at >= $1 \
-                 UNION SELECT session_id, revoked_at FROM revocations WHERE revoked_at >= $1 \
-                 AND session_id IS NOT NULL",
-                &[&since.as_millis()],
+                "SELECT id, revoked_at, access_expires_at FROM sessions \
+                 WHERE revoked_at IS NOT NULL AND access_expires_at >= $1 \
+                 UNION SELECT session_id, revoked_at, access_expires_at FROM revocations \
+                 WHERE access_expires_at >= $1 AND session_id IS NOT NULL",
+                &[&alive_at.as_millis()],
             )
             .await
             .map_err(unavailable)?
             .iter()
-            .map(|row| Ok((rows::session_id(row, "id")?, rows::time(row, "revoked_at")?)))
+            .map(|row| {
+                Ok(RevokedSession {
+                    session: rows::session_id(row, "id")?,
+                    revoked_at: rows::time(row, "revoked_at")?,
+                    alive_until: rows::time(row, "access_expires_at")?,
+                })
+            })
             .collect()
     }
 }
@@ -286,7 +296,9 @@ impl SessionStore for PostgresStore {
 /// The rotation state machine inside the caller's transaction; the twin of the SQLite one (see
 /// `shared/refresh-rotation.md`). The UPDATE takes the row lock; a concurrent rotation of the
 /// same token waits for it, then finds `current_hash` changed and takes the slow path, which
-/// reads the committed state.
+/// reads the committed state. The swap enforces both lifetimes as the SQLite one does: no
+/// rotation at or past the idle expiry or the absolute end, the successor's expiry capped at
+/// the absolute end, the latest access-token expiry raised, in the one statement.
 async fn rotate(
     tx: &Transaction<'_>,
     request: &RotationRequest,
@@ -297,11 +309,15 @@ async fn rotate(
     let swap = tx
         .prepare_cached(
             "UPDATE sessions SET previous_hash = current_hash, current_hash = $2, \
-             generation = generation + 1, rotated_at = $3, last_used_at = $3, expires_at = $4 \
+             generation = generation + 1, rotated_at = $3, last_used_at = $3, \
+             expires_at = LEAST($4, absolute_expires_at), \
+             access_expires_at = GREATEST(access_expires_at, $5) \
              WHERE current_hash = $1 AND revoked_at IS NULL AND expires_at > $3 \
+             AND absolute_expires_at > $3 \
              AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = sessions.user_id \
              AND u.disabled_at IS NOT NULL) \
-             RETURNING id, user_id, generation, (SELECT roles FROM users u WHERE u.id = sessions.user_id) AS roles",
+             RETURNING id, user_id, generation, expires_at, \
+             (SELECT roles FROM users u WHERE u.id = sessions.user_id) AS roles",
         )
         .await
         .map_err(unavailable)?;
@@ -313,6 +329,7 @@ async fn rotate(
                 &successor,
                 &now,
                 &request.successor_expires_at.as_millis(),
+                &request.access_expires_at.as_millis(),
             ],
         )
         .await
@@ -333,7 +350,8 @@ async fn rotate(
             session_id,
             user_id: rows::user_id(&row, "user_id")?,
             roles: rows::get(&row, "roles")?,
-            expires_at: request.successor_expires_at,
+            expires_at: rows::time(&row, "expires_at")?,
+            access_expires_at: request.access_expires_at,
         }));
     }
 
@@ -341,7 +359,7 @@ async fn rotate(
     let family = tx
         .prepare_cached(
             "SELECT s.id, s.user_id, s.current_hash, s.previous_hash, s.rotated_at, s.expires_at, \
-             s.revoked_at IS NOT NULL AS revoked, u.disabled_at IS NOT NULL AS user_disabled, u.roles \
+             s.absolute_expires_at, s.access_expires_at, s.revoked_at IS NOT NULL AS revoked, u.disabled_at IS NOT NULL AS user_disabled, u.roles \
              FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id \
              WHERE t.hash = $1 FOR UPDATE OF s",
         )
@@ -360,7 +378,7 @@ async fn rotate(
         return Ok(RotationOutcome::Revoked);
     }
     let expires_at = rows::time(&family, "expires_at")?;
-    if expires_at <= request.now {
+    if expires_at <= request.now || rows::time(&family, "absolute_expires_at")? <= request.now {
         return Ok(RotationOutcome::Expired);
     }
     if rows::get::<bool>(&family, "user_disabled")? {
@@ -381,6 +399,7 @@ async fn rotate(
             user_id,
             roles: rows::get(&family, "roles")?,
             expires_at,
+            access_expires_at: rows::time(&family, "access_expires_at")?,
         }));
     }
     let revoked = tx

@@ -20,7 +20,8 @@ use super::{PostgresStore, is_unique_violation, unavailable};
 const USER_COLUMNS: &str = "id, email, password_hash, roles, created_at, updated_at, disabled_at";
 
 const SESSION_COLUMNS: &str = "id, user_id, current_hash, previous_hash, generation, rotated_at, \
-     created_at, last_used_at, expires_at, revoked_at, revoke_reason, user_agent, ip";
+     created_at, last_used_at, expires_at, revoked_at, revoke_reason, user_agent, ip, \
+     absolute_expires_at, access_expires_at";
 
 /// Roles travel as one text array literal per user (`UNNEST` would flatten an array of arrays)
 /// and are cast back to `text[]`.
@@ -32,9 +33,9 @@ const USER_IMPORT: &str = "INSERT INTO users (id, email, password_hash, roles, c
 
 const SESSION_IMPORT: &str = "INSERT INTO sessions (id, user_id, current_hash, previous_hash, \
      generation, rotated_at, created_at, last_used_at, expires_at, revoked_at, revoke_reason, \
-     user_agent, ip) SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::bytea[], $4::bytea[], \
-     $5::int8[], $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::text[], \
-     $12::text[], $13::text[])";
+     user_agent, ip, absolute_expires_at, access_expires_at) SELECT * FROM UNNEST($1::uuid[], \
+     $2::uuid[], $3::bytea[], $4::bytea[], $5::int8[], $6::int8[], $7::int8[], $8::int8[], \
+     $9::int8[], $10::int8[], $11::text[], $12::text[], $13::text[], $14::int8[], $15::int8[])";
 
 const TOKEN_IMPORT: &str = "INSERT INTO refresh_tokens (hash, session_id, generation) \
      SELECT * FROM UNNEST($1::bytea[], $2::uuid[], $3::int8[])";
@@ -192,6 +193,8 @@ fn session_row(row: &Row) -> Result<SessionRow, StoreError> {
         created_at: rows::time(row, "created_at")?,
         last_used_at: rows::time(row, "last_used_at")?,
         expires_at: rows::time(row, "expires_at")?,
+        absolute_expires_at: rows::time(row, "absolute_expires_at")?,
+        access_expires_at: rows::time(row, "access_expires_at")?,
         revoked_at: rows::maybe_time(row, "revoked_at")?,
         revoke_reason: reason
             .map(|r| r.parse::<RevokeReason>())
@@ -249,7 +252,7 @@ async fn import_sessions(tx: &Tx<'_>, sessions: &[SessionRow]) -> Inserted {
         sessions.iter().map(|s| millis(f(s))).collect::<Vec<_>>()
     };
     let texts = |f: fn(&SessionRow) -> Option<&str>| sessions.iter().map(f).collect::<Vec<_>>();
-    let params: [&(dyn ToSql + Sync); 13] = [
+    let params: [&(dyn ToSql + Sync); 15] = [
         &uuids(|s| s.id.as_uuid()),
         &uuids(|s| s.user_id.as_uuid()),
         &sessions
@@ -269,6 +272,8 @@ async fn import_sessions(tx: &Tx<'_>, sessions: &[SessionRow]) -> Inserted {
         &texts(|s| s.revoke_reason.map(RevokeReason::as_str)),
         &texts(|s| s.user_agent.as_deref()),
         &texts(|s| s.ip.as_deref()),
+        &times(|s| Some(s.absolute_expires_at)),
+        &times(|s| Some(s.access_expires_at)),
     ];
     tx.execute(SESSION_IMPORT, &params).await
 }

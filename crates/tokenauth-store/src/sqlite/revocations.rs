@@ -12,14 +12,19 @@ use super::{SqliteStore, unavailable};
 use crate::feed;
 
 /// Appends one feed event per session in `sessions`, each revoked at `revoked_at`, inside the
-/// caller's transaction (the one that set their `revoked_at`).
+/// caller's transaction (the one that set their `revoked_at`), with the session's stored
+/// latest access-token expiry. A session that is not stored fails the append (the column is
+/// `NOT NULL`) rather than be left out.
 pub(super) fn append(
     tx: &Connection,
     sessions: &[SessionId],
     revoked_at: Timestamp,
 ) -> Result<(), StoreError> {
     let mut stmt = tx
-        .prepare_cached("INSERT INTO revocations (session_id, revoked_at) VALUES (?1, ?2)")
+        .prepare_cached(
+            "INSERT INTO revocations (session_id, revoked_at, access_expires_at) \
+             VALUES (?1, ?2, (SELECT access_expires_at FROM sessions WHERE id = ?1))",
+        )
         .map_err(unavailable)?;
     for session in sessions {
         stmt.execute(params![session.to_string(), revoked_at.as_millis()])
@@ -29,13 +34,15 @@ pub(super) fn append(
 }
 
 /// Appends the withdrawal of signing key `kid` at `withdrawn_at` to the feed, inside the
-/// caller's transaction (the one that deleted the key).
+/// caller's transaction (the one that deleted the key). Its `access_expires_at` is the
+/// withdrawal time: a withdrawn key's tokens are refused from then on, so the event is kept
+/// for the feed's retention alone.
 pub(super) fn append_key_withdrawal(
     tx: &Connection,
     kid: &str,
     withdrawn_at: Timestamp,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached("INSERT INTO revocations (kid, revoked_at) VALUES (?1, ?2)")
+    tx.prepare_cached("INSERT INTO revocations (kid, revoked_at, access_expires_at) VALUES (?1, ?2, ?2)")
         .and_then(|mut stmt| stmt.execute(params![kid, withdrawn_at.as_millis()]))
         .map_err(unavailable)?;
     Ok(())
@@ -57,8 +64,8 @@ impl RevocationStore for SqliteStore {
             .read(move |conn| {
                 let mut stmt = conn
                     .prepare_cached(
-                        "SELECT seq, session_id, kid, revoked_at FROM revocations WHERE seq > ?1 \
-                         ORDER BY seq LIMIT ?2",
+                        "SELECT seq, session_id, kid, revoked_at, access_expires_at \
+                         FROM revocations WHERE seq > ?1 ORDER BY seq LIMIT ?2",
                     )
                     .map_err(read_error)?;
                 let events = stmt
@@ -98,12 +105,13 @@ impl RevocationStore for SqliteStore {
     async fn purge_revocations(
         &self,
         revoked_before: Timestamp,
+        alive_before: Timestamp,
         limit: u32,
     ) -> Result<u64, StoreError> {
         self.workers
             .write(move |conn| {
                 let tx = conn.transaction().map_err(unavailable)?;
-                let deleted = purge(&tx, revoked_before, limit)?;
+                let deleted = purge(&tx, revoked_before, alive_before, limit)?;
                 tx.commit().map_err(unavailable)?;
                 Ok(deleted)
             })
@@ -138,21 +146,33 @@ fn position(conn: &mut Connection) -> Result<FeedPosition, StoreError> {
 }
 
 /// Deletes the oldest events, in seq order, up to `limit` of them and stopping at the first
-/// one revoked at or after `revoked_before`; raises `purged_through` to the last seq deleted.
+/// one revoked at or after `revoked_before` or alive at or after `alive_before`; raises
+/// `purged_through` to the last seq deleted.
 ///
 /// Only a prefix of the feed is ever deleted, so every event at or below `purged_through` is
 /// gone even when revocation times are not in seq order.
-fn purge(tx: &Transaction<'_>, revoked_before: Timestamp, limit: u32) -> Result<u64, StoreError> {
+fn purge(
+    tx: &Transaction<'_>,
+    revoked_before: Timestamp,
+    alive_before: Timestamp,
+    limit: u32,
+) -> Result<u64, StoreError> {
     let oldest = tx
-        .prepare_cached("SELECT seq, revoked_at FROM revocations ORDER BY seq LIMIT ?1")
+        .prepare_cached(
+            "SELECT seq, revoked_at, access_expires_at FROM revocations ORDER BY seq LIMIT ?1",
+        )
         .and_then(|mut stmt| {
             stmt.query_map([limit], |row| {
-                Ok((row.get::<_, i64>(0)?, rows::time(row, 1)?))
+                Ok(feed::Stored {
+                    seq: row.get::<_, i64>(0)?,
+                    revoked_at: rows::time(row, 1)?,
+                    alive_until: rows::time(row, 2)?,
+                })
             })?
             .collect::<Result<Vec<_>, _>>()
         })
         .map_err(read_error)?;
-    let Some(last) = feed::purge_end(&oldest, revoked_before) else {
+    let Some(last) = feed::purge_end(&oldest, revoked_before, alive_before) else {
         return Ok(0);
     };
     let deleted = tx
@@ -167,7 +187,8 @@ fn purge(tx: &Transaction<'_>, revoked_before: Timestamp, limit: u32) -> Result<
     u64::try_from(deleted).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-/// An event from a row of `seq, session_id, kid, revoked_at` (exactly one of the two set).
+/// An event from a row of `seq, session_id, kid, revoked_at, access_expires_at` (exactly one
+/// of `session_id` and `kid` set).
 fn event(row: &Row<'_>) -> rusqlite::Result<FeedEvent> {
     let stored: i64 = row.get(0)?;
     let subject = match row.get::<_, Option<String>>(2)? {
@@ -180,5 +201,6 @@ fn event(row: &Row<'_>) -> rusqlite::Result<FeedEvent> {
         })?,
         subject,
         revoked_at: rows::time(row, 3)?,
+        alive_until: rows::time(row, 4)?,
     })
 }

@@ -94,7 +94,7 @@ pub(super) fn with_roles((mut user, roles_json): (User, String)) -> Result<User,
 /// Columns: id, user_id, created_at, last_used_at, expires_at, generation, user_agent, ip,
 /// revoked_at, revoke_reason.
 pub(super) const SESSION_COLUMNS: &str = "id, user_id, created_at, last_used_at, expires_at, \
-     generation, user_agent, ip, revoked_at, revoke_reason";
+     generation, user_agent, ip, revoked_at, revoke_reason, absolute_expires_at";
 
 /// A session from a row selected with [`SESSION_COLUMNS`].
 pub(super) fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
@@ -109,6 +109,7 @@ pub(super) fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
         ip: row.get(7)?,
         revoked_at: maybe_time(row, 8)?,
         revoke_reason: maybe_parse(row, 9)?,
+        absolute_expires_at: time(row, 10)?,
     })
 }
 

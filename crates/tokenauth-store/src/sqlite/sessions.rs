@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokenauth_core::refresh_token::RefreshTokenHash;
 use tokenauth_core::session::{
-    NewSession, RefreshTokenStatus, RevokeReason, RotationOutcome, RotationRequest, Session,
-    SessionOwner,
+    NewSession, RefreshTokenStatus, RevokeReason, RevokedSession, RotationOutcome, RotationRequest,
+    Session, SessionOwner,
 };
 use tokenauth_core::store::{SessionStore, StoreError};
 use tokenauth_core::{SessionId, Timestamp, UserId};
@@ -23,7 +23,8 @@ pub(super) fn insert_session(tx: &Connection, session: &NewSession) -> Result<()
     let hash = session.refresh_token_hash.as_bytes().as_slice();
     tx.prepare_cached(
         "INSERT INTO sessions (id, user_id, current_hash, created_at, last_used_at, expires_at, \
-         user_agent, ip) VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)",
+         user_agent, ip, absolute_expires_at, access_expires_at) \
+         VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9)",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -34,6 +35,8 @@ pub(super) fn insert_session(tx: &Connection, session: &NewSession) -> Result<()
             session.expires_at.as_millis(),
             session.user_agent,
             session.ip,
+            session.absolute_expires_at.as_millis(),
+            session.access_expires_at.as_millis(),
         ])
     })
     .map_err(|error| {
@@ -226,22 +229,27 @@ impl SessionStore for SqliteStore {
             .await
     }
 
-    async fn sessions_revoked_since(
+    async fn revoked_sessions_alive_at(
         &self,
-        since: Timestamp,
-    ) -> Result<Vec<(SessionId, Timestamp)>, StoreError> {
+        alive_at: Timestamp,
+    ) -> Result<Vec<RevokedSession>, StoreError> {
         self.workers
             .read(move |conn| {
                 let mut stmt = conn
                     .prepare_cached(
-                        "SELECT id, revoked_at FROM sessions WHERE revoked_at >= ?1 \
-                         UNION SELECT session_id, revoked_at FROM revocations \
-                         WHERE revoked_at >= ?1 AND session_id IS NOT NULL",
+                        "SELECT id, revoked_at, access_expires_at FROM sessions \
+                         WHERE revoked_at IS NOT NULL AND access_expires_at >= ?1 \
+                         UNION SELECT session_id, revoked_at, access_expires_at FROM revocations \
+                         WHERE access_expires_at >= ?1 AND session_id IS NOT NULL",
                     )
                     .map_err(read_error)?;
                 let revoked = stmt
-                    .query_map([since.as_millis()], |row| {
-                        Ok((rows::parse::<SessionId>(row, 0)?, rows::time(row, 1)?))
+                    .query_map([alive_at.as_millis()], |row| {
+                        Ok(RevokedSession {
+                            session: rows::parse::<SessionId>(row, 0)?,
+                            revoked_at: rows::time(row, 1)?,
+                            alive_until: rows::time(row, 2)?,
+                        })
                     })
                     .map_err(read_error)?
                     .collect::<Result<Vec<_>, _>>()
@@ -285,6 +293,10 @@ pub(super) fn revoke_live(
 /// The rotation state machine, inside the caller's transaction. See
 /// `shared/refresh-rotation.md`: the fast path is one conditional UPDATE on the indexed current
 /// hash; only when it changes no row do we look at the history to tell why.
+///
+/// The swap itself enforces both lifetimes: it refuses a session whose idle expiry or absolute
+/// end has come (the slow path then answers `Expired`), caps the successor's expiry at the
+/// absolute end, and raises the stored latest access-token expiry, all in the one statement.
 fn rotate(tx: &Connection, request: &RotationRequest) -> Result<RotationOutcome, StoreError> {
     let presented = request.presented.as_bytes().as_slice();
     let successor = request.successor.as_bytes().as_slice();
@@ -292,12 +304,15 @@ fn rotate(tx: &Connection, request: &RotationRequest) -> Result<RotationOutcome,
     let swapped = tx
         .prepare_cached(
             "UPDATE sessions SET previous_hash = current_hash, current_hash = ?2, \
-             generation = generation + 1, rotated_at = ?3, last_used_at = ?3, expires_at = ?4 \
+             generation = generation + 1, rotated_at = ?3, last_used_at = ?3, \
+             expires_at = MIN(?4, absolute_expires_at), \
+             access_expires_at = MAX(access_expires_at, ?5) \
              WHERE current_hash = ?1 AND revoked_at IS NULL AND expires_at > ?3 \
+             AND absolute_expires_at > ?3 \
              AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = sessions.user_id \
              AND u.disabled_at IS NOT NULL) \
              RETURNING id, user_id, generation, \
-             (SELECT roles FROM users u WHERE u.id = sessions.user_id)",
+             (SELECT roles FROM users u WHERE u.id = sessions.user_id), expires_at",
         )
         .and_then(|mut stmt| {
             stmt.query_row(
@@ -305,7 +320,8 @@ fn rotate(tx: &Connection, request: &RotationRequest) -> Result<RotationOutcome,
                     presented,
                     successor,
                     now,
-                    request.successor_expires_at.as_millis()
+                    request.successor_expires_at.as_millis(),
+                    request.access_expires_at.as_millis(),
                 ],
                 |row| {
                     Ok((
@@ -313,13 +329,14 @@ fn rotate(tx: &Connection, request: &RotationRequest) -> Result<RotationOutcome,
                         rows::parse::<UserId>(row, 1)?,
                         row.get::<_, i64>(2)?,
                         row.get::<_, String>(3)?,
+                        rows::time(row, 4)?,
                     ))
                 },
             )
             .optional()
         })
         .map_err(unavailable)?;
-    if let Some((session_id, user_id, generation, roles)) = swapped {
+    if let Some((session_id, user_id, generation, roles, expires_at)) = swapped {
         tx.prepare_cached(
             "INSERT INTO refresh_tokens (hash, session_id, generation) VALUES (?1, ?2, ?3)",
         )
@@ -331,7 +348,8 @@ fn rotate(tx: &Connection, request: &RotationRequest) -> Result<RotationOutcome,
             session_id,
             user_id,
             roles,
-            expires_at: request.successor_expires_at,
+            expires_at,
+            access_expires_at: request.access_expires_at,
         }));
     }
 
@@ -341,7 +359,7 @@ fn rotate(tx: &Connection, request: &RotationRequest) -> Result<RotationOutcome,
     if family.revoked {
         return Ok(RotationOutcome::Revoked);
     }
-    if family.expires_at <= request.now {
+    if family.expires_at <= request.now || family.absolute_expires_at <= request.now {
         return Ok(RotationOutcome::Expired);
     }
     if family.user_disabled {
@@ -360,6 +378,7 @@ fn rotate(tx: &Connection, request: &RotationRequest) -> Result<RotationOutcome,
             user_id: family.user_id,
             roles,
             expires_at: family.expires_at,
+            access_expires_at: family.access_expires_at,
         }));
     }
     let revoked = tx
@@ -391,6 +410,8 @@ struct Family {
     previous_hash: Option<RefreshTokenHash>,
     rotated_at: Option<Timestamp>,
     expires_at: Timestamp,
+    absolute_expires_at: Timestamp,
+    access_expires_at: Timestamp,
     revoked: bool,
     user_disabled: bool,
 }
@@ -398,7 +419,8 @@ struct Family {
 fn family_of(conn: &Connection, token: &RefreshTokenHash) -> Result<Option<Family>, StoreError> {
     conn.prepare_cached(
         "SELECT s.id, s.user_id, s.current_hash, s.previous_hash, s.rotated_at, s.expires_at, \
-         s.revoked_at IS NOT NULL, u.disabled_at IS NOT NULL \
+         s.revoked_at IS NOT NULL, u.disabled_at IS NOT NULL, s.absolute_expires_at, \
+         s.access_expires_at \
          FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
          JOIN users u ON u.id = s.user_id WHERE t.hash = ?1",
     )
@@ -417,6 +439,8 @@ fn family_of(conn: &Connection, token: &RefreshTokenHash) -> Result<Option<Famil
                 expires_at: rows::time(row, 5)?,
                 revoked: row.get(6)?,
                 user_disabled: row.get(7)?,
+                absolute_expires_at: rows::time(row, 8)?,
+                access_expires_at: rows::time(row, 9)?,
             })
         })
         .optional()

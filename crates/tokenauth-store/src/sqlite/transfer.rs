@@ -23,7 +23,8 @@ const USER_EXPORT: &str = "SELECT id, email, password_hash, roles, created_at, u
      disabled_at FROM users WHERE id > ?1 ORDER BY id LIMIT ?2";
 
 const SESSION_COLUMNS: &str = "id, user_id, current_hash, previous_hash, generation, rotated_at, \
-     created_at, last_used_at, expires_at, revoked_at, revoke_reason, user_agent, ip";
+     created_at, last_used_at, expires_at, revoked_at, revoke_reason, user_agent, ip, \
+     absolute_expires_at, access_expires_at";
 
 const TOKEN_EXPORT: &str = "SELECT hash, session_id, generation FROM refresh_tokens \
      WHERE hash > ?1 ORDER BY hash LIMIT ?2";
@@ -161,6 +162,8 @@ fn session_row(row: &Row<'_>) -> rusqlite::Result<SessionRow> {
         created_at: rows::time(row, 6)?,
         last_used_at: rows::time(row, 7)?,
         expires_at: rows::time(row, 8)?,
+        absolute_expires_at: rows::time(row, 13)?,
+        access_expires_at: rows::time(row, 14)?,
         revoked_at: rows::maybe_time(row, 9)?,
         revoke_reason: reason
             .map(|r| r.parse::<RevokeReason>())
@@ -203,7 +206,7 @@ fn insert_session(tx: &Transaction<'_>, s: &SessionRow) -> Result<(), StoreError
         tx,
         &format!(
             "INSERT INTO sessions ({SESSION_COLUMNS}) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
         ),
         params![
             s.id.to_string(),
@@ -219,6 +222,8 @@ fn insert_session(tx: &Transaction<'_>, s: &SessionRow) -> Result<(), StoreError
             s.revoke_reason.map(RevokeReason::as_str),
             s.user_agent,
             s.ip,
+            s.absolute_expires_at.as_millis(),
+            s.access_expires_at.as_millis(),
         ],
     )
 }

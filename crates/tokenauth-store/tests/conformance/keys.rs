@@ -328,6 +328,7 @@ pub async fn withdrawal_is_published_on_the_feed(store: Arc<dyn Store>) {
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0].subject, FeedSubject::SigningKey("next".into()));
     assert_eq!(events[0].revoked_at, at(4));
+    assert_eq!(events[0].alive_until, at(4), "a withdrawal is alive only for the retention");
     assert!(events[0].seq > before);
     let head = store
         .revocation_feed_position()
@@ -356,9 +357,9 @@ pub async fn withdrawal_is_published_on_the_feed(store: Arc<dyn Store>) {
     );
     assert!(
         store
-            .sessions_revoked_since(T0)
+            .revoked_sessions_alive_at(T0)
             .await
-            .expect("revoked since")
+            .expect("revoked sessions")
             .is_empty(),
         "a key withdrawal is no revoked session"
     );

@@ -36,6 +36,10 @@ macro_rules! every_conformance_test {
     rotation::revoked_session_never_comes_back,
     rotation::unknown_token_is_unknown,
     rotation::rotation_reports_current_roles,
+    rotation::rotation_never_passes_the_absolute_end,
+    rotation::idle_session_expires,
+    rotation::latest_access_expiry_is_kept_and_reported,
+    revocations::purge_keeps_events_whose_tokens_are_alive,
     concurrency::concurrent_refreshes_within_grace_converge,
     concurrency::concurrent_refreshes_without_grace_revoke,
     concurrency::concurrent_rotations_of_different_sessions,
@@ -151,6 +155,10 @@ pub const T0: Timestamp = Timestamp::from_millis(1_700_000_000_000);
 pub const GRACE: Duration = Duration::from_secs(30);
 /// How long a refresh token lives in the tests.
 pub const TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+/// How long a session lives at most in the tests (its absolute end after creation).
+pub const MAX_LIFETIME: Duration = Duration::from_secs(90 * 24 * 3600);
+/// How long an access token lives in the tests.
+pub const ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
 
 /// `T0` plus `secs` seconds.
 pub fn at(secs: u64) -> Timestamp {
@@ -189,8 +197,9 @@ pub fn new_user(address: &str, roles: &[&str]) -> User {
     }
 }
 
-/// A new session of `user` whose first refresh token is `first`, created at `created` and
-/// expiring `TOKEN_TTL` later.
+/// A new session of `user` whose first refresh token is `first`, created at `created`,
+/// expiring `TOKEN_TTL` later, ending absolutely `MAX_LIFETIME` later, with an access token
+/// that lives `ACCESS_TTL`.
 pub fn new_session(user: UserId, first: &RefreshToken, created: Timestamp) -> NewSession {
     NewSession {
         id: SessionId::generate(),
@@ -198,6 +207,8 @@ pub fn new_session(user: UserId, first: &RefreshToken, created: Timestamp) -> Ne
         refresh_token_hash: first.hash(),
         created_at: created,
         expires_at: created.plus(TOKEN_TTL),
+        absolute_expires_at: created.plus(MAX_LIFETIME),
+        access_expires_at: created.plus(ACCESS_TTL),
         user_agent: Some("conformance/1.0".to_owned()),
         ip: Some("192.0.2.7".to_owned()),
     }
@@ -245,7 +256,8 @@ pub async fn add_session(
 }
 
 /// A rotation request presenting `presented` with an explicit successor hash, at `now`, with
-/// the grace cutoff `grace_cutoff`; the successor lives `TOKEN_TTL` from `now`.
+/// the grace cutoff `grace_cutoff`; the successor lives `TOKEN_TTL` from `now` (before the
+/// cap of the absolute end), its access token `ACCESS_TTL`.
 pub fn request_with(
     presented: RefreshTokenHash,
     successor: RefreshTokenHash,
@@ -258,6 +270,7 @@ pub fn request_with(
         now,
         grace_cutoff,
         successor_expires_at: now.plus(TOKEN_TTL),
+        access_expires_at: now.plus(ACCESS_TTL),
     }
 }
 
@@ -314,13 +327,21 @@ pub async fn only_session(store: &Arc<dyn Store>, user: UserId, now: Timestamp) 
     sessions.remove(0)
 }
 
-/// Sessions revoked at or after `since`.
+/// Sessions revoked at or after `since`, whatever their access tokens' expiry, each once: the
+/// revoked sessions the store reports alive at the epoch, filtered by time of revocation.
 pub async fn revoked_since(
     store: &Arc<dyn Store>,
     since: Timestamp,
 ) -> Vec<(SessionId, Timestamp)> {
-    store
-        .sessions_revoked_since(since)
+    let mut revoked: Vec<(SessionId, Timestamp)> = store
+        .revoked_sessions_alive_at(Timestamp::from_millis(0))
         .await
-        .expect("sessions revoked since")
+        .expect("revoked sessions")
+        .into_iter()
+        .filter(|revoked| revoked.revoked_at >= since)
+        .map(|revoked| (revoked.session, revoked.revoked_at))
+        .collect();
+    revoked.sort_by_key(|(session, at)| (*at, session.to_string()));
+    revoked.dedup();
+    revoked
 }

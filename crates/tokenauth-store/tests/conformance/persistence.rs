@@ -150,7 +150,7 @@ pub async fn failed_calls_change_nothing(backend: &dyn Backend) {
             .revoke_all_sessions(alice.user.id, RevokeReason::RevokeAll, at(12))
             .await,
     );
-    assert_unavailable("revoked since", store.sessions_revoked_since(T0).await);
+    assert_unavailable("revoked since", store.revoked_sessions_alive_at(T0).await);
     assert_unavailable("list keys", store.list_signing_keys().await);
     assert_unavailable(
         "insert key",
@@ -168,7 +168,10 @@ pub async fn failed_calls_change_nothing(backend: &dyn Backend) {
     );
     assert_unavailable("feed position", store.revocation_feed_position().await);
     assert_unavailable("read feed", store.revocations_after(0, 10).await);
-    assert_unavailable("purge feed", store.purge_revocations(at(12), 10).await);
+    assert_unavailable(
+        "purge feed",
+        store.purge_revocations(at(12), at(12), 10).await,
+    );
     drop(store);
 
     let store = backend.open().await;

@@ -37,9 +37,10 @@ async fn after(store: &Arc<dyn Store>, after: u64, limit: u32) -> Vec<Revocation
         .expect("read feed")
 }
 
+/// Purges events revoked before `revoked_before`, whatever their tokens' expiry.
 async fn purge(store: &Arc<dyn Store>, revoked_before: Timestamp, limit: u32) -> u64 {
     store
-        .purge_revocations(revoked_before, limit)
+        .purge_revocations(revoked_before, Timestamp::from_millis(i64::MAX), limit)
         .await
         .expect("purge feed")
 }
@@ -481,4 +482,41 @@ pub async fn feed_survives_reopen(backend: &dyn Backend) {
     assert!(events[1].seq > before.0.head);
     assert_eq!(position(&store).await.epoch, empty.epoch);
     backend.check().await;
+}
+
+/// The purge keeps an event, old as it is, while its session's access tokens may be alive
+/// (`alive_until` not before `alive_before`), and stops there: later events stay too.
+pub async fn purge_keeps_events_whose_tokens_are_alive(store: Arc<dyn Store>) {
+    let alice = sign_up(&store, "alice@example.com", &[]).await;
+    let (other, _) = add_session(&store, alice.user.id, at(1)).await;
+    revoke(&store, alice.user.id, alice.session.id, at(10)).await;
+    revoke(&store, alice.user.id, other.id, at(20)).await;
+    let all = feed(&store).await;
+    assert_eq!(all[0].alive_until, alice.session.access_expires_at);
+    assert_eq!(all[1].alive_until, other.access_expires_at);
+
+    let purge_at = |revoked_before, alive_before| {
+        let store = &store;
+        async move {
+            store
+                .purge_revocations(revoked_before, alive_before, 10)
+                .await
+                .expect("purge feed")
+        }
+    };
+    assert_eq!(purge_at(at(1000), all[0].alive_until).await, 0, "alive");
+    assert_eq!(feed(&store).await, all);
+    let between = all[0].alive_until.plus(Duration::from_millis(1));
+    assert_eq!(purge_at(at(1000), between).await, 1);
+    assert_eq!(feed(&store).await, all[1..]);
+    assert_eq!(
+        purge_at(at(15), Timestamp::from_millis(i64::MAX)).await,
+        0,
+        "revoked too recently"
+    );
+    assert_eq!(
+        purge_at(at(1000), all[1].alive_until.plus(Duration::from_millis(1))).await,
+        1
+    );
+    assert!(feed(&store).await.is_empty());
 }

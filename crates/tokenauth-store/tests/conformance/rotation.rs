@@ -27,6 +27,7 @@ pub async fn live_token_rotates(store: Arc<dyn Store>) {
             user_id: alice.user.id,
             roles: vec!["admin".to_owned()],
             expires_at: req.successor_expires_at,
+            access_expires_at: req.access_expires_at,
         })
     );
 
@@ -292,4 +293,147 @@ pub async fn rotation_reports_current_roles(store: Arc<dyn Store>) {
     }
     let (_, owner) = rotate_ok(&store, &next, at(13)).await;
     assert_eq!(owner.roles, ["admin"]);
+}
+
+/// A session whose first token is `first`, created at `T0` with idle expiry `idle_end` and
+/// absolute end `absolute_end`.
+async fn session_ending(
+    store: &Arc<dyn Store>,
+    idle_end: tokenauth_core::Timestamp,
+    absolute_end: tokenauth_core::Timestamp,
+) -> (super::Account, tokenauth_core::session::Session) {
+    let user = super::new_user("alice@example.com", &[]);
+    store.insert_user(&user).await.expect("insert user");
+    let first = token();
+    let session = tokenauth_core::session::NewSession {
+        expires_at: idle_end,
+        absolute_expires_at: absolute_end,
+        ..super::new_session(user.id, &first, T0)
+    };
+    store
+        .insert_session(&session)
+        .await
+        .expect("insert session");
+    let listed = only_session(store, user.id, T0).await;
+    let account = super::Account {
+        user,
+        session,
+        token: first,
+    };
+    (account, listed)
+}
+
+/// The swap caps a successor's expiry at the session's absolute end: a rotation just before it
+/// gives a token that expires exactly there (the listing says so too), and a rotation at or
+/// after it is `Expired`, consuming nothing, however long the idle expiry would have been.
+pub async fn rotation_never_passes_the_absolute_end(store: Arc<dyn Store>) {
+    let end = at(1000);
+    let (alice, listed) = session_ending(&store, at(500), end).await;
+    assert_eq!(listed.absolute_expires_at, end);
+    assert_eq!(listed.expires_at, at(500));
+
+    let (second, owner) = rotate_ok(&store, &alice.token, at(400)).await;
+    assert_eq!(owner.expires_at, end, "capped, not at(400) + TOKEN_TTL");
+    let just_before = end.minus(Duration::from_millis(1));
+    let (third, owner) = rotate_ok(&store, &second, just_before).await;
+    assert_eq!(owner.expires_at, end);
+    let session = only_session(&store, alice.user.id, just_before).await;
+    assert_eq!(
+        (session.expires_at, session.absolute_expires_at),
+        (end, end)
+    );
+
+    // Even with an idle expiry stored past the end (as by hand), the swap refuses at the end.
+    for now in [end, end.plus(Duration::from_secs(3600))] {
+        assert_eq!(rotate(&store, &third, now).await, RotationOutcome::Expired);
+        assert_eq!(rotate(&store, &second, now).await, RotationOutcome::Expired);
+    }
+    assert!(active(&store, alice.user.id, end).await.is_empty());
+    assert!(revoked_since(&store, T0).await.is_empty());
+    let status = store
+        .find_refresh_token(&third.hash())
+        .await
+        .expect("status")
+        .expect("known");
+    assert!(status.current, "the refused rotation consumed nothing");
+}
+
+/// A session not used for its idle timeout has expired, however far its absolute end is: the
+/// live token at exactly its expiry is `Expired` and stays the live one.
+pub async fn idle_session_expires(store: Arc<dyn Store>) {
+    let (alice, _) = session_ending(&store, at(100), at(1_000_000)).await;
+    for now in [at(100), at(101)] {
+        assert_eq!(
+            rotate(&store, &alice.token, now).await,
+            RotationOutcome::Expired
+        );
+    }
+    let status = store
+        .find_refresh_token(&alice.token.hash())
+        .await
+        .expect("status")
+        .expect("known");
+    assert!(status.current);
+    assert!(revoked_since(&store, T0).await.is_empty());
+}
+
+/// The store keeps the latest access-token expiry of a session: a rotation raises it, never
+/// lowers it (tokens minted under a longer `access_token_ttl` are still alive), the replay of
+/// the previous token reports it, and a revoked session is reported alive, with it, until then.
+pub async fn latest_access_expiry_is_kept_and_reported(store: Arc<dyn Store>) {
+    let alice = sign_up(&store, "alice@example.com", &[]).await;
+    let first_expiry = alice.session.access_expires_at;
+    // A rotation whose access token would expire sooner (the TTL was lowered).
+    let mut req = request(&alice.token, at(100));
+    req.access_expires_at = at(160);
+    let RotationOutcome::Rotated(owner) = store.rotate_refresh_token(&req).await.expect("rotate")
+    else {
+        panic!("expected Rotated");
+    };
+    assert_eq!(owner.access_expires_at, at(160), "what this response mints");
+    let RotationOutcome::Replayed(replayed) = rotate(&store, &alice.token, at(101)).await else {
+        panic!("expected Replayed");
+    };
+    assert_eq!(
+        replayed.access_expires_at, first_expiry,
+        "the stored latest expiry, not lowered"
+    );
+    let second = successor(&alice.token);
+    let later = at(2000).plus(super::ACCESS_TTL);
+    let (_, owner) = rotate_ok(&store, &second, at(2000)).await;
+    assert_eq!(owner.access_expires_at, later);
+    assert!(
+        store
+            .revoke_session(
+                alice.user.id,
+                alice.session.id,
+                RevokeReason::Logout,
+                at(2001)
+            )
+            .await
+            .expect("revoke")
+    );
+    let alive = |at_time| {
+        let store = &store;
+        async move {
+            let mut reported = store
+                .revoked_sessions_alive_at(at_time)
+                .await
+                .expect("revoked sessions");
+            reported.dedup();
+            reported
+        }
+    };
+    let expected = tokenauth_core::session::RevokedSession {
+        session: alice.session.id,
+        revoked_at: at(2001),
+        alive_until: later,
+    };
+    assert_eq!(alive(T0).await, [expected]);
+    assert_eq!(alive(later).await, [expected], "inclusive");
+    assert!(alive(later.plus(Duration::from_millis(1))).await.is_empty());
+    // The feed event carries the same expiry.
+    let events = store.revocations_after(0, 10).await.expect("feed");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].alive_until, later);
 }
