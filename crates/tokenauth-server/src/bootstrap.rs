@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use tokenauth_core::store::Store;
 use tokenauth_store::postgres::PoolSettings;
+use tokenauth_store::sqlite::SqliteSettings;
 use tokenauth_store::{PostgresStore, SqliteStore};
 
 use base64::Engine as _;
@@ -54,7 +55,10 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
                 ensure_data_dir(parent)?;
             }
             create_private_file(path)?;
-            let store = SqliteStore::open(path)
+            let settings = SqliteSettings {
+                synchronous: config.sqlite_synchronous,
+            };
+            let store = SqliteStore::open_with(path, &settings)
                 .with_context(|| format!("opening database {}", config.database))?;
             Ok(Arc::new(store))
         }

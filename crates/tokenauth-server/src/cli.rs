@@ -359,6 +359,7 @@ setting_flags! {
     metrics => "metrics", "Prometheus metrics at GET /metrics: on or off [default: on]";
     database_max_connections => "database_max_connections", "PostgreSQL connections per instance [default: 16]";
     database_timeout => "database_timeout", "Longest wait for a PostgreSQL connection [default: 5s]";
+    sqlite_synchronous => "sqlite_synchronous", "SQLite commit durability: full (survives power loss) or normal (survives a process crash) [default: full]";
     revocation_poll_interval => "revocation_poll_interval", "How often to read revocations made elsewhere [default: 250ms]";
     max_connections => "max_connections", "Client connections open at once [default: 10000]";
     signup_response => "signup_response", "distinct (409 for a taken email) or uniform (202 either way) [default: distinct]";

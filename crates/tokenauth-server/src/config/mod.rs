@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use tokenauth_core::AuthSettings;
 use tokenauth_jwt::Algorithm;
+use tokenauth_store::sqlite::{Synchronous, UnknownSynchronous};
 
 pub use duration::{format_duration, parse_duration};
 pub use layers::{Layer, RawValue, SETTINGS, from_env, from_toml, from_toml_file, merge};
@@ -153,6 +154,8 @@ pub struct Config {
     pub database_max_connections: usize,
     /// Longest wait for a PostgreSQL connection before a request fails.
     pub database_timeout: Duration,
+    /// How durable an acknowledged SQLite commit is (`full`: across power loss).
+    pub sqlite_synchronous: Synchronous,
     /// Whether sign-up tells a taken email apart from a new one.
     pub signup_response: SignupResponse,
     /// Most client connections open at once; more wait in the kernel's accept queue.
@@ -298,6 +301,12 @@ impl Config {
             database_timeout,
             Duration::from_millis(100),
         )?;
+        let sqlite_synchronous = match text("sqlite_synchronous", take("sqlite_synchronous"))? {
+            None => Synchronous::default(),
+            Some(mode) => mode
+                .parse()
+                .map_err(|e: UnknownSynchronous| invalid("sqlite_synchronous", e.to_string()))?,
+        };
         let database_max_connections = count(
             "database_max_connections",
             take("database_max_connections"),
@@ -468,6 +477,7 @@ impl Config {
             log_format,
             database_max_connections,
             database_timeout,
+            sqlite_synchronous,
             revocation_poll_interval,
             max_connections,
             signup_response,

@@ -16,6 +16,7 @@ mod audit;
 mod batch;
 mod checkpoint;
 mod clients;
+mod durability;
 mod keys;
 mod migrations;
 mod revocations;
@@ -34,6 +35,7 @@ use tokenauth_core::store::{Lifecycle, PoolStatus, StoreError};
 
 use workers::Workers;
 
+pub use durability::{SqliteSettings, Synchronous, UnknownSynchronous};
 pub use migrations::LATEST as LATEST_SCHEMA_VERSION;
 
 /// A tokenauth database in one SQLite file (WAL mode).
@@ -45,13 +47,22 @@ pub struct SqliteStore {
 const READERS: usize = 2;
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path`, applies pending migrations and starts
-    /// the writer and reader threads.
+    /// Opens (creating if needed) the database at `path` with the default settings
+    /// (`synchronous=FULL`), applies pending migrations and starts the writer and reader
+    /// threads.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] if the file cannot be opened or migrated.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Self::start(path, OpenFlags::SQLITE_OPEN_CREATE, true)
+        Self::open_with(path, &SqliteSettings::default())
+    }
+
+    /// [`SqliteStore::open`] with `settings`.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] if the file cannot be opened or migrated.
+    pub fn open_with(path: &Path, settings: &SqliteSettings) -> Result<Self, StoreError> {
+        Self::start(path, OpenFlags::SQLITE_OPEN_CREATE, true, settings)
     }
 
     /// Opens the existing database at `path` as it is: creates no file and applies no
@@ -67,16 +78,22 @@ impl SqliteStore {
                 path.display()
             )));
         }
-        Self::start(path, OpenFlags::empty(), false)
+        Self::start(path, OpenFlags::empty(), false, &SqliteSettings::default())
     }
 
-    fn start(path: &Path, create: OpenFlags, migrate: bool) -> Result<Self, StoreError> {
+    fn start(
+        path: &Path,
+        create: OpenFlags,
+        migrate: bool,
+        settings: &SqliteSettings,
+    ) -> Result<Self, StoreError> {
         let mut writer = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | create,
         )
         .map_err(unavailable)?;
         configure(&writer)?;
+        settings.synchronous.apply(&writer)?;
         writer
             .pragma_update(None, "journal_mode", "WAL")
             .map_err(unavailable)?;
@@ -90,6 +107,7 @@ impl SqliteStore {
         )
         .map_err(unavailable)?;
         configure(&checkpoints)?;
+        settings.synchronous.apply(&checkpoints)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let reader = Connection::open_with_flags(
@@ -120,6 +138,24 @@ impl SqliteStore {
             .read(|conn| {
                 conn.pragma_query_value(None, "user_version", |row| row.get(0))
                     .map_err(unavailable)
+            })
+            .await
+    }
+
+    /// The `synchronous` mode the writer commits with, as SQLite reports it.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] if the database cannot be asked, or reports a mode tokenauth
+    /// never sets.
+    pub async fn synchronous(&self) -> Result<Synchronous, StoreError> {
+        self.workers
+            .write(|conn| {
+                let value: i64 = conn
+                    .pragma_query_value(None, "synchronous", |row| row.get(0))
+                    .map_err(unavailable)?;
+                Synchronous::from_pragma_value(value).ok_or_else(|| {
+                    StoreError::Unavailable(format!("unexpected synchronous mode {value}"))
+                })
             })
             .await
     }
@@ -226,12 +262,11 @@ impl Drop for SqliteStore {
     }
 }
 
-/// Settings every connection gets. `synchronous=NORMAL` in WAL mode keeps every committed
-/// transaction across a process crash (only an OS crash or power loss can lose the last ones).
+/// Settings every connection gets. The committing connections (the writer, the
+/// checkpointer) also get the configured `synchronous` mode ([`durability`]); read-only ones
+/// commit nothing and keep SQLite's default.
 fn configure(conn: &Connection) -> Result<(), StoreError> {
     conn.pragma_update(None, "foreign_keys", "ON")
-        .map_err(unavailable)?;
-    conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(unavailable)?;
     conn.pragma_update(None, "busy_timeout", 5000)
         .map_err(unavailable)?;
