@@ -195,10 +195,10 @@ struct Samples {
 impl Samples {
     async fn take(&mut self, metrics: &Api) {
         fn raise<T: PartialOrd + Copy>(peak: &mut Option<T>, value: Option<T>) {
-            if let Some(value) = value {
-                if peak.is_none_or(|peak| value > peak) {
-                    *peak = Some(value);
-                }
+            if let Some(value) = value
+                && peak.is_none_or(|peak| value > peak)
+            {
+                *peak = Some(value);
             }
         }
         raise(&mut self.threads, footprint::now().map(|f| f.threads));
