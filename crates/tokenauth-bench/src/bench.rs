@@ -6,6 +6,7 @@ use tokio::runtime::{Builder, Runtime};
 
 use crate::ceiling::Ceiling;
 use crate::client::Api;
+use crate::flood;
 use crate::load::{self, Phases};
 use crate::options::Options;
 use crate::preload::Preloaded;
@@ -90,9 +91,22 @@ async fn measure(
     let mut runs = Vec::with_capacity(options.runs);
     for run in 1..=options.runs {
         let label = format!("{} run {run}/{}", options.scenario.name(), options.runs);
+        // The flood, if any, covers the measured window (not the warm-up).
+        let flooded = options.flood_plan().map(|plan| {
+            let start = std::time::Instant::now() + phases.warmup;
+            let nonce = uuid::Uuid::new_v4().as_u64_pair().0;
+            let base = base.to_owned();
+            tokio::spawn(async move {
+                flood::run(&base, plan, start, start + phases.measure, nonce).await
+            })
+        });
         let (returned, record) = load::run(clients, phases, label).await?;
         clients = returned;
-        runs.push(RunSummary::from_record(&record));
+        let mut summary = RunSummary::from_record(&record);
+        if let Some(flooded) = flooded {
+            summary.flood = Some(flooded.await.context("the flood failed")??);
+        }
+        runs.push(summary);
     }
     let setup = Setup::new(options, base, preloaded.elapsed.as_secs_f64());
     Ok(Report::new(setup, runs, ceiling))

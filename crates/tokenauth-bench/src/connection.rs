@@ -44,6 +44,16 @@ impl Target {
             authority: HeaderValue::from_str(authority.as_str())?,
         })
     }
+
+    /// The host to connect to (without brackets for IPv6) and the port.
+    pub fn address(&self) -> (&str, u16) {
+        (&self.host, self.port)
+    }
+
+    /// The `host[:port]` the requests name in `Host`.
+    pub fn authority(&self) -> &str {
+        self.authority.to_str().unwrap_or_default()
+    }
 }
 
 /// A connection to one server, opened on first use and again after it breaks.

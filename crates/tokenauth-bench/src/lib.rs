@@ -11,6 +11,8 @@ pub mod ceiling;
 pub mod client;
 pub mod connection;
 pub mod export;
+pub mod flood;
+pub mod footprint;
 pub mod load;
 pub mod options;
 pub mod pg_schema;

@@ -86,6 +86,25 @@ pub struct Options {
     /// Threads of the load generator's runtime (the in-process server gets one per core).
     #[arg(long, default_value_t = 1)]
     pub client_threads: usize,
+
+    /// For `login-flood-disconnect`: logins in each burst, all sent at once, each on its own
+    /// connection.
+    #[arg(long, default_value_t = 200)]
+    pub flood: usize,
+
+    /// For `login-flood-disconnect`: time from one burst's start to the next one's.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub flood_every: Duration,
+
+    /// For `login-flood-disconnect`: how long after sending its login each flood client hangs
+    /// up (long before any hash ends).
+    #[arg(long, default_value = "5ms", value_parser = parse_duration)]
+    pub hang_up_after: Duration,
+
+    /// SQLite `synchronous` mode of the in-process server: `full` (the server's default) or
+    /// `normal`.
+    #[arg(long)]
+    pub sqlite_synchronous: Option<String>,
 }
 
 /// A load shape.
@@ -104,6 +123,11 @@ pub enum Scenario {
     Signup,
     /// 1 login : 20 refresh : 1000 verify, the shape of real traffic.
     Mixed,
+    /// `GET /v1/verify` as in `verify`, while bursts of `--flood` logins arrive whose clients
+    /// hang up `--hang-up-after` sending; reports the process's peak RSS and threads and the
+    /// hasher's gauges too.
+    #[serde(rename = "login-flood-disconnect")]
+    LoginFloodDisconnect,
 }
 
 impl Scenario {
@@ -116,6 +140,7 @@ impl Scenario {
             Scenario::Login => "login",
             Scenario::Signup => "signup",
             Scenario::Mixed => "mixed",
+            Scenario::LoginFloodDisconnect => "login-flood-disconnect",
         }
     }
 
@@ -187,12 +212,23 @@ impl Options {
         if self.duration.is_zero() {
             return fail("--duration must be longer than 0");
         }
+        if self.flood == 0 {
+            return fail("--flood must be at least 1");
+        }
+        if self.flood_every.is_zero() {
+            return fail("--flood-every must be longer than 0");
+        }
         if self.target.is_some() {
             if self.preload > 0 {
                 return fail("--preload needs the in-process server; drop --target");
             }
             if self.access_token_ttl.is_some() {
                 return fail("--access-token-ttl configures the in-process server; drop --target");
+            }
+            if self.sqlite_synchronous.is_some() {
+                return fail(
+                    "--sqlite-synchronous configures the in-process server; drop --target",
+                );
             }
             if self.password_hash_concurrency.is_some() {
                 return fail(
@@ -206,6 +242,9 @@ impl Options {
         if self.database_url.is_some() && self.backend != Backend::Postgres {
             return fail("--database-url needs --backend postgres");
         }
+        if self.sqlite_synchronous.is_some() && self.backend != Backend::Sqlite {
+            return fail("--sqlite-synchronous needs --backend sqlite");
+        }
         Ok(())
     }
 
@@ -216,6 +255,15 @@ impl Options {
             self.scenario
                 .argon2_bound()
                 .then(|| std::thread::available_parallelism().map_or(1, usize::from))
+        })
+    }
+
+    /// The flood of `login-flood-disconnect`; `None` for the other scenarios.
+    pub fn flood_plan(&self) -> Option<crate::flood::FloodPlan> {
+        (self.scenario == Scenario::LoginFloodDisconnect).then_some(crate::flood::FloodPlan {
+            logins: self.flood,
+            every: self.flood_every,
+            hang_up_after: self.hang_up_after,
         })
     }
 
@@ -254,6 +302,11 @@ mod tests {
         assert_eq!(options.runs, 3);
         assert_eq!(options.backend, Backend::Sqlite);
         assert!(options.validate().is_ok());
+        let flood = parse(&["login-flood-disconnect"]);
+        assert_eq!(flood.flood, 200);
+        assert_eq!(flood.flood_every, Duration::from_secs(1));
+        assert_eq!(flood.hang_up_after, Duration::from_millis(5));
+        assert!(flood.validate().is_ok());
     }
 
     #[test]
@@ -283,6 +336,15 @@ mod tests {
             &["refresh", "--database-url", "postgres://x@127.0.0.1/test"],
             &["refresh", "--duration", "0s"],
             &["login", "--password-hash-concurrency", "0"],
+            &["login-flood-disconnect", "--flood", "0"],
+            &["login-flood-disconnect", "--flood-every", "0s"],
+            &[
+                "refresh",
+                "--backend",
+                "postgres",
+                "--sqlite-synchronous",
+                "normal",
+            ],
             &[
                 "login",
                 "--target",

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use crate::flood::FloodSummary;
 use crate::recorder::Latency;
 use crate::report::{Report, Setup};
 
@@ -18,6 +19,9 @@ pub fn human(report: &Report) -> String {
             index + 1,
             figures(run.throughput, &run.latency)
         );
+        if let Some(flood) = &run.flood {
+            let _ = writeln!(out, "        {}", flood_line(flood));
+        }
     }
     let _ = writeln!(
         out,
@@ -77,7 +81,15 @@ fn header(setup: &Setup) -> String {
                 .hash_threads
                 .map(|threads| format!(", {threads} hashing threads"))
                 .unwrap_or_default();
-            format!("in-process {} {alg}{preload}{hashing}", backend.name())
+            let synchronous = setup
+                .sqlite_synchronous
+                .as_deref()
+                .map(|mode| format!(", synchronous={mode}"))
+                .unwrap_or_default();
+            format!(
+                "in-process {} {alg}{preload}{hashing}{synchronous}",
+                backend.name()
+            )
         }
         _ => setup.target.clone(),
     };
@@ -103,5 +115,33 @@ fn figures(throughput: f64, latency: &Latency) -> String {
     format!(
         "{throughput:>9.1} req/s   p50 {:>7.2} ms   p90 {:>7.2} ms   p99 {:>7.2} ms   max {:>8.2} ms",
         latency.p50_ms, latency.p90_ms, latency.p99_ms, latency.max_ms
+    )
+}
+
+/// One run's flood: what was sent and seen, and the footprint and gauges it left.
+fn flood_line(flood: &FloodSummary) -> String {
+    let mib = |value: Option<f64>| value.map_or("?".to_owned(), |v| format!("{v:.1} MiB"));
+    let number = |value: Option<f64>| value.map_or("?".to_owned(), |v| format!("{v:.0}"));
+    let answers: Vec<String> = flood
+        .answers
+        .iter()
+        .map(|(label, count)| format!("{label} × {count}"))
+        .collect();
+    format!(
+        "flood: {} logins in {} bursts, hung up after {} ms (answers: {}; unsent {}) · RSS {} \
+         before, peak {} · peak threads {} · hashes in flight ≤ {}, queued ≤ {}, rejected {}",
+        flood.logins,
+        flood.bursts,
+        flood.hang_up_after_ms,
+        answers.join(", "),
+        flood.send_failures,
+        mib(flood.rss_before_mib),
+        mib(flood.peak_rss_mib),
+        flood
+            .peak_threads
+            .map_or("?".to_owned(), |threads| threads.to_string()),
+        number(flood.peak_hashes_in_flight),
+        number(flood.peak_hash_queue),
+        number(flood.hashes_rejected),
     )
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::ceiling::Ceiling;
+use crate::flood::FloodSummary;
 use crate::load::RunRecord;
 use crate::options::{Backend, Options, Scenario};
 use crate::recorder::Latency;
@@ -25,6 +26,9 @@ pub struct RunSummary {
     /// For `mixed`: the figures of each kind of request (`login`, `refresh`, `verify`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub by_kind: BTreeMap<String, KindSummary>,
+    /// For `login-flood-disconnect`: what the flood did and the footprint it left.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flood: Option<FloodSummary>,
 }
 
 /// One kind of request within a mixed run.
@@ -62,6 +66,7 @@ impl RunSummary {
             latency: record.tally.latency(),
             errors: record.tally.errors().clone(),
             by_kind,
+            flood: None,
         }
     }
 }
@@ -107,6 +112,10 @@ pub struct Setup {
     /// Argon2 hashes the in-process server ran at once; `None` for the server's default or a
     /// `--target`.
     pub hash_threads: Option<usize>,
+    /// SQLite `synchronous` mode of the in-process server when given (`None`: the server's
+    /// default, `full`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sqlite_synchronous: Option<String>,
     /// Distinct access tokens each `verify`/`me` client cycles through.
     pub tokens_per_client: usize,
     /// Threads of the load generator.
@@ -134,6 +143,7 @@ impl Setup {
             alg: in_process.then(|| options.alg.clone()),
             clients: options.clients,
             hash_threads: in_process.then(|| options.hash_threads()).flatten(),
+            sqlite_synchronous: options.sqlite_synchronous.clone(),
             tokens_per_client: options.tokens_per_client,
             client_threads: options.client_threads,
             warmup_seconds: options.warmup.as_secs_f64(),

@@ -139,6 +139,9 @@ fn server_config(data_dir: &Path, storage: &Storage, options: &Options) -> anyho
     if let Some(threads) = options.hash_threads() {
         layer.insert("password_hash_concurrency", text(threads.to_string()));
     }
+    if let Some(mode) = &options.sqlite_synchronous {
+        layer.insert("sqlite_synchronous", text(mode.clone()));
+    }
     if let Some(ttl) = options.access_token_ttl {
         layer.insert("access_token_ttl", text(format!("{}s", ttl.as_secs())));
     }

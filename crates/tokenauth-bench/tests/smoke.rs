@@ -37,6 +37,13 @@ fn refresh_follows_rotation() {
 }
 
 #[test]
+fn refresh_with_synchronous_normal() {
+    let report = run("refresh", &["--sqlite-synchronous", "normal"]);
+    assert_clean(&report);
+    assert_eq!(report.setup.sqlite_synchronous.as_deref(), Some("normal"));
+}
+
+#[test]
 fn refresh_from_preloaded_sessions() {
     let report = run("refresh", &["--preload", "2500"]);
     assert_clean(&report);
@@ -72,6 +79,39 @@ fn mixed_reports_each_kind() {
         report.median.by_kind.contains_key("verify"),
         "{:?}",
         report.median.by_kind.keys()
+    );
+}
+
+/// Bursts of logins that hang up, beside verify clients: the verifications all succeed and
+/// the flood's figures are reported, the hasher's gauges within its bound.
+#[test]
+fn login_flood_disconnect_reports_the_footprint() {
+    let report = run(
+        "login-flood-disconnect",
+        &[
+            "--flood",
+            "20",
+            "--flood-every",
+            "500ms",
+            "--password-hash-concurrency",
+            "1",
+        ],
+    );
+    assert_clean(&report);
+    let flood = report.runs[0].flood.as_ref().expect("a flood summary");
+    assert!(flood.bursts >= 1, "{flood:?}");
+    assert_eq!(flood.logins, flood.bursts * 20);
+    assert_eq!(flood.send_failures, 0, "{flood:?}");
+    assert!(flood.peak_rss_mib.is_some_and(|mib| mib > 0.0), "{flood:?}");
+    assert!(flood.peak_threads.is_some(), "{flood:?}");
+    // One hashing slot, the server's default queue of 64.
+    assert!(
+        flood.peak_hashes_in_flight.is_some_and(|n| n <= 1.0),
+        "{flood:?}"
+    );
+    assert!(
+        flood.peak_hash_queue.is_some_and(|n| n <= 64.0),
+        "{flood:?}"
     );
 }
 

@@ -1,18 +1,20 @@
-//! Password hashing: Argon2id in PHC string form, run off the async runtime with a bound on
-//! concurrent hashes and on the queue in front of them, so a burst of logins cannot exhaust
-//! memory (each hash holds ~19 MiB) or starve other requests.
+//! Password hashing: Argon2id in PHC string form, run off the async runtime on a pool of its
+//! own threads with a bound on concurrent hashes and on the queue in front of them, so a burst
+//! of logins cannot exhaust memory (each hash holds ~19 MiB) or starve other requests, even
+//! when the clients hang up before the answer (see [`pool`]).
+
+mod pool;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use argon2::{
     Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version,
 };
-use tokio::sync::Semaphore;
 
 use crate::error::AuthError;
-use crate::telemetry;
 use crate::user::Password;
+
+use pool::HashPool;
 
 /// Argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,42 +51,47 @@ pub struct Verification {
     pub needs_rehash: bool,
 }
 
-/// Hashes and verifies passwords with bounded concurrency.
+/// Hashes and verifies passwords with bounded concurrency. Clones share one pool of hashing
+/// threads; it stops once the last clone is dropped.
 #[derive(Clone)]
 pub struct PasswordHasher {
     inner: Arc<Inner>,
 }
 
 struct Inner {
+    costs: Arc<Costs>,
+    pool: HashPool,
+}
+
+/// What a hash needs, shared with the hashing threads.
+struct Costs {
     cost: HashCost,
     params: Params,
-    permits: Semaphore,
-    concurrency: usize,
-    max_waiting: usize,
-    waiting: AtomicUsize,
     dummy_hash: String,
 }
 
 impl PasswordHasher {
-    /// A hasher running at most `concurrency` hashes at once with at most `max_waiting` more
-    /// queued. Hashes nothing up front (the start stays fast): the dummy hash that unknown users
-    /// are checked against is written out at the configured cost (see [`dummy_phc`]).
+    /// A hasher running at most `concurrency` (at least one) hashes at once, on as many
+    /// threads of its own, with at most `max_waiting` more queued. A hash holds its place from
+    /// the moment it starts until it ends, even when the request that asked for it is dropped.
+    /// Hashes nothing up front (the start stays fast): the dummy hash that unknown users are
+    /// checked against is written out at the configured cost (see [`dummy_phc`]).
     ///
     /// # Errors
-    /// [`AuthError::Internal`] if the parameters are out of Argon2's range.
+    /// [`AuthError::Internal`] if the parameters are out of Argon2's range or the hashing
+    /// threads cannot be started.
     pub fn new(cost: HashCost, concurrency: usize, max_waiting: usize) -> Result<Self, AuthError> {
         let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
             .map_err(|e| AuthError::Internal(format!("argon2 parameters: {e}")))?;
         let dummy_hash = dummy_phc(&params);
         Ok(Self {
             inner: Arc::new(Inner {
-                cost,
-                params,
-                permits: Semaphore::new(concurrency.max(1)),
-                concurrency: concurrency.max(1),
-                max_waiting,
-                waiting: AtomicUsize::new(0),
-                dummy_hash,
+                costs: Arc::new(Costs {
+                    cost,
+                    params,
+                    dummy_hash,
+                }),
+                pool: HashPool::start(concurrency, max_waiting)?,
             }),
         })
     }
@@ -94,8 +101,10 @@ impl PasswordHasher {
     /// # Errors
     /// [`AuthError::Overloaded`] when the queue is full.
     pub async fn hash(&self, password: Password) -> Result<String, AuthError> {
-        let inner = Arc::clone(&self.inner);
-        self.run(move || hash_blocking(&inner.params, password.as_bytes()))
+        let costs = Arc::clone(&self.inner.costs);
+        self.inner
+            .pool
+            .run(move || hash_blocking(&costs.params, password.as_bytes()))
             .await
     }
 
@@ -109,87 +118,46 @@ impl PasswordHasher {
         password: Password,
         stored: Option<String>,
     ) -> Result<Verification, AuthError> {
-        let inner = Arc::clone(&self.inner);
-        self.run(move || {
-            let known = stored.is_some();
-            let phc = stored.as_deref().unwrap_or(&inner.dummy_hash);
-            let Ok(parsed) = PasswordHash::new(phc) else {
-                // An unparseable stored hash can never match; still spend the time.
-                let _ = verify_blocking(&inner.dummy_hash, password.as_bytes());
-                return Ok(Verification {
-                    matched: false,
-                    needs_rehash: false,
-                });
-            };
-            // The dummy hash is verified in full too, so unknown users cost the same time.
-            let verified = Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok();
-            let matched = known && verified;
-            let needs_rehash =
-                matched && stored_cost(&parsed).is_none_or(|c| c.weaker_than(&inner.cost));
-            Ok(Verification {
-                matched,
-                needs_rehash,
+        let inner = Arc::clone(&self.inner.costs);
+        self.inner
+            .pool
+            .run(move || {
+                let known = stored.is_some();
+                let phc = stored.as_deref().unwrap_or(&inner.dummy_hash);
+                let Ok(parsed) = PasswordHash::new(phc) else {
+                    // An unparseable stored hash can never match; still spend the time.
+                    let _ = verify_blocking(&inner.dummy_hash, password.as_bytes());
+                    return Ok(Verification {
+                        matched: false,
+                        needs_rehash: false,
+                    });
+                };
+                // The dummy hash is verified in full too, so unknown users cost the same time.
+                let verified = Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok();
+                let matched = known && verified;
+                let needs_rehash =
+                    matched && stored_cost(&parsed).is_none_or(|c| c.weaker_than(&inner.cost));
+                Ok(Verification {
+                    matched,
+                    needs_rehash,
+                })
             })
-        })
-        .await
+            .await
     }
 
-    /// Hashes queued or running right now (a request that was turned away counts for an instant).
+    /// Hashes queued or running right now. A hash whose request was dropped still counts
+    /// until it ends; one that was turned away never counts.
     pub fn queue_depth(&self) -> usize {
-        self.inner.waiting.load(Ordering::Relaxed)
+        let load = self.inner.pool.load();
+        load.waiting + load.running
     }
 
-    async fn run<T, F>(&self, work: F) -> Result<T, AuthError>
-    where
-        F: FnOnce() -> Result<T, AuthError> + Send + 'static,
-        T: Send + 'static,
-    {
-        let inner = &self.inner;
-        let queued = inner.waiting.fetch_add(1, Ordering::AcqRel);
-        let _slot = WaitingSlot(&inner.waiting);
-        if queued >= inner.concurrency + inner.max_waiting {
-            telemetry::hash_rejected();
-            return Err(AuthError::Overloaded);
-        }
-        let waiting = GaugeSlot::enter(telemetry::hash_queue);
-        let _permit = inner
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| AuthError::Internal("hasher closed".into()))?;
-        drop(waiting);
-        let _running = GaugeSlot::enter(telemetry::hashes_in_flight);
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| AuthError::Internal(format!("hash task: {e}")))?
-    }
-}
-
-/// Decrements the waiting count however the wait ends (done, error, or the request dropped).
-struct WaitingSlot<'a>(&'a AtomicUsize);
-
-impl Drop for WaitingSlot<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// Holds one unit of a gauge (the hash queue, the hashes running) from `enter` until dropped,
-/// however the wait or the work ends.
-struct GaugeSlot(fn(f64));
-
-impl GaugeSlot {
-    fn enter(gauge: fn(f64)) -> Self {
-        gauge(1.0);
-        Self(gauge)
-    }
-}
-
-impl Drop for GaugeSlot {
-    fn drop(&mut self) {
-        (self.0)(-1.0);
+    /// Hashes running right now (at most the concurrency), whether or not their requests are
+    /// still there.
+    pub fn hashes_running(&self) -> usize {
+        self.inner.pool.load().running
     }
 }
 
@@ -355,5 +323,176 @@ mod tests {
         assert!(overloaded > 0, "some requests must be shed");
         assert!(overloaded < 12, "some requests must be served");
         assert_eq!(hasher.queue_depth(), 0);
+    }
+
+    /// A cost slow enough (hundreds of milliseconds even in an optimised build) that a test
+    /// acts long before one hash ends.
+    const SLOW: HashCost = HashCost {
+        memory_kib: 64 * 1024,
+        iterations: 8,
+        parallelism: 1,
+    };
+
+    /// Waits (up to 30 s) until `done` says so.
+    async fn wait_until(what: &str, done: impl Fn() -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "never {what}");
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    }
+
+    /// Waits (up to 30 s) until `hasher` holds `depth` hashes.
+    async fn wait_for_depth(hasher: &PasswordHasher, depth: usize) {
+        wait_until(&format!("depth {depth}"), || hasher.queue_depth() == depth).await;
+    }
+
+    /// Waits (up to 30 s) until `pool` holds `load`.
+    async fn wait_for_load(pool: &HashPool, load: pool::Load) {
+        wait_until(&format!("{load:?}"), || pool.load() == load).await;
+    }
+
+    /// The defect of issue 15: a client hanging up dropped the request, which gave its place
+    /// back while the hash it had started ran on, so that a flood of such clients ran any number
+    /// of hashes at once. Now the place is held until the hash ends.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hash_whose_request_was_dropped_keeps_its_place_until_it_ends() {
+        let hasher = PasswordHasher::new(SLOW, 1, 0).expect("hasher");
+        let dropped = {
+            let hasher = hasher.clone();
+            tokio::spawn(async move { hasher.hash(password("correct horse")).await })
+        };
+        wait_until("running", || hasher.hashes_running() == 1).await;
+        dropped.abort();
+        assert!(dropped.await.expect_err("aborted").is_cancelled());
+        // The hash runs on: it still counts, and a new one finds no room.
+        assert_eq!(
+            hasher.hashes_running(),
+            1,
+            "the running hash is not counted"
+        );
+        assert_eq!(hasher.queue_depth(), 1, "the running hash is not counted");
+        assert!(matches!(
+            hasher.hash(password("correct horse")).await,
+            Err(AuthError::Overloaded)
+        ));
+        // Once it ends, its place is free again.
+        wait_for_depth(&hasher, 0).await;
+        hasher
+            .verify(password("correct horse"), None)
+            .await
+            .expect("room again");
+    }
+
+    /// The pool's accounting with hashes that end only when the test says so: a dropped request
+    /// whose hash has started holds its place; one still waiting leaves the queue and its work
+    /// never runs; the bound counts what really waits and runs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dropped_requests_hold_their_place_only_once_their_hash_started() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::mpsc;
+
+        use pool::Load;
+
+        let pool = Arc::new(HashPool::start(1, 1).expect("pool"));
+        let (release, gate) = mpsc::channel::<()>();
+        let started = {
+            let pool = Arc::clone(&pool);
+            tokio::spawn(async move {
+                pool.run(move || {
+                    let _ = gate.recv();
+                    Ok(())
+                })
+                .await
+            })
+        };
+        wait_for_load(
+            &pool,
+            Load {
+                waiting: 0,
+                running: 1,
+            },
+        )
+        .await;
+        let ran = Arc::new(AtomicBool::new(false));
+        let queued = {
+            let (pool, ran) = (Arc::clone(&pool), Arc::clone(&ran));
+            tokio::spawn(async move {
+                pool.run(move || {
+                    ran.store(true, Ordering::SeqCst);
+                    Ok(())
+                })
+                .await
+            })
+        };
+        wait_for_load(
+            &pool,
+            Load {
+                waiting: 1,
+                running: 1,
+            },
+        )
+        .await;
+        // Full: one running, one waiting.
+        assert!(matches!(
+            pool.run(|| Ok(())).await,
+            Err(AuthError::Overloaded)
+        ));
+
+        // Both clients hang up.
+        started.abort();
+        queued.abort();
+        assert!(started.await.expect_err("aborted").is_cancelled());
+        assert!(queued.await.expect_err("aborted").is_cancelled());
+        assert_eq!(
+            pool.load(),
+            Load {
+                waiting: 0,
+                running: 1
+            },
+            "the started hash still runs; the waiting one left the queue"
+        );
+
+        // The freed queue place takes one more; the running hash still blocks a second.
+        let next = {
+            let pool = Arc::clone(&pool);
+            tokio::spawn(async move { pool.run(|| Ok(7)).await })
+        };
+        wait_for_load(
+            &pool,
+            Load {
+                waiting: 1,
+                running: 1,
+            },
+        )
+        .await;
+        assert!(matches!(
+            pool.run(|| Ok(0)).await,
+            Err(AuthError::Overloaded)
+        ));
+
+        // The started hash ends: the next one runs, and the pool is empty again.
+        release.send(()).expect("the first hash waits");
+        assert_eq!(next.await.expect("join").expect("ran"), 7);
+        wait_for_load(
+            &pool,
+            Load {
+                waiting: 0,
+                running: 0,
+            },
+        )
+        .await;
+        assert!(!ran.load(Ordering::SeqCst), "withdrawn work ran");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_hash_answers_an_error_and_frees_its_worker() {
+        let pool = HashPool::start(1, 0).expect("pool");
+        let panicked: Result<(), AuthError> = pool.run(|| panic!("argon2 exploded")).await;
+        assert!(
+            matches!(panicked, Err(AuthError::Internal(_))),
+            "{panicked:?}"
+        );
+        assert_eq!(pool.run(|| Ok(1)).await.expect("the worker lives"), 1);
     }
 }

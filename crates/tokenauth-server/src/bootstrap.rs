@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use tokenauth_core::store::Store;
 use tokenauth_store::postgres::PoolSettings;
+use tokenauth_store::sqlite::SqliteSettings;
 use tokenauth_store::{DeadlineStore, PostgresStore, SqliteStore};
 
 use base64::Engine as _;
@@ -133,7 +134,11 @@ pub async fn open_or_create_database(config: &Config) -> anyhow::Result<Arc<dyn 
                 ensure_data_dir(parent)?;
             }
             create_private_file(path)?;
-            let store = SqliteStore::open_with_busy_timeout(path, config.database_timeout)
+            let settings = SqliteSettings {
+                synchronous: config.sqlite_synchronous,
+                busy_timeout: config.database_timeout,
+            };
+            let store = SqliteStore::open_with(path, &settings)
                 .with_context(|| format!("opening database {}", config.database))?;
             Arc::new(store)
         }

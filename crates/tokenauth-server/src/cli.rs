@@ -376,6 +376,7 @@ setting_flags! {
     metrics => "metrics", "Prometheus metrics at GET /metrics: on or off [default: on]";
     database_max_connections => "database_max_connections", "PostgreSQL connections per instance [default: 16]";
     database_timeout => "database_timeout", "Longest any database call may take, then 503 [default: 5s]";
+    sqlite_synchronous => "sqlite_synchronous", "SQLite commit durability: full (survives power loss) or normal (survives a process crash) [default: full]";
     revocation_poll_interval => "revocation_poll_interval", "How often to read revocations made elsewhere [default: 250ms]";
     max_connections => "max_connections", "Client connections open at once [default: 10000]";
     max_connections_per_ip => "max_connections_per_ip", "Client connections one address may hold open; 0 = no limit; trusted proxies exempt [default: 256]";

@@ -11,6 +11,8 @@ use common::PASSWORD;
 use common::process::{Server, send, workdir};
 use serde_json::json;
 use tokenauth_store::postgres::test_schema::TestSchema;
+use tokio::io::AsyncWriteExt as _;
+use tokio::net::TcpStream;
 
 /// One scrape: every sample by its name and sorted labels, e.g.
 /// `tokenauth_logins_total{result="ok"}`.
@@ -302,5 +304,119 @@ async fn metrics_off_serves_no_metrics() {
     .await;
     let (status, body) = server.get("/metrics", None).await;
     assert_eq!((status, body["error"].as_str()), (404, Some("not_found")));
+    server.stop();
+}
+
+/// The threads of process `pid` now, from `/proc/<pid>/status`.
+fn threads_of(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Threads:"))
+        .expect("a Threads line")
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Waits (up to 60 s) until no password hash is waiting or running.
+async fn wait_until_no_hash(server: &Server) -> Scrape {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let scrape = Scrape::of(server).await;
+        let queued = scrape.value("tokenauth_password_hash_queue_depth", &[]);
+        let running = scrape.value("tokenauth_password_hashes_in_flight", &[]);
+        if queued == 0.0 && running == 0.0 {
+            return scrape;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "hashes never ended: {queued} queued, {running} running"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Issue 15: logins whose clients hang up 5 ms after sending used to give their hashing place
+/// back while the hash ran on, so each one started another ~19 MiB hash on another blocking
+/// thread (80 threads and 1.2 GiB with one hashing slot) while the gauges read 0. Now a hash
+/// holds its place until it ends: the threads stay bounded, the gauges never pass the bound,
+/// and what is refused is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_hang_up_cannot_bypass_the_hashing_bound() {
+    let (_temp, dir) = workdir();
+    let server = Server::start_with(&dir, |c| {
+        c.args([
+            "--password-hash-concurrency",
+            "1",
+            "--password-hash-queue",
+            "2",
+            "--rate-limit-login",
+            "off",
+        ]);
+    })
+    .await;
+    let pid = server.pid();
+    let address = format!("127.0.0.1:{}", server.port);
+    let login = |i: usize| {
+        // A new unknown address each time (checked against the dummy hash): no lock-out.
+        let body = json!({"email": format!("flood-{i}@example.com"), "password": PASSWORD});
+        let body = body.to_string();
+        format!(
+            "POST /v1/login HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+             content-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let baseline = threads_of(pid);
+
+    // The flood: each client sends a login and hangs up 5 ms later, before any hash can end.
+    let mut peak_threads = baseline;
+    for i in 0..24 {
+        let mut stream = TcpStream::connect(&address).await.unwrap();
+        stream.write_all(login(i).as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        drop(stream);
+        peak_threads = peak_threads.max(threads_of(pid));
+        let scrape = Scrape::of(&server).await;
+        let running = scrape.value("tokenauth_password_hashes_in_flight", &[]);
+        let queued = scrape.value("tokenauth_password_hash_queue_depth", &[]);
+        assert!(running <= 1.0, "{running} hashes running with one slot");
+        assert!(queued <= 2.0, "{queued} hashes waiting with a queue of 2");
+    }
+    peak_threads = peak_threads.max(threads_of(pid));
+    // One hashing thread exists from the start; nothing else may pile up (main reached
+    // baseline + 20 here: one blocking thread per abandoned hash).
+    assert!(
+        peak_threads <= baseline + 3,
+        "threads grew from {baseline} to {peak_threads} under the flood"
+    );
+    wait_until_no_hash(&server).await;
+
+    // More clients at once than one slot and a queue of two hold: the rest are refused, and
+    // every refusal is counted.
+    let before = Scrape::of(&server).await;
+    let burst: Vec<_> = (0..8)
+        .map(|i| {
+            let request = server
+                .client
+                .post(server.url("/v1/login"))
+                .json(&json!({"email": format!("burst-{i}@example.com"), "password": PASSWORD}));
+            tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for answer in burst {
+        statuses.push(answer.await.unwrap());
+    }
+    let refused = statuses.iter().filter(|status| **status == 503).count();
+    assert!(refused >= 5, "8 logins against 3 places: {statuses:?}");
+    let after = wait_until_no_hash(&server).await;
+    let rejected = "tokenauth_password_hash_rejected_total";
+    assert_eq!(
+        after.value(rejected, &[]) - before.value(rejected, &[]),
+        refused as f64,
+        "every 503 is a counted rejection"
+    );
     server.stop();
 }

@@ -245,3 +245,30 @@ async fn clients_from_before_permissions_keep_every_permission() {
     assert_eq!(old.map(|c| c.permissions), Some(ClientPermissions::all()));
     store.close();
 }
+
+/// Issue 15: an acknowledged write (a rotation, a logout, a theft revocation) must survive a
+/// power loss, so the writer commits with `synchronous=FULL` (2) unless the operator opts into
+/// NORMAL (1), which only survives a process crash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writer_commits_with_synchronous_full_unless_told_normal() {
+    use tokenauth_store::sqlite::{SqliteSettings, Synchronous};
+
+    let backend = Sqlite::new();
+    let store = SqliteStore::open(&backend.path()).expect("open");
+    let mode = store.synchronous().await.expect("synchronous");
+    assert_eq!((mode, mode.pragma_value()), (Synchronous::Full, 2));
+    tokio::task::spawn_blocking(move || store.close())
+        .await
+        .expect("close");
+
+    let settings = SqliteSettings {
+        synchronous: Synchronous::Normal,
+        ..SqliteSettings::default()
+    };
+    let store = SqliteStore::open_with(&backend.path(), &settings).expect("reopen");
+    let mode = store.synchronous().await.expect("synchronous");
+    assert_eq!((mode, mode.pragma_value()), (Synchronous::Normal, 1));
+    tokio::task::spawn_blocking(move || store.close())
+        .await
+        .expect("close");
+}

@@ -69,15 +69,16 @@ impl Client {
                 };
                 State::Refresh(RefreshChain::new(refresh_token, emails))
             }
-            Scenario::Verify | Scenario::Me => {
+            // The flood runs beside the clients (`crate::flood`); they measure verification.
+            Scenario::Verify | Scenario::Me | Scenario::LoginFloodDisconnect => {
                 let tokens = match setup.preloaded {
                     Some(token) => take_over(&api, &token).await?,
                     None => new_account(&api, &emails.fresh()).await?,
                 };
-                let path = if setup.scenario == Scenario::Verify {
-                    bearer::Path::Verify
-                } else {
+                let path = if setup.scenario == Scenario::Me {
                     bearer::Path::Me
+                } else {
+                    bearer::Path::Verify
                 };
                 let mut access = vec![tokens.access_token.clone()];
                 let mut latest = tokens;

@@ -32,6 +32,7 @@ pub const SETTINGS: &[&str] = &[
     "metrics",
     "database_max_connections",
     "database_timeout",
+    "sqlite_synchronous",
     "revocation_poll_interval",
     "max_connections",
     "max_connections_per_ip",

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use tokenauth_core::AuthSettings;
 use tokenauth_jwt::Algorithm;
+use tokenauth_store::sqlite::{Synchronous, UnknownSynchronous};
 
 pub use connections::ConnectionLimits;
 use database::parse_database_url;
@@ -89,6 +90,8 @@ pub struct Config {
     pub database_max_connections: usize,
     /// Longest any database call may take before it fails (and the request answers 503).
     pub database_timeout: Duration,
+    /// How durable an acknowledged SQLite commit is (`full`: across power loss).
+    pub sqlite_synchronous: Synchronous,
     /// Whether sign-up tells a taken email apart from a new one.
     pub signup_response: SignupResponse,
     /// Most client connections open at once; more wait in the kernel's accept queue.
@@ -241,6 +244,12 @@ impl Config {
             database_timeout,
             Duration::from_millis(100),
         )?;
+        let sqlite_synchronous = match text("sqlite_synchronous", take("sqlite_synchronous"))? {
+            None => Synchronous::default(),
+            Some(mode) => mode
+                .parse()
+                .map_err(|e: UnknownSynchronous| invalid("sqlite_synchronous", e.to_string()))?,
+        };
         let database_max_connections = count(
             "database_max_connections",
             take("database_max_connections"),
@@ -442,6 +451,7 @@ impl Config {
             log_format,
             database_max_connections,
             database_timeout,
+            sqlite_synchronous,
             revocation_poll_interval,
             max_connections,
             connections,

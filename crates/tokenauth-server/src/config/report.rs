@@ -5,9 +5,10 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use tokenauth_jwt::Algorithm;
+use tokenauth_store::sqlite::Synchronous;
 
 use super::duration::format_duration;
-use super::{Config, CookieMode, LogFormat, SignupResponse};
+use super::{Config, CookieMode, DatabaseUrl, LogFormat, SignupResponse};
 use crate::rate_limit::Rate;
 
 /// Longest access-token lifetime that draws no warning: a stolen access token works this long.
@@ -29,6 +30,10 @@ impl Config {
                 self.database_max_connections.to_string(),
             ),
             ("database_timeout", duration(self.database_timeout)),
+            (
+                "sqlite_synchronous",
+                self.sqlite_synchronous.as_str().to_owned(),
+            ),
             ("issuer", self.issuer.clone()),
             ("audience", self.audience.clone()),
             ("access_token_ttl", duration(self.access_token_ttl)),
@@ -143,6 +148,15 @@ impl Config {
                 self.issuer
             ));
         }
+        if self.sqlite_synchronous == Synchronous::Normal
+            && matches!(self.database, DatabaseUrl::Sqlite(_))
+        {
+            warnings.push(
+                "sqlite_synchronous = normal: an OS crash or power loss may undo the last \
+                 acknowledged writes, a logout or a theft revocation among them; use full"
+                    .to_owned(),
+            );
+        }
         let throttling = &self.throttling;
         if throttling.login_max_failures == 0 {
             warnings
@@ -206,6 +220,7 @@ mod tests {
             ("issuer", "http://auth.example.com"),
             ("login_max_failures", "0"),
             ("rate_limit_login", "off"),
+            ("sqlite_synchronous", "normal"),
         ]);
         let warnings = weak.warnings().join("\n");
         for setting in [
@@ -214,6 +229,7 @@ mod tests {
             "issuer",
             "login_max_failures",
             "rate_limit_login",
+            "sqlite_synchronous",
         ] {
             assert!(warnings.contains(setting), "{warnings}");
         }

@@ -231,6 +231,28 @@ fn pool_settings_are_settings_like_any_other() {
 }
 
 #[test]
+fn sqlite_synchronous_defaults_to_full_and_takes_normal() {
+    use tokenauth_store::sqlite::Synchronous;
+
+    assert_eq!(Config::defaults().sqlite_synchronous, Synchronous::Full);
+    for (text, mode) in [
+        ("full", Synchronous::Full),
+        ("normal", Synchronous::Normal),
+        ("NORMAL", Synchronous::Normal),
+    ] {
+        let config = Config::from_layer(flags(&[("sqlite_synchronous", text)])).expect("valid");
+        assert_eq!(config.sqlite_synchronous, mode, "{text}");
+    }
+    let env = |name: &str| (name == "TOKENAUTH_SQLITE_SYNCHRONOUS").then(|| "normal".to_owned());
+    let config = Config::resolve(Layer::new(), None, env).expect("valid");
+    assert_eq!(config.sqlite_synchronous, Synchronous::Normal);
+    for bad in ["off", "extra", "2", ""] {
+        let error = Config::from_layer(flags(&[("sqlite_synchronous", bad)])).expect_err("invalid");
+        assert_eq!(error.setting, "sqlite_synchronous", "{bad:?}");
+    }
+}
+
+#[test]
 fn throttling_defaults_and_settings() {
     let defaults = Config::defaults().throttling;
     assert_eq!(defaults.login_max_failures, 5);

@@ -230,6 +230,11 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// The process id of the running server (for reading `/proc/<pid>/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
     pub fn log_text(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }

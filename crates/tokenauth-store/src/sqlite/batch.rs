@@ -12,8 +12,9 @@
 //!   (or the transaction machinery) fails, nothing of the batch was written, and every job that
 //!   had succeeded gets that error instead; jobs that had failed keep their own error.
 //!
-//! Durability is that of any other commit here (WAL, `synchronous=NORMAL`): a caller told
-//! "done" keeps its write across a process crash.
+//! Durability is that of any other commit here ([`super::durability`]): with the default
+//! `synchronous=FULL` the batch's one commit syncs the WAL once for all its jobs, and a caller
+//! told "done" keeps its write across a power loss; with `normal`, across a process crash.
 
 use rusqlite::Connection;
 use tokenauth_core::store::StoreError;

@@ -12,8 +12,9 @@
 //! has the frames written since the last background pass to copy, and the next write restarts
 //! the WAL (unless a reader still uses it; then a later round does).
 //!
-//! Durability does not change: a commit is durable once in the WAL (`synchronous=NORMAL`),
-//! checkpoints only move pages to the database file.
+//! Durability does not change: a commit is durable once in the WAL (synced at each commit with
+//! the default `synchronous=FULL`, see [`super::durability`]); checkpoints only move pages to
+//! the database file, and sync it, in either mode.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

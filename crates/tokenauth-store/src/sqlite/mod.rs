@@ -16,6 +16,7 @@ mod audit;
 mod batch;
 mod checkpoint;
 mod clients;
+mod durability;
 mod keys;
 mod migrations;
 mod revocations;
@@ -36,6 +37,7 @@ use tokenauth_core::store::{Lifecycle, PoolStatus, StoreError};
 
 use workers::Workers;
 
+pub use durability::{DEFAULT_BUSY_TIMEOUT, SqliteSettings, Synchronous, UnknownSynchronous};
 pub use migrations::LATEST as LATEST_SCHEMA_VERSION;
 
 /// A tokenauth database in one SQLite file (WAL mode).
@@ -46,27 +48,23 @@ pub struct SqliteStore {
 /// How many read-only connections serve reads.
 const READERS: usize = 2;
 
-/// How long a connection waits for another's lock unless told otherwise.
-const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path`, applies pending migrations and starts
-    /// the writer and reader threads.
+    /// Opens (creating if needed) the database at `path` with the default settings
+    /// (`synchronous=FULL`), applies pending migrations and starts the writer and reader
+    /// threads.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] if the file cannot be opened or migrated.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Self::open_with_busy_timeout(path, DEFAULT_BUSY_TIMEOUT)
+        Self::open_with(path, &SqliteSettings::default())
     }
 
-    /// [`SqliteStore::open`], with each connection waiting at most `busy_timeout` for a lock
-    /// another connection holds (the checkpointer's, another process's) before its statement
-    /// fails.
+    /// [`SqliteStore::open`] with `settings`.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] if the file cannot be opened or migrated.
-    pub fn open_with_busy_timeout(path: &Path, busy_timeout: Duration) -> Result<Self, StoreError> {
-        Self::start(path, OpenFlags::SQLITE_OPEN_CREATE, true, busy_timeout)
+    pub fn open_with(path: &Path, settings: &SqliteSettings) -> Result<Self, StoreError> {
+        Self::start(path, OpenFlags::SQLITE_OPEN_CREATE, true, settings)
     }
 
     /// Opens the existing database at `path` as it is: creates no file and applies no
@@ -82,21 +80,22 @@ impl SqliteStore {
                 path.display()
             )));
         }
-        Self::start(path, OpenFlags::empty(), false, DEFAULT_BUSY_TIMEOUT)
+        Self::start(path, OpenFlags::empty(), false, &SqliteSettings::default())
     }
 
     fn start(
         path: &Path,
         create: OpenFlags,
         migrate: bool,
-        busy_timeout: Duration,
+        settings: &SqliteSettings,
     ) -> Result<Self, StoreError> {
         let mut writer = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | create,
         )
         .map_err(unavailable)?;
-        configure(&writer, busy_timeout)?;
+        configure(&writer, settings.busy_timeout)?;
+        settings.synchronous.apply(&writer)?;
         writer
             .pragma_update(None, "journal_mode", "WAL")
             .map_err(unavailable)?;
@@ -109,7 +108,8 @@ impl SqliteStore {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(unavailable)?;
-        configure(&checkpoints, busy_timeout)?;
+        configure(&checkpoints, settings.busy_timeout)?;
+        settings.synchronous.apply(&checkpoints)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let reader = Connection::open_with_flags(
@@ -117,7 +117,7 @@ impl SqliteStore {
                 OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )
             .map_err(unavailable)?;
-            configure(&reader, busy_timeout)?;
+            configure(&reader, settings.busy_timeout)?;
             readers.push(reader);
         }
         Ok(Self {
@@ -140,6 +140,24 @@ impl SqliteStore {
             .read(|conn| {
                 conn.pragma_query_value(None, "user_version", |row| row.get(0))
                     .map_err(unavailable)
+            })
+            .await
+    }
+
+    /// The `synchronous` mode the writer commits with, as SQLite reports it.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] if the database cannot be asked, or reports a mode tokenauth
+    /// never sets.
+    pub async fn synchronous(&self) -> Result<Synchronous, StoreError> {
+        self.workers
+            .write(|conn| {
+                let value: i64 = conn
+                    .pragma_query_value(None, "synchronous", |row| row.get(0))
+                    .map_err(unavailable)?;
+                Synchronous::from_pragma_value(value).ok_or_else(|| {
+                    StoreError::Unavailable(format!("unexpected synchronous mode {value}"))
+                })
             })
             .await
     }
@@ -260,13 +278,12 @@ impl Drop for SqliteStore {
     }
 }
 
-/// Settings every connection gets. `synchronous=NORMAL` in WAL mode keeps every committed
-/// transaction across a process crash (only an OS crash or power loss can lose the last ones).
-/// A lock held by another connection is waited for at most `busy_timeout`.
+/// Settings every connection gets. The committing connections (the writer, the
+/// checkpointer) also get the configured `synchronous` mode ([`durability`]); read-only ones
+/// commit nothing and keep SQLite's default. A lock held by another connection is waited for
+/// at most `busy_timeout`.
 fn configure(conn: &Connection, busy_timeout: Duration) -> Result<(), StoreError> {
     conn.pragma_update(None, "foreign_keys", "ON")
-        .map_err(unavailable)?;
-    conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(unavailable)?;
     conn.busy_timeout(busy_timeout).map_err(unavailable)?;
     conn.set_prepared_statement_cache_capacity(64);
