@@ -3,11 +3,24 @@
 //! mean nothing.
 
 use std::process::Command;
+use std::sync::{PoisonError, RwLock};
 
 use tokenauth_bench::{Options, Report};
 
-/// Runs `scenario` briefly with `extra` options and returns the report.
-fn run(scenario: &str, extra: &[&str]) -> Report {
+/// Held shared by every scenario and alone by the flood's: its server runs in this process,
+/// whose hashing gauges and RSS every concurrently running scenario would add to.
+static PROCESS: RwLock<()> = RwLock::new(());
+
+/// Runs `scenario` briefly with `extra` options and returns the report; the only scenario
+/// running in this process when `alone`.
+fn run_scenario(scenario: &str, extra: &[&str], alone: bool) -> Report {
+    let _shared;
+    let _alone;
+    if alone {
+        _alone = PROCESS.write().unwrap_or_else(PoisonError::into_inner);
+    } else {
+        _shared = PROCESS.read().unwrap_or_else(PoisonError::into_inner);
+    }
     let mut args = vec![
         "tokenauth-bench",
         scenario,
@@ -23,6 +36,11 @@ fn run(scenario: &str, extra: &[&str]) -> Report {
     args.extend_from_slice(extra);
     let options = Options::parse_from_args(args).expect("valid options");
     tokenauth_bench::run(&options).expect("the benchmark runs")
+}
+
+/// Runs `scenario` briefly with `extra` options beside any other scenario.
+fn run(scenario: &str, extra: &[&str]) -> Report {
+    run_scenario(scenario, extra, false)
 }
 
 fn assert_clean(report: &Report) {
@@ -86,7 +104,7 @@ fn mixed_reports_each_kind() {
 /// the flood's figures are reported, the hasher's gauges within its bound.
 #[test]
 fn login_flood_disconnect_reports_the_footprint() {
-    let report = run(
+    let report = run_scenario(
         "login-flood-disconnect",
         &[
             "--flood",
@@ -96,6 +114,7 @@ fn login_flood_disconnect_reports_the_footprint() {
             "--password-hash-concurrency",
             "1",
         ],
+        true,
     );
     assert_clean(&report);
     let flood = report.runs[0].flood.as_ref().expect("a flood summary");

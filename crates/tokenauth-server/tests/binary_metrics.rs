@@ -337,6 +337,17 @@ async fn wait_until_no_hash(server: &Server) -> Scrape {
     }
 }
 
+/// What bounds each instance's hashing in the hang-up tests: one slot, a queue of two, and no
+/// per-address limit (the flood comes from one address).
+const HANG_UP_FLOOD_ARGS: [&str; 6] = [
+    "--password-hash-concurrency",
+    "1",
+    "--password-hash-queue",
+    "2",
+    "--rate-limit-login",
+    "off",
+];
+
 /// Issue 15: logins whose clients hang up 5 ms after sending used to give their hashing place
 /// back while the hash ran on, so each one started another ~19 MiB hash on another blocking
 /// thread (80 threads and 1.2 GiB with one hashing slot) while the gauges read 0. Now a hash
@@ -346,18 +357,32 @@ async fn wait_until_no_hash(server: &Server) -> Scrape {
 async fn clients_that_hang_up_cannot_bypass_the_hashing_bound() {
     let (_temp, dir) = workdir();
     let server = Server::start_with(&dir, |c| {
-        c.args([
-            "--password-hash-concurrency",
-            "1",
-            "--password-hash-queue",
-            "2",
-            "--rate-limit-login",
-            "off",
-        ]);
+        c.args(HANG_UP_FLOOD_ARGS);
     })
     .await;
-    let pid = server.pid();
-    let address = format!("127.0.0.1:{}", server.port);
+    hang_up_flood_stays_within_the_bound(&[&server]).await;
+    server.stop();
+}
+
+/// The same flood spread over two instances on one PostgreSQL database: each instance's bound
+/// holds for its own hashes whatever the other does (the bound is per process; the shared
+/// database adds no way around it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_hang_up_cannot_bypass_the_hashing_bound_of_two_postgres_instances() {
+    let Some(schema) = TestSchema::create("hang_up_flood_two_instances").await else {
+        return;
+    };
+    let first = Server::start_on(&schema.url(), &HANG_UP_FLOOD_ARGS).await;
+    let second = Server::start_on(&schema.url(), &HANG_UP_FLOOD_ARGS).await;
+    hang_up_flood_stays_within_the_bound(&[&first, &second]).await;
+    first.stop();
+    second.stop();
+}
+
+/// Floods `servers` (each started with [`HANG_UP_FLOOD_ARGS`]) in turn with logins that hang up
+/// 5 ms after sending, checking each one's threads and gauges, then sends each a burst larger
+/// than its bound and checks that every refusal is counted.
+async fn hang_up_flood_stays_within_the_bound(servers: &[&Server]) {
     let login = |i: usize| {
         // A new unknown address each time (checked against the dummy hash): no lock-out.
         let body = json!({"email": format!("flood-{i}@example.com"), "password": PASSWORD});
@@ -368,55 +393,61 @@ async fn clients_that_hang_up_cannot_bypass_the_hashing_bound() {
             body.len()
         )
     };
-    let baseline = threads_of(pid);
+    let baselines: Vec<u64> = servers.iter().map(|s| threads_of(s.pid())).collect();
 
     // The flood: each client sends a login and hangs up 5 ms later, before any hash can end.
-    let mut peak_threads = baseline;
-    for i in 0..24 {
+    let mut peaks = baselines.clone();
+    for i in 0..24 * servers.len() {
+        let index = i % servers.len();
+        let server = servers[index];
+        let address = format!("127.0.0.1:{}", server.port);
         let mut stream = TcpStream::connect(&address).await.unwrap();
         stream.write_all(login(i).as_bytes()).await.unwrap();
         tokio::time::sleep(Duration::from_millis(5)).await;
         drop(stream);
-        peak_threads = peak_threads.max(threads_of(pid));
-        let scrape = Scrape::of(&server).await;
+        peaks[index] = peaks[index].max(threads_of(server.pid()));
+        let scrape = Scrape::of(server).await;
         let running = scrape.value("tokenauth_password_hashes_in_flight", &[]);
         let queued = scrape.value("tokenauth_password_hash_queue_depth", &[]);
         assert!(running <= 1.0, "{running} hashes running with one slot");
         assert!(queued <= 2.0, "{queued} hashes waiting with a queue of 2");
     }
-    peak_threads = peak_threads.max(threads_of(pid));
-    // One hashing thread exists from the start; nothing else may pile up (main reached
-    // baseline + 20 here: one blocking thread per abandoned hash).
-    assert!(
-        peak_threads <= baseline + 3,
-        "threads grew from {baseline} to {peak_threads} under the flood"
-    );
-    wait_until_no_hash(&server).await;
+    for (index, server) in servers.iter().enumerate() {
+        let peak = peaks[index].max(threads_of(server.pid()));
+        // One hashing thread exists from the start; nothing else may pile up (main reached
+        // baseline + 20 here: one blocking thread per abandoned hash).
+        assert!(
+            peak <= baselines[index] + 3,
+            "threads grew from {} to {peak} under the flood",
+            baselines[index]
+        );
+        wait_until_no_hash(server).await;
+    }
 
     // More clients at once than one slot and a queue of two hold: the rest are refused, and
     // every refusal is counted.
-    let before = Scrape::of(&server).await;
-    let burst: Vec<_> = (0..8)
-        .map(|i| {
-            let request = server
-                .client
-                .post(server.url("/v1/login"))
-                .json(&json!({"email": format!("burst-{i}@example.com"), "password": PASSWORD}));
-            tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
-        })
-        .collect();
-    let mut statuses = Vec::new();
-    for answer in burst {
-        statuses.push(answer.await.unwrap());
+    for server in servers {
+        let before = Scrape::of(server).await;
+        let burst: Vec<_> = (0..8)
+            .map(|i| {
+                let request = server.client.post(server.url("/v1/login")).json(
+                    &json!({"email": format!("burst-{i}@example.com"), "password": PASSWORD}),
+                );
+                tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for answer in burst {
+            statuses.push(answer.await.unwrap());
+        }
+        let refused = statuses.iter().filter(|status| **status == 503).count();
+        assert!(refused >= 5, "8 logins against 3 places: {statuses:?}");
+        let after = wait_until_no_hash(server).await;
+        let rejected = "tokenauth_password_hash_rejected_total";
+        assert_eq!(
+            after.value(rejected, &[]) - before.value(rejected, &[]),
+            refused as f64,
+            "every 503 is a counted rejection"
+        );
     }
-    let refused = statuses.iter().filter(|status| **status == 503).count();
-    assert!(refused >= 5, "8 logins against 3 places: {statuses:?}");
-    let after = wait_until_no_hash(&server).await;
-    let rejected = "tokenauth_password_hash_rejected_total";
-    assert_eq!(
-        after.value(rejected, &[]) - before.value(rejected, &[]),
-        refused as f64,
-        "every 503 is a counted rejection"
-    );
-    server.stop();
 }

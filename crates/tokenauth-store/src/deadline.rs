@@ -434,7 +434,9 @@ impl RevocationStore for DeadlineStore {
         alive_before: Timestamp,
         limit: u32,
     ) -> Result<u64, StoreError> {
-        let call = self.inner.purge_revocations(revoked_before, alive_before, limit);
+        let call = self
+            .inner
+            .purge_revocations(revoked_before, alive_before, limit);
         self.purge("purge_revocations", call).await
     }
 }

@@ -8,6 +8,11 @@
 //! bound. A request dropped while its hash still waits takes it out of the queue (no work was
 //! started for it). The gauges move under the queue's lock, so they always count the hashes
 //! really waiting and really running.
+//!
+//! Written here rather than taken from a crate: tokio's `spawn_blocking` and a semaphore were
+//! the bug (the permit went with the dropped future), and the thread-pool crates (`rayon`,
+//! `threadpool`) neither bound waiting and running work together nor take a queued job back
+//! when its requester leaves.
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;

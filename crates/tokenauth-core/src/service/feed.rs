@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::clock::Timestamp;
 use crate::error::AuthError;
 use crate::service::AuthService;
-use crate::clock::Timestamp;
 use crate::session::RevokedSession;
 use crate::store::{FeedPosition, FeedSubject};
 

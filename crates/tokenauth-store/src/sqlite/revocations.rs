@@ -42,9 +42,11 @@ pub(super) fn append_key_withdrawal(
     kid: &str,
     withdrawn_at: Timestamp,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached("INSERT INTO revocations (kid, revoked_at, access_expires_at) VALUES (?1, ?2, ?2)")
-        .and_then(|mut stmt| stmt.execute(params![kid, withdrawn_at.as_millis()]))
-        .map_err(unavailable)?;
+    tx.prepare_cached(
+        "INSERT INTO revocations (kid, revoked_at, access_expires_at) VALUES (?1, ?2, ?2)",
+    )
+    .and_then(|mut stmt| stmt.execute(params![kid, withdrawn_at.as_millis()]))
+    .map_err(unavailable)?;
     Ok(())
 }
 

@@ -328,7 +328,11 @@ pub async fn withdrawal_is_published_on_the_feed(store: Arc<dyn Store>) {
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0].subject, FeedSubject::SigningKey("next".into()));
     assert_eq!(events[0].revoked_at, at(4));
-    assert_eq!(events[0].alive_until, at(4), "a withdrawal is alive only for the retention");
+    assert_eq!(
+        events[0].alive_until,
+        at(4),
+        "a withdrawal is alive only for the retention"
+    );
     assert!(events[0].seq > before);
     let head = store
         .revocation_feed_position()
