@@ -8,9 +8,9 @@ use crate::clock::Timestamp;
 use crate::error::AuthError;
 use crate::ids::{SessionId, UserId};
 use crate::service::AuthService;
+use crate::service::revocation::{Revocation, RevokedSetMemory, after_revocation};
 use crate::session::RevokeReason;
 use crate::store::Store;
-use crate::telemetry;
 use crate::user::{Email, User};
 
 /// What disabling or enabling an account did.
@@ -38,6 +38,17 @@ pub async fn disable_user(
     email: &str,
     now: Timestamp,
 ) -> Result<AccountChange, AuthError> {
+    disable(store, audit, None, email, now).await
+}
+
+/// [`disable_user`], remembering the revoked sessions in `memory` when a server runs.
+async fn disable(
+    store: &dyn Store,
+    audit: &Auditor,
+    memory: Option<&dyn RevokedSetMemory>,
+    email: &str,
+    now: Timestamp,
+) -> Result<AccountChange, AuthError> {
     let email = Email::parse(email)?;
     // Disabled first: from this commit on no rotation succeeds and no login opens a session
     // that outlives it (see the login's re-check), so revoking afterwards leaves none behind.
@@ -48,15 +59,21 @@ pub async fn disable_user(
     let revoked = store
         .revoke_all_sessions(user, RevokeReason::Disabled, now)
         .await?;
-    telemetry::sessions_revoked(RevokeReason::Disabled, revoked.len());
     audit
         .record(AuditEvent::new(AuditKind::UserDisabled, now).user(user))
         .await;
-    let events = revoked
-        .iter()
-        .map(|session| AuditEvent::session_revoked(user, *session, RevokeReason::Disabled, now))
-        .collect();
-    audit.record_all(events).await;
+    after_revocation(
+        audit,
+        memory,
+        Revocation {
+            user,
+            sessions: &revoked,
+            reason: RevokeReason::Disabled,
+            client: None,
+            at: now,
+        },
+    )
+    .await;
     Ok(AccountChange {
         user_id: user,
         email,
@@ -120,11 +137,7 @@ impl AuthService {
     /// As [`disable_user`].
     pub async fn disable_user(&self, email: &str) -> Result<AccountChange, AuthError> {
         let now = self.clock.now();
-        let change = disable_user(self.store.as_ref(), &self.audit, email, now).await?;
-        for session in &change.revoked_sessions {
-            self.remember_revoked(*session, now);
-        }
-        Ok(change)
+        disable(self.store.as_ref(), &self.audit, Some(self), email, now).await
     }
 
     /// [`enable_user`] through this service.

@@ -6,6 +6,7 @@ use crate::error::AuthError;
 use crate::ids::{SessionId, UserId};
 use crate::refresh_token::RefreshToken;
 use crate::service::credential_check::{CheckPurpose, Checked};
+use crate::service::revocation::Revocation;
 use crate::service::{AuthService, IssuedTokens};
 use crate::session::{NewSession, RevokeReason, RotationOutcome, RotationRequest};
 use crate::store::StoreError;
@@ -191,8 +192,14 @@ impl AuthService {
             .revoke_session(user.id, session, RevokeReason::Disabled, now)
             .await?
         {
-            self.remember_revoked(session, now);
-            telemetry::sessions_revoked(RevokeReason::Disabled, 1);
+            self.after_revocation(Revocation {
+                user: user.id,
+                sessions: &[session],
+                reason: RevokeReason::Disabled,
+                client: None,
+                at: now,
+            })
+            .await;
         }
         Err(AuthError::AccountDisabled)
     }
@@ -288,22 +295,14 @@ impl AuthService {
                 session_id,
                 user_id,
             } => {
-                self.remember_revoked(session_id, now);
-                telemetry::sessions_revoked(RevokeReason::RefreshTokenReused, 1);
-                tracing::warn!(
-                    session = %session_id,
-                    user = %user_id,
-                    reason = %RevokeReason::RefreshTokenReused,
-                    "refresh token reuse detected; session revoked"
-                );
-                self.audit
-                    .record(
-                        AuditEvent::new(AuditKind::RefreshReuseDetected, now)
-                            .user(user_id)
-                            .session(session_id)
-                            .client(&client),
-                    )
-                    .await;
+                self.after_revocation(Revocation {
+                    user: user_id,
+                    sessions: &[session_id],
+                    reason: RevokeReason::RefreshTokenReused,
+                    client: Some(&client),
+                    at: now,
+                })
+                .await;
                 Err(AuthError::RefreshTokenReused)
             }
             RotationOutcome::Expired => Err(AuthError::TokenExpired),

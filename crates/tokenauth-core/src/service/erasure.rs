@@ -7,10 +7,10 @@ use crate::clock::Timestamp;
 use crate::error::AuthError;
 use crate::ids::{SessionId, UserId};
 use crate::service::credential_check::CheckPurpose;
+use crate::service::revocation::{Revocation, RevokedSetMemory, after_revocation};
 use crate::service::{AccountChange, AuthService, ClientInfo};
 use crate::session::{RevokeReason, Session};
 use crate::store::Store;
-use crate::telemetry;
 use crate::user::{Password, User};
 
 /// Most audit events an export carries; a user with more (years of logins under a long
@@ -82,11 +82,22 @@ pub async fn erase_user(
     eraser: Eraser,
     now: Timestamp,
 ) -> Result<Vec<SessionId>, AuthError> {
+    erase(store, audit, None, user, eraser, now).await
+}
+
+/// [`erase_user`], remembering the revoked sessions in `memory` when a server runs.
+async fn erase(
+    store: &dyn Store,
+    audit: &Auditor,
+    memory: Option<&dyn RevokedSetMemory>,
+    user: UserId,
+    eraser: Eraser,
+    now: Timestamp,
+) -> Result<Vec<SessionId>, AuthError> {
     let revoked = store
         .delete_user(user, now)
         .await?
         .ok_or(AuthError::NotFound)?;
-    telemetry::sessions_revoked(RevokeReason::UserDeleted, revoked.len());
     audit
         .record(
             AuditEvent::new(AuditKind::UserDeleted, now)
@@ -94,6 +105,14 @@ pub async fn erase_user(
                 .detail(eraser.as_str()),
         )
         .await;
+    let revocation = Revocation {
+        user,
+        sessions: &revoked,
+        reason: RevokeReason::UserDeleted,
+        client: None,
+        at: now,
+    };
+    after_revocation(audit, memory, revocation).await;
     Ok(revoked)
 }
 
@@ -158,15 +177,19 @@ impl AuthService {
         self.recheck_password(&account, password, CheckPurpose::AccountDeletion, &client)
             .await?;
         let now = self.clock.now();
-        let revoked = erase_user(self.store.as_ref(), &self.audit, user, Eraser::User, now)
-            .await
-            .map_err(|error| match error {
-                AuthError::NotFound => AuthError::InvalidToken,
-                other => other,
-            })?;
-        for session in &revoked {
-            self.remember_revoked(*session, now);
-        }
+        let revoked = erase(
+            self.store.as_ref(),
+            &self.audit,
+            Some(self),
+            user,
+            Eraser::User,
+            now,
+        )
+        .await
+        .map_err(|error| match error {
+            AuthError::NotFound => AuthError::InvalidToken,
+            other => other,
+        })?;
         tracing::info!(%user, revoked = revoked.len(), "account deleted by its user");
         Ok(revoked.len())
     }

@@ -10,6 +10,7 @@ mod erasure;
 mod feed;
 mod oauth;
 mod password_change;
+mod revocation;
 mod revoked;
 mod sessions;
 mod user_admin;

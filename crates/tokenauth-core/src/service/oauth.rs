@@ -10,9 +10,9 @@ use crate::clock::Timestamp;
 use crate::error::AuthError;
 use crate::ids::{SessionId, UserId};
 use crate::refresh_token::RefreshToken;
+use crate::service::revocation::Revocation;
 use crate::service::{AuthService, ClientInfo};
 use crate::session::RevokeReason;
-use crate::telemetry;
 
 /// Leeway used to verify an access token presented for revocation: revocation must work on a
 /// token whatever its `exp`, as long as its signature is ours (ten years covers any lifetime).
@@ -75,25 +75,19 @@ impl AuthService {
             return Ok(());
         };
         let now = self.clock.now();
-        if self
+        let revoked = self
             .store
             .revoke_session(user, session, RevokeReason::RevokedByClient, now)
-            .await?
-        {
-            tracing::info!(%session, reason = %RevokeReason::RevokedByClient, "session revoked");
-            telemetry::sessions_revoked(RevokeReason::RevokedByClient, 1);
-            self.audit_revoked(
-                user,
-                &[session],
-                RevokeReason::RevokedByClient,
-                &client,
-                now,
-            )
-            .await;
-        }
-        // Remembered even if the store found it already ended: it costs nothing and covers a
-        // revocation made by another instance.
-        self.remember_revoked(session, now);
+            .await?;
+        let sessions: &[SessionId] = if revoked { &[session] } else { &[] };
+        self.after_revocation(Revocation {
+            user,
+            sessions,
+            reason: RevokeReason::RevokedByClient,
+            client: Some(&client),
+            at: now,
+        })
+        .await;
         Ok(())
     }
 

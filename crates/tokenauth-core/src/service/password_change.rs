@@ -5,9 +5,9 @@ use crate::audit::{AuditEvent, AuditKind};
 use crate::error::AuthError;
 use crate::ids::{SessionId, UserId};
 use crate::service::credential_check::CheckPurpose;
+use crate::service::revocation::Revocation;
 use crate::service::{AuthService, ClientInfo};
 use crate::session::RevokeReason;
-use crate::telemetry;
 use crate::user::{Password, User};
 
 /// The JSON field the new password comes in, named in its errors.
@@ -76,10 +76,6 @@ impl AuthService {
             .store
             .revoke_other_sessions(user, session, RevokeReason::PasswordChanged, now)
             .await?;
-        for other in &revoked {
-            self.remember_revoked(*other, now);
-        }
-        telemetry::sessions_revoked(RevokeReason::PasswordChanged, revoked.len());
         self.audit
             .record(
                 AuditEvent::new(AuditKind::PasswordChanged, now)
@@ -88,8 +84,14 @@ impl AuthService {
                     .client(&client),
             )
             .await;
-        self.audit_revoked(user, &revoked, RevokeReason::PasswordChanged, &client, now)
-            .await;
+        self.after_revocation(Revocation {
+            user,
+            sessions: &revoked,
+            reason: RevokeReason::PasswordChanged,
+            client: Some(&client),
+            at: now,
+        })
+        .await;
         tracing::info!(%user, revoked = revoked.len(), "password changed");
         Ok(revoked.len())
     }

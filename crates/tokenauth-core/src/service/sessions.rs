@@ -2,13 +2,11 @@
 
 use std::time::Duration;
 
-use crate::audit::AuditEvent;
-use crate::clock::Timestamp;
 use crate::error::AuthError;
 use crate::ids::{SessionId, UserId};
+use crate::service::revocation::Revocation;
 use crate::service::{AuthService, ClientInfo};
 use crate::session::{RevokeReason, Session};
-use crate::telemetry;
 use crate::user::User;
 
 /// How long an ended (expired or revoked) session is kept by default
@@ -98,12 +96,15 @@ impl AuthService {
             .store
             .revoke_session(user, session, RevokeReason::Logout, now)
             .await?;
-        self.remember_revoked(session, now);
-        if revoked {
-            telemetry::sessions_revoked(RevokeReason::Logout, 1);
-            self.audit_revoked(user, &[session], RevokeReason::Logout, &client, now)
-                .await;
-        }
+        let sessions: &[SessionId] = if revoked { &[session] } else { &[] };
+        self.after_revocation(Revocation {
+            user,
+            sessions,
+            reason: RevokeReason::Logout,
+            client: Some(&client),
+            at: now,
+        })
+        .await;
         Ok(())
     }
 
@@ -127,10 +128,14 @@ impl AuthService {
         if !revoked {
             return Err(AuthError::NotFound);
         }
-        self.remember_revoked(session, now);
-        telemetry::sessions_revoked(RevokeReason::RevokedByUser, 1);
-        self.audit_revoked(user, &[session], RevokeReason::RevokedByUser, &client, now)
-            .await;
+        self.after_revocation(Revocation {
+            user,
+            sessions: &[session],
+            reason: RevokeReason::RevokedByUser,
+            client: Some(&client),
+            at: now,
+        })
+        .await;
         Ok(())
     }
 
@@ -149,28 +154,14 @@ impl AuthService {
             .store
             .revoke_all_sessions(user, RevokeReason::RevokeAll, now)
             .await?;
-        for session in &revoked {
-            self.remember_revoked(*session, now);
-        }
-        telemetry::sessions_revoked(RevokeReason::RevokeAll, revoked.len());
-        self.audit_revoked(user, &revoked, RevokeReason::RevokeAll, &client, now)
-            .await;
+        self.after_revocation(Revocation {
+            user,
+            sessions: &revoked,
+            reason: RevokeReason::RevokeAll,
+            client: Some(&client),
+            at: now,
+        })
+        .await;
         Ok(revoked.len())
-    }
-
-    /// Records one `session_revoked` event per session.
-    pub(crate) async fn audit_revoked(
-        &self,
-        user: UserId,
-        sessions: &[SessionId],
-        reason: RevokeReason,
-        client: &ClientInfo,
-        now: Timestamp,
-    ) {
-        let events = sessions
-            .iter()
-            .map(|session| AuditEvent::session_revoked(user, *session, reason, now).client(client))
-            .collect();
-        self.audit.record_all(events).await;
     }
 }

@@ -10,9 +10,9 @@ use crate::error::AuthError;
 use crate::ids::{SessionId, UserId};
 use crate::password::PasswordHasher;
 use crate::service::AccountChange;
+use crate::service::revocation::{Revocation, after_revocation};
 use crate::session::{RevokeReason, Session};
 use crate::store::{Store, StoreError};
-use crate::telemetry;
 use crate::user::{Email, Password, User, parse_role};
 
 /// Creates an account with this email, password (held to the sign-up policy) and roles, with
@@ -118,14 +118,7 @@ pub async fn reset_password(
     audit
         .record(AuditEvent::new(AuditKind::PasswordReset, now).user(user.id))
         .await;
-    record_revoked(
-        audit,
-        user.id,
-        &revoked,
-        RevokeReason::RevokedByOperator,
-        now,
-    )
-    .await;
+    operator_revoked(audit, user.id, &revoked, now).await;
     Ok(AccountChange {
         user_id: user.id,
         email: user.email,
@@ -192,14 +185,7 @@ pub async fn revoke_session_by_id(
         .revoke_session(session.user_id, id, RevokeReason::RevokedByOperator, now)
         .await?;
     if revoked {
-        record_revoked(
-            audit,
-            session.user_id,
-            &[id],
-            RevokeReason::RevokedByOperator,
-            now,
-        )
-        .await;
+        operator_revoked(audit, session.user_id, &[id], now).await;
     }
     Ok(SessionRevocation { session, revoked })
 }
@@ -219,14 +205,7 @@ pub async fn revoke_sessions_of(
     let revoked = store
         .revoke_all_sessions(user.id, RevokeReason::RevokedByOperator, now)
         .await?;
-    record_revoked(
-        audit,
-        user.id,
-        &revoked,
-        RevokeReason::RevokedByOperator,
-        now,
-    )
-    .await;
+    operator_revoked(audit, user.id, &revoked, now).await;
     Ok(AccountChange {
         user_id: user.id,
         email: user.email,
@@ -234,18 +213,15 @@ pub async fn revoke_sessions_of(
     })
 }
 
-/// One `session_revoked` event per session.
-async fn record_revoked(
-    audit: &Auditor,
-    user: UserId,
-    sessions: &[SessionId],
-    reason: RevokeReason,
-    now: Timestamp,
-) {
-    telemetry::sessions_revoked(reason, sessions.len());
-    let events = sessions
-        .iter()
-        .map(|session| AuditEvent::session_revoked(user, *session, reason, now))
-        .collect();
-    audit.record_all(events).await;
+/// [`after_revocation`] of an operator's revocation (the CLI: no revoked set of its own;
+/// running servers learn of it from the feed).
+async fn operator_revoked(audit: &Auditor, user: UserId, sessions: &[SessionId], now: Timestamp) {
+    let revocation = Revocation {
+        user,
+        sessions,
+        reason: RevokeReason::RevokedByOperator,
+        client: None,
+        at: now,
+    };
+    after_revocation(audit, None, revocation).await;
 }
