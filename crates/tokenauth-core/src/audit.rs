@@ -6,17 +6,16 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
+use async_trait::async_trait;
+
+use crate::client_info::{ClientInfo, cut_user_agent, truncate};
 use crate::clock::Timestamp;
 use crate::ids::{AuditEventId, SessionId, UserId};
-use crate::service::ClientInfo;
 use crate::session::RevokeReason;
-use crate::store::AuditStore;
+use crate::store_error::StoreError;
 
-/// How long audit events are kept by default before the background purge deletes them
-/// ([`crate::settings::AuthSettings::audit_retention`]).
-pub const AUDIT_RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
+pub use crate::retention::AUDIT_RETENTION;
 
 /// Longest `detail` stored with an event, in bytes.
 const MAX_DETAIL_LEN: usize = 256;
@@ -198,19 +197,50 @@ impl AuditEvent {
     #[must_use]
     pub fn client(mut self, client: &ClientInfo) -> Self {
         self.ip.clone_from(&client.ip);
-        self.user_agent = client
-            .user_agent
-            .clone()
-            .map(crate::service::cut_user_agent);
+        self.user_agent = client.user_agent.clone().map(cut_user_agent);
         self
     }
 
     /// The same event with `detail`, cut to 256 bytes.
     #[must_use]
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = Some(crate::service::truncate(detail.into(), MAX_DETAIL_LEN));
+        self.detail = Some(truncate(detail.into(), MAX_DETAIL_LEN));
         self
     }
+}
+
+/// The audit log's storage: appended to by the services, read by operators, purged
+/// after a retention time. Events have no reference to users or sessions that would stop
+/// those from being purged: an event outlives what it names.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends one event.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] if an event with its id exists; nothing is written then.
+    async fn append_audit_event(&self, event: &AuditEvent) -> Result<(), StoreError>;
+
+    /// The user's events at or after `since`, newest first (events of the same millisecond:
+    /// the one with the greater id first), at most `limit` of them.
+    async fn audit_events_of_user(
+        &self,
+        user: UserId,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// Every event at or after `since`, whoever it concerns (also those about no user, such as
+    /// key rotations and failed logins of unknown emails), newest first as
+    /// [`AuditStore::audit_events_of_user`] orders them, at most `limit` of them.
+    async fn audit_events_since(
+        &self,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// Deletes up to `limit` events that happened before `before`, oldest first; returns how
+    /// many.
+    async fn purge_audit_events(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError>;
 }
 
 /// Records audit events for the services. A failed write never fails the operation that

@@ -1,6 +1,6 @@
 //! What the domain services can fail with. No HTTP here: the server maps each kind to a status.
 
-use crate::store::StoreError;
+use crate::store_error::StoreError;
 
 /// A failure of a domain service, as a caller should see it.
 #[derive(Debug, thiserror::Error)]

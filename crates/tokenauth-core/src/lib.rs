@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod client;
+pub mod client_info;
 pub mod clock;
 pub mod common_passwords;
 pub mod error;
@@ -16,10 +17,12 @@ pub mod keys;
 pub mod master_key;
 pub mod password;
 pub mod refresh_token;
+pub mod retention;
 pub mod service;
 pub mod session;
 pub mod settings;
 pub mod store;
+mod store_error;
 pub mod telemetry;
 pub mod throttle;
 pub mod user;

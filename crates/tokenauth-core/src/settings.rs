@@ -90,8 +90,8 @@ impl Default for AuthSettings {
             key_rotation_interval: Duration::from_secs(7 * 24 * 3600),
             jwks_max_age: Duration::from_secs(300),
             login_lockout: LockoutPolicy::default(),
-            audit_retention: crate::audit::AUDIT_RETENTION,
-            ended_session_retention: crate::service::ENDED_SESSION_RETENTION,
+            audit_retention: crate::retention::AUDIT_RETENTION,
+            ended_session_retention: crate::retention::ENDED_SESSION_RETENTION,
         }
     }
 }

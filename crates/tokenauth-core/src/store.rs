@@ -7,7 +7,7 @@ mod transfer;
 
 use async_trait::async_trait;
 
-use crate::audit::AuditEvent;
+pub use crate::audit::AuditStore;
 use crate::client::ApiClient;
 use crate::clock::Timestamp;
 use crate::ids::{SessionId, UserId};
@@ -20,25 +20,11 @@ use crate::session::{
 use crate::throttle::{AttemptReservation, LockoutPolicy, LoginFailures, ThrottleKey};
 use crate::user::{Email, User};
 
+pub use crate::store_error::StoreError;
 pub use copy::{
     CopyError, CopyProgress, CopySummary, DEFAULT_BATCH_SIZE, Side, TableCopied, copy_database,
 };
 pub use transfer::{Batch, Cursor, RefreshTokenRow, SessionRow, Table, Transfer, UserRow};
-
-/// A storage failure.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// A uniqueness rule would be broken (an email already taken, a second active key).
-    #[error("conflict: {0}")]
-    Conflict(&'static str),
-    /// The database cannot be reached or failed; the operation changed nothing.
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-    /// Stored data could not be read back as the domain expects.
-    #[error("corrupt stored data: {0}")]
-    Corrupt(String),
-}
 
 /// Users.
 #[async_trait]
@@ -434,40 +420,6 @@ pub trait RevocationStore: Send + Sync {
         alive_before: Timestamp,
         limit: u32,
     ) -> Result<u64, StoreError>;
-}
-
-/// The audit log ([`crate::audit`]): appended to by the services, read by operators, purged
-/// after a retention time. Events have no reference to users or sessions that would stop
-/// those from being purged: an event outlives what it names.
-#[async_trait]
-pub trait AuditStore: Send + Sync {
-    /// Appends one event.
-    ///
-    /// # Errors
-    /// [`StoreError::Conflict`] if an event with its id exists; nothing is written then.
-    async fn append_audit_event(&self, event: &AuditEvent) -> Result<(), StoreError>;
-
-    /// The user's events at or after `since`, newest first (events of the same millisecond:
-    /// the one with the greater id first), at most `limit` of them.
-    async fn audit_events_of_user(
-        &self,
-        user: UserId,
-        since: Timestamp,
-        limit: u32,
-    ) -> Result<Vec<AuditEvent>, StoreError>;
-
-    /// Every event at or after `since`, whoever it concerns (also those about no user, such as
-    /// key rotations and failed logins of unknown emails), newest first as
-    /// [`AuditStore::audit_events_of_user`] orders them, at most `limit` of them.
-    async fn audit_events_since(
-        &self,
-        since: Timestamp,
-        limit: u32,
-    ) -> Result<Vec<AuditEvent>, StoreError>;
-
-    /// Deletes up to `limit` events that happened before `before`, oldest first; returns how
-    /// many.
-    async fn purge_audit_events(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError>;
 }
 
 /// Per-account throttling of credential checks: consecutive failed checks (logins, and the

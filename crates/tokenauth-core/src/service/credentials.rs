@@ -1,6 +1,7 @@
 //! Sign-up, login and refresh: the three ways to obtain tokens.
 
 use crate::audit::{AuditEvent, AuditKind};
+use crate::client_info::{ClientInfo, cut_user_agent};
 use crate::clock::Timestamp;
 use crate::error::AuthError;
 use crate::ids::{SessionId, UserId};
@@ -13,19 +14,6 @@ use crate::store::StoreError;
 use crate::telemetry;
 use crate::throttle::ThrottleKey;
 use crate::user::{Email, Password, User};
-
-/// Longest `User-Agent` kept with a session.
-const MAX_USER_AGENT_LEN: usize = 256;
-
-/// What is known of the client making a request: shown in the session list, recorded in the
-/// audit log.
-#[derive(Debug, Clone, Default)]
-pub struct ClientInfo {
-    /// `User-Agent` header.
-    pub user_agent: Option<String>,
-    /// Client address.
-    pub ip: Option<String>,
-}
 
 impl AuthService {
     /// Creates a user and their first session, and records a `signup` audit event.
@@ -350,21 +338,4 @@ impl AuthService {
             tracing::warn!(user = %user, %error, "could not upgrade password hash");
         }
     }
-}
-
-/// A `User-Agent` cut to the length kept with a session.
-pub(crate) fn cut_user_agent(user_agent: String) -> String {
-    truncate(user_agent, MAX_USER_AGENT_LEN)
-}
-
-/// `text` cut to at most `max` bytes, on a character boundary.
-pub(crate) fn truncate(mut text: String, max: usize) -> String {
-    if text.len() > max {
-        let mut cut = max;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
-    }
-    text
 }

@@ -27,12 +27,12 @@ use crate::settings::AuthSettings;
 use crate::store::Store;
 use tokenauth_jwt::Validation;
 
+pub use crate::client_info::ClientInfo;
+pub use crate::retention::ENDED_SESSION_RETENTION;
 pub use crate::session::RevokedSession;
 pub use access::{ACCESS_TOKEN_TYP, AuthenticatedCaller, IssuedTokens};
 pub use account_state::{AccountChange, audit_events_of, disable_user, enable_user};
 pub use clients::register_client;
-pub use credentials::ClientInfo;
-pub(crate) use credentials::{cut_user_agent, truncate};
 pub use erasure::{
     EXPORT_AUDIT_LIMIT, Eraser, UserExport, erase_user, erase_user_by_email, export_user,
 };
@@ -41,7 +41,6 @@ pub use feed::{
 };
 pub use oauth::Introspection;
 pub use revoked::RevokedSessions;
-pub use sessions::ENDED_SESSION_RETENTION;
 pub use user_admin::{
     SessionRevocation, change_role, create_user, find_user, reset_password, revoke_session_by_id,
     revoke_sessions_of, sessions_of,

@@ -1,19 +1,11 @@
 //! The caller's own account and sessions: who am I, list, revoke one, revoke all, log out.
 
-use std::time::Duration;
-
 use crate::error::AuthError;
 use crate::ids::{SessionId, UserId};
 use crate::service::revocation::Revocation;
 use crate::service::{AuthService, ClientInfo};
 use crate::session::{RevokeReason, Session};
 use crate::user::User;
-
-/// How long an ended (expired or revoked) session is kept by default
-/// ([`crate::settings::AuthSettings::ended_session_retention`]) before the background purge deletes
-/// it with its refresh-token history. Until then a late reuse of one of its tokens is still
-/// recognised as belonging to a dead session rather than answered as unknown.
-pub const ENDED_SESSION_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Sessions deleted per purge transaction, small enough not to hold up logins and refreshes.
 const PURGE_BATCH: u32 = 500;
