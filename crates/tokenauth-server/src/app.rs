@@ -16,12 +16,12 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::bootstrap::{MASTER_KEY_ENV, load_master_key, open_or_create_database};
-use crate::browser::BrowserPolicy;
 use crate::config::{Config, SignupResponse};
-use crate::listener::LimitedListener;
-use crate::state::AppState;
+use crate::http::browser::BrowserPolicy;
+use crate::http::listener::LimitedListener;
+use crate::http::state::AppState;
+use crate::http::{routes, server};
 use crate::telemetry::{self, Telemetry};
-use crate::{routes, server};
 
 /// A server ready to run: listener bound, database open, keys loaded.
 pub struct Application {

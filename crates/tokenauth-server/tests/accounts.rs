@@ -524,12 +524,7 @@ async fn audit_log_records_a_flow_in_order_without_secrets(backend: Backend) {
     );
     let rows: String = all
         .iter()
-        .map(|e| {
-            format!(
-                "{e:?} {}",
-                tokenauth_server::account_commands::event_json(e)
-            )
-        })
+        .map(|e| format!("{e:?} {}", tokenauth_server::cli::account::event_json(e)))
         .collect();
     let mut secrets = vec![
         PASSWORD.to_owned(),

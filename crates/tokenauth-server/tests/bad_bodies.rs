@@ -116,7 +116,7 @@ async fn malformed_json_is_400_and_creates_nothing(backend: Backend) {
         "[{\"a\":".repeat(2000),
         "}]".repeat(2000)
     );
-    assert!(ignored.len() < tokenauth_server::routes::BODY_LIMIT);
+    assert!(ignored.len() < tokenauth_server::http::routes::BODY_LIMIT);
     let response = post_raw(&server, "/v1/signup", Some("application/json"), ignored).await;
     let status = response.status().as_u16();
     let body = response.text().await.unwrap();
@@ -194,7 +194,7 @@ async fn oversized_bodies_are_413_and_create_nothing(backend: Backend) {
     }
     // One byte over the 16 KiB limit (valid JSON, made big with whitespace).
     let small = json!({"email": email, "password": PASSWORD}).to_string();
-    let limit = tokenauth_server::routes::BODY_LIMIT;
+    let limit = tokenauth_server::http::routes::BODY_LIMIT;
     let over = format!("{}{small}", " ".repeat(limit + 1 - small.len()));
     assert_eq!(over.len(), limit + 1);
     let response = post_raw(&server, "/v1/signup", Some("application/json"), over).await;

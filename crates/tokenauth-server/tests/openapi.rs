@@ -236,7 +236,7 @@ fn routes_are_added_only_with_their_documentation() {
 /// those types serialize.
 #[test]
 fn mirrored_schemas_match_the_types_they_mirror() {
-    let document = serde_json::to_value(tokenauth_server::openapi::document()).unwrap();
+    let document = serde_json::to_value(tokenauth_server::http::openapi::document()).unwrap();
     let properties = |schema: &str| -> BTreeSet<String> {
         document["components"]["schemas"][schema]["properties"]
             .as_object()
@@ -632,7 +632,8 @@ async fn uniform_sign_up_answers_as_documented() {
 /// The checker the test above relies on refuses what the document does not say.
 #[test]
 fn the_conformance_checker_refuses_undocumented_shapes() {
-    let document = Document(serde_json::to_value(tokenauth_server::openapi::document()).unwrap());
+    let document =
+        Document(serde_json::to_value(tokenauth_server::http::openapi::document()).unwrap());
     let schema = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
     assert!(
         document

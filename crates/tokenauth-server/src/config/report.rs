@@ -9,7 +9,7 @@ use tokenauth_store::sqlite::Synchronous;
 
 use super::duration::format_duration;
 use super::{Config, CookieMode, DatabaseUrl, LogFormat, SignupResponse};
-use crate::rate_limit::Rate;
+use crate::http::rate_limit::Rate;
 
 /// Longest access-token lifetime that draws no warning: a stolen access token works this long.
 const LONG_ACCESS_TTL: Duration = Duration::from_secs(3600);

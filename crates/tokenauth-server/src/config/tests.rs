@@ -257,7 +257,7 @@ fn throttling_defaults_and_settings() {
     let defaults = Config::defaults().throttling;
     assert_eq!(defaults.login_max_failures, 5);
     assert_eq!(defaults.login_lockout_max, Duration::from_secs(900));
-    let shown = |rate: Option<crate::rate_limit::Rate>| rate.map(|r| r.to_string());
+    let shown = |rate: Option<crate::http::rate_limit::Rate>| rate.map(|r| r.to_string());
     assert_eq!(shown(defaults.rate_limit_login).as_deref(), Some("10/s"));
     assert_eq!(shown(defaults.rate_limit_signup).as_deref(), Some("60/m"));
     assert_eq!(

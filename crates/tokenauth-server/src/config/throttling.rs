@@ -9,8 +9,8 @@ use tokenauth_core::throttle::LockoutPolicy;
 use super::{
     ConfigError, Layer, RawValue, invalid, parse_duration, require_at_least, require_at_most,
 };
-use crate::client_ip::TrustedProxies;
-use crate::rate_limit::{Rate, RateLimits, parse_rate_setting};
+use crate::http::client_ip::TrustedProxies;
+use crate::http::rate_limit::{Rate, RateLimits, parse_rate_setting};
 
 /// Most consecutive failures `login_max_failures` may allow.
 const MAX_LOGIN_FAILURES: u32 = 1000;

@@ -8,6 +8,7 @@
 
 pub mod http;
 pub mod log_sink;
+pub mod logging;
 
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
@@ -18,8 +19,8 @@ use axum::response::{IntoResponse, Response};
 use metrics::{counter, describe_counter, describe_gauge, gauge};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::http::error::ApiError;
+use crate::http::state::AppState;
 
 /// Open database connections.
 pub const DB_CONNECTIONS: &str = "tokenauth_db_pool_connections";
@@ -173,17 +174,17 @@ fn describe() {
         "Log lines lost because stderr could not be written"
     );
     describe_counter!(
-        crate::listener::CONNECTIONS_REFUSED,
+        crate::http::listener::CONNECTIONS_REFUSED,
         "Connections closed at accept because their address held max_connections_per_ip"
     );
     describe_counter!(
-        crate::connection::CONNECTIONS_TIMED_OUT,
+        crate::http::connection::CONNECTIONS_TIMED_OUT,
         "Connections closed because the client sent no request head (phase=header) or no next request (phase=idle) in time"
     );
     // Shown at 0 from the start, so rate() works from the first scrape.
-    counter!(crate::listener::CONNECTIONS_REFUSED, "reason" => "per_ip_limit").increment(0);
+    counter!(crate::http::listener::CONNECTIONS_REFUSED, "reason" => "per_ip_limit").increment(0);
     for phase in ["header", "idle"] {
-        counter!(crate::connection::CONNECTIONS_TIMED_OUT, "phase" => phase).increment(0);
+        counter!(crate::http::connection::CONNECTIONS_TIMED_OUT, "phase" => phase).increment(0);
     }
     describe_gauge!(BUILD_INFO, "Always 1; the version is a label");
     gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
@@ -212,7 +213,7 @@ pub fn spawn_upkeep(telemetry: Arc<Telemetry>) -> tokio::task::JoinHandle<()> {
         setting is `off`.",
     responses(
         (status = 200, description = "The metrics.", body = String, content_type = "text/plain"),
-        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 404, response = crate::http::openapi::responses::NotFound),
     )
 )]
 pub async fn scrape(State(state): State<AppState>) -> Response {

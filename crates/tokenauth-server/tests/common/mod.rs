@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tokenauth_core::ManualClock;
 use tokenauth_core::password::HashCost;
 use tokenauth_server::config::{Config, Layer, RawValue};
-use tokenauth_server::state::AppState;
+use tokenauth_server::http::state::AppState;
 use tokenauth_server::{Application, BuildOptions};
 use tokenauth_store::postgres::test_schema::TestSchema;
 use tokio::sync::oneshot;

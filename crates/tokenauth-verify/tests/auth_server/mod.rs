@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tokenauth_core::ManualClock;
 use tokenauth_core::password::HashCost;
 use tokenauth_server::config::{Config, Layer, RawValue};
-use tokenauth_server::state::AppState;
+use tokenauth_server::http::state::AppState;
 use tokenauth_server::{Application, BuildOptions};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;

@@ -6,9 +6,9 @@
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::error::{ApiError, Problem};
-use crate::extract::AuthUser;
-use crate::openapi::responses::{BearerUnauthorized, ForwardAuthIdentity};
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::AuthUser;
+use crate::http::openapi::responses::{BearerUnauthorized, ForwardAuthIdentity};
 
 /// `GET /v1/verify` (any method, since Envoy forwards the original method): 200 with
 /// `X-Auth-User`, `X-Auth-Session` and `X-Auth-Roles` (comma-separated) for a valid access

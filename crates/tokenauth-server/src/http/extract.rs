@@ -13,8 +13,8 @@ use serde::de::value::MapAccessDeserializer;
 use serde::de::{DeserializeOwned, Deserializer, MapAccess, Visitor};
 use tokenauth_core::service::AuthenticatedCaller;
 
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::http::error::ApiError;
+use crate::http::state::AppState;
 
 /// A JSON request body. Wrong content type → 415, oversized → 413, malformed, not an object or
 /// missing fields → 400; all problem+json.
@@ -163,7 +163,7 @@ pub fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::routes::credentials::RefreshRequest;
+    use crate::http::routes::credentials::RefreshRequest;
 
     fn accepts(body: &[u8]) -> bool {
         parse_json_object::<RefreshRequest>(body).is_ok()

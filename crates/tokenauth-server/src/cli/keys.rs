@@ -16,7 +16,7 @@ use tokenauth_core::store::{KeyStore, Store};
 use tokenauth_core::{Clock, SystemClock, Timestamp};
 
 use crate::bootstrap::{MASTER_KEY_ENV, MASTER_KEY_FILE, load_master_key, open_database};
-use crate::cli::KeysCommand;
+use crate::cli::args::KeysCommand;
 use crate::config::{Config, ConfigError, format_duration};
 
 /// Runs one `keys` command against the configured (existing) database.

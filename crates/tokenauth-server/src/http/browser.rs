@@ -15,7 +15,7 @@ use cookie::{Cookie, SameSite};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::{Config, CookieMode};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// The header that asks for cookie mode and proves, on state-changing requests, that script of
 /// an allowed origin sent the request.

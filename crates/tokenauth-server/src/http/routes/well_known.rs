@@ -7,8 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::openapi::schemas::Jwks;
-use crate::state::AppState;
+use crate::http::openapi::schemas::Jwks;
+use crate::http::state::AppState;
 
 /// `GET /.well-known/jwks.json`: every public key that can verify a live token, cacheable for
 /// the configured max-age (new keys are published two max-ages before they sign).

@@ -33,11 +33,11 @@ use tower_http::trace::TraceLayer;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
-use crate::browser::BrowserPolicy;
-use crate::client_ip;
-use crate::error::ApiError;
-use crate::rate_limit::{self, IpRateLimiter, RateLimits};
-use crate::state::AppState;
+use crate::http::browser::BrowserPolicy;
+use crate::http::client_ip;
+use crate::http::error::ApiError;
+use crate::http::rate_limit::{self, IpRateLimiter, RateLimits};
+use crate::http::state::AppState;
 use crate::telemetry;
 
 /// Largest accepted request body. Every JSON body of the API fits in far less; a password is at
@@ -56,7 +56,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
     let trusted_proxies = state.trusted_proxies.clone();
     let request_metrics = state.metrics.clone();
     let (routes, mut document) = api_routes(&state.rate_limits).split_for_parts();
-    crate::openapi::finish(&mut document, state.browser.access_cookie());
+    crate::http::openapi::finish(&mut document, state.browser.access_cookie());
     // Serializing a document of plain maps and strings cannot fail; should it, the route
     // answers an empty document rather than the server not starting.
     let document = openapi::OpenApiJson(document.to_json().unwrap_or_default().into());
@@ -112,7 +112,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
 /// `.routes(routes!(module::handler))` here; `tests/openapi.rs` fails for a route served but
 /// not documented, or documented but not served.
 pub fn api_routes(limits: &RateLimits) -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(crate::openapi::base())
+    OpenApiRouter::with_openapi(crate::http::openapi::base())
         .routes(routes!(credentials::signup).map(|r| limited(r, &limits.signup)))
         .routes(routes!(credentials::login).map(|r| limited(r, &limits.login)))
         .routes(routes!(credentials::refresh).map(|r| limited(r, &limits.refresh)))

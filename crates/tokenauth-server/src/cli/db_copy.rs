@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use tokenauth_core::store::{CopyProgress, CopySummary, Table, copy_database};
 
+use crate::cli::db::{Database, DbCommandError, require_current};
 use crate::config::{Config, ConfigError, DatabaseUrl};
-use crate::db_commands::{Database, DbCommandError, require_current};
 
 /// How often the progress line is redrawn on a terminal.
 const TERMINAL_INTERVAL: Duration = Duration::from_millis(250);

@@ -13,13 +13,15 @@ use tokenauth_core::user::User;
 use utoipa::ToSchema;
 
 use super::responses::{CookieTokenBody, TokenBody, TokenResponse, no_store, with_cookies};
-use crate::browser::Transport;
-use crate::client_ip::ClientIp;
-use crate::error::{ApiError, Problem};
-use crate::extract::ApiJson;
-use crate::openapi::responses::{BadRequest, CsrfRejected, RateLimited, UnsupportedMediaType};
-use crate::openapi::schemas::TransportHeader;
-use crate::state::AppState;
+use crate::http::browser::Transport;
+use crate::http::client_ip::ClientIp;
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::ApiJson;
+use crate::http::openapi::responses::{
+    BadRequest, CsrfRejected, RateLimited, UnsupportedMediaType,
+};
+use crate::http::openapi::schemas::TransportHeader;
+use crate::http::state::AppState;
 
 /// Login's `{email, password}`: no rule but the upper bound applies to the password, so accounts
 /// made before a rule existed still log in.
@@ -68,7 +70,7 @@ pub struct SignupAccepted {
     detail: &'static str,
 }
 
-/// The client's user agent and address (as [`crate::client_ip`] resolves it), for the session
+/// The client's user agent and address (as [`crate::http::client_ip`] resolves it), for the session
 /// list and the audit log. Never fails.
 pub struct Client(pub ClientInfo);
 

@@ -7,9 +7,9 @@ use tokenauth_core::service::AuthService;
 use tokenauth_core::store::Store;
 use tokio::sync::watch;
 
-use crate::browser::BrowserPolicy;
-use crate::client_ip::TrustedProxies;
-use crate::rate_limit::RateLimits;
+use crate::http::browser::BrowserPolicy;
+use crate::http::client_ip::TrustedProxies;
+use crate::http::rate_limit::RateLimits;
 use crate::telemetry::Telemetry;
 
 /// The application state handed to handlers (cheap to clone).

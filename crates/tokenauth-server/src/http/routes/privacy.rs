@@ -14,14 +14,14 @@ use utoipa::ToSchema;
 
 use super::credentials::Client;
 use super::responses::{no_store, rfc3339, with_cookies};
-use crate::browser::Transport;
-use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, AuthUser};
-use crate::openapi::responses::{
+use crate::http::browser::Transport;
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{ApiJson, AuthUser};
+use crate::http::openapi::responses::{
     BadRequest, BearerUnauthorized, CsrfRejected, RateLimited, UnsupportedMediaType,
 };
-use crate::openapi::schemas::TransportHeader;
-use crate::state::AppState;
+use crate::http::openapi::schemas::TransportHeader;
+use crate::http::state::AppState;
 
 /// The export document: every stored field of the account, its sessions and its audit events.
 /// The password hash is left out: it is a credential, not information about the person, and

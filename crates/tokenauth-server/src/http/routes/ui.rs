@@ -5,12 +5,12 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::state::AppState;
+use crate::http::state::AppState;
 
-const INDEX_HTML: &str = include_str!("../../ui/index.html");
-const APP_JS: &str = include_str!("../../ui/app.js");
-const CLIENT_JS: &str = include_str!("../../ui/tokenauth-client.js");
-const APP_CSS: &str = include_str!("../../ui/app.css");
+const INDEX_HTML: &str = include_str!("../../../ui/index.html");
+const APP_JS: &str = include_str!("../../../ui/app.js");
+const CLIENT_JS: &str = include_str!("../../../ui/tokenauth-client.js");
+const APP_CSS: &str = include_str!("../../../ui/app.css");
 
 const HTML: &str = "text/html; charset=utf-8";
 const JAVASCRIPT: &str = "text/javascript; charset=utf-8";

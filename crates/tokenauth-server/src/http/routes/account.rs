@@ -12,14 +12,14 @@ use utoipa::ToSchema;
 
 use super::credentials::Client;
 use super::responses::{UserBody, no_store, rfc3339, with_cookies};
-use crate::browser::Transport;
-use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, AuthUser};
-use crate::openapi::responses::{
+use crate::http::browser::Transport;
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{ApiJson, AuthUser};
+use crate::http::openapi::responses::{
     BadRequest, BearerUnauthorized, CsrfRejected, NotFound, RateLimited, UnsupportedMediaType,
 };
-use crate::openapi::schemas::TransportHeader;
-use crate::state::AppState;
+use crate::http::openapi::schemas::TransportHeader;
+use crate::http::state::AppState;
 
 /// The caller's user and the verified claims of the access token.
 #[derive(Serialize, ToSchema)]
@@ -28,7 +28,7 @@ struct MeBody {
     /// The user as stored now.
     user: UserBody,
     /// The claims of the access token the request was authenticated with.
-    #[schema(value_type = crate::openapi::schemas::AccessTokenClaims)]
+    #[schema(value_type = crate::http::openapi::schemas::AccessTokenClaims)]
     claims: AccessTokenClaims,
 }
 

@@ -2,7 +2,7 @@
 //!
 //! It is generated from the code: each handler carries a `#[utoipa::path(...)]` annotation (its
 //! path, methods, parameters, bodies and every answer), and the router is built from those
-//! annotated handlers by [`crate::routes::api_routes`], so the routes served and the routes
+//! annotated handlers by [`crate::http::routes::api_routes`], so the routes served and the routes
 //! documented are one list. This module holds what is shared by all operations: the document's
 //! header, the security schemes, the reusable error responses, and [`finish`], which adds the
 //! errors any request can meet.
@@ -20,9 +20,9 @@ use self::responses::{
     InternalError, NotFound, OAuthInvalidClient, OAuthInvalidRequest, OAuthServerError,
     PayloadTooLarge, RateLimited, Unavailable, UnsupportedMediaType,
 };
-use crate::error::Problem;
-use crate::rate_limit::RateLimits;
-use crate::routes::client_auth::OAuthErrorBody;
+use crate::http::error::Problem;
+use crate::http::rate_limit::RateLimits;
+use crate::http::routes::client_auth::OAuthErrorBody;
 
 /// Name of the security scheme for `Authorization: Bearer <access token>`.
 pub const BEARER: &str = "bearer";
@@ -73,7 +73,7 @@ pub fn base() -> OpenApi {
 /// The whole document as a server with default settings serves it (the access cookie's name
 /// depends on the issuer's scheme), without building a server.
 pub fn document() -> OpenApi {
-    let mut openapi = crate::routes::api_routes(&RateLimits::default()).into_openapi();
+    let mut openapi = crate::http::routes::api_routes(&RateLimits::default()).into_openapi();
     finish(&mut openapi, "tokenauth_access");
     openapi
 }

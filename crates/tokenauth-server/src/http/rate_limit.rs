@@ -17,8 +17,8 @@ use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use tokenauth_core::AuthError;
 
-use crate::client_ip::ClientIp;
-use crate::error::ApiError;
+use crate::http::client_ip::ClientIp;
+use crate::http::error::ApiError;
 
 /// Most requests a rate may allow per period (and so the largest burst).
 const MAX_COUNT: u32 = 1_000_000;
@@ -199,7 +199,7 @@ pub fn bucket_key(ip: IpAddr) -> IpAddr {
 
 /// Middleware for one route: refuses a request whose client's bucket is empty with 429
 /// `rate_limited` and `Retry-After`. A request without a known address (see
-/// [`crate::client_ip::resolve_client_ip`]) is let through.
+/// [`crate::http::client_ip::resolve_client_ip`]) is let through.
 pub async fn enforce(
     State(limiter): State<Arc<IpRateLimiter>>,
     request: Request,

@@ -9,12 +9,12 @@ use tokenauth_core::audit::Auditor;
 use tokenauth_core::service::{revoke_session_by_id, revoke_sessions_of, sessions_of};
 use tokenauth_core::{AuthError, Clock, SessionId, SystemClock};
 
-use crate::account_commands::user_error;
 use crate::bootstrap::open_database;
-use crate::config::Config;
-use crate::user_commands::{
+use crate::cli::account::user_error;
+use crate::cli::user::{
     print_change, print_sessions, session_json, session_state, warn_if_unaudited,
 };
+use crate::config::Config;
 
 /// `tokenauth session list --user EMAIL [--live]`.
 ///

@@ -20,7 +20,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::client_ip::TrustedProxies;
+use crate::http::client_ip::TrustedProxies;
 
 /// Connections closed at accept because their address already held `max_connections_per_ip`.
 pub const CONNECTIONS_REFUSED: &str = "tokenauth_connections_refused_total";

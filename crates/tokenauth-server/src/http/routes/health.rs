@@ -10,7 +10,7 @@ use serde::Serialize;
 use tokenauth_core::store::WriteHealth;
 use utoipa::ToSchema;
 
-use crate::state::AppState;
+use crate::http::state::AppState;
 
 /// Longest a readiness check waits for the database: a load balancer's probe must get an answer
 /// (503) rather than time out itself while the database is unreachable.

@@ -15,9 +15,9 @@ use zeroize::Zeroizing;
 
 use super::client_auth::{OAuthError, client_credentials, no_store};
 use super::credentials::Client;
-use crate::openapi::responses::{OAuthInvalidClient, OAuthInvalidRequest, OAuthServerError};
-use crate::openapi::schemas::TokenRequestForm;
-use crate::state::AppState;
+use crate::http::openapi::responses::{OAuthInvalidClient, OAuthInvalidRequest, OAuthServerError};
+use crate::http::openapi::schemas::TokenRequestForm;
+use crate::http::state::AppState;
 
 /// The form fields both endpoints read; `client_secret` is wiped on drop.
 struct TokenForm {
@@ -137,7 +137,7 @@ pub struct IntrospectionBody {
     sid: Option<String>,
     /// Access tokens only: the audience, one string or an array.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = crate::openapi::schemas::Audience, required = false)]
+    #[schema(value_type = crate::http::openapi::schemas::Audience, required = false)]
     aud: Option<Audience>,
     /// The issuer.
     #[serde(skip_serializing_if = "Option::is_none")]

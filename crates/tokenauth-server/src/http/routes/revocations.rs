@@ -17,9 +17,9 @@ use tokenauth_core::service::{FeedCursor, FeedPage, RevokedSession, WithdrawnKey
 use utoipa::{IntoParams, ToSchema};
 
 use super::client_auth::{OAuthError, client_credentials};
-use crate::error::{ApiError, Problem};
-use crate::openapi::responses::BadRequest;
-use crate::state::AppState;
+use crate::http::error::{ApiError, Problem};
+use crate::http::openapi::responses::BadRequest;
+use crate::http::state::AppState;
 
 /// The query: `after` (a cursor from an earlier answer; absent for a first snapshot) and
 /// `wait` (seconds to hold an empty answer, capped by the server). Any other parameter is 400.

@@ -16,8 +16,8 @@ use tokenauth_core::session::Session;
 use tokenauth_core::user::{Email, User};
 use tokenauth_core::{AuthError, Clock, SystemClock, Timestamp};
 
-use crate::account_commands::{printable, time, user_error};
 use crate::bootstrap::open_database;
+use crate::cli::account::{printable, time, user_error};
 use crate::config::Config;
 
 /// `tokenauth user add`: creates the account; prints it.

@@ -7,8 +7,8 @@
 
 use utoipa::ToResponse;
 
-use crate::error::Problem;
-use crate::routes::client_auth::OAuthErrorBody;
+use crate::http::error::Problem;
+use crate::http::routes::client_auth::OAuthErrorBody;
 
 /// `invalid_request`: malformed JSON, a missing or mistyped field, a bad email or password, a
 /// bad `X-Token-Transport` header, or a malformed query. `detail` names the problem.

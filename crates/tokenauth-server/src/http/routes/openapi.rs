@@ -1,4 +1,4 @@
-//! `GET /openapi.json`: the OpenAPI 3.1 document of this server (see [`crate::openapi`]).
+//! `GET /openapi.json`: the OpenAPI 3.1 document of this server (see [`crate::http::openapi`]).
 
 use axum::Extension;
 use axum::body::Bytes;

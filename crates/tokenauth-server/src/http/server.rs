@@ -22,8 +22,8 @@ use tokio::task::JoinSet;
 use tower::ServiceExt as _;
 
 use crate::config::ConnectionLimits;
-use crate::connection::{ConnectionClock, TimedStream};
-use crate::listener::{LimitedListener, LimitedStream};
+use crate::http::connection::{ConnectionClock, TimedStream};
+use crate::http::listener::{LimitedListener, LimitedStream};
 
 /// Serves `app` on `listener` until `shutdown` completes, then drains as the module says.
 /// Requests see the peer's address as axum's `ConnectInfo<SocketAddr>`.
@@ -93,7 +93,7 @@ async fn serve_connection(
         }
     });
     let mut http = http1::Builder::new();
-    // The deadlines are the socket's (crate::connection), not hyper's.
+    // The deadlines are the socket's (crate::http::connection), not hyper's.
     http.header_read_timeout(None);
     let connection = http.serve_connection(io, service);
     let mut connection = std::pin::pin!(connection);
