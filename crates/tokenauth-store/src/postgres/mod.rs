@@ -19,6 +19,8 @@ mod sessions;
 #[cfg(feature = "test-support")]
 pub mod test_schema;
 mod throttle;
+#[cfg(feature = "test-support")]
+mod throwaway;
 mod token_status;
 mod transfer;
 mod users;

@@ -1,6 +1,8 @@
 //! Throwaway PostgreSQL schemas for tests (feature `test-support`): each test gets a fresh schema
-//! in the database named by `TOKENAUTH_TEST_DATABASE_URL`, dropped again when the test ends, so
-//! tests run in parallel and leave nothing behind.
+//! in the database named by `TOKENAUTH_TEST_DATABASE_URL` — or, when it is not set, in a
+//! throwaway cluster of this process's own ([`super::throwaway`]) if PostgreSQL's server
+//! programs are installed — dropped again when the test ends, so tests run in parallel and
+//! leave nothing behind.
 
 use std::time::Duration;
 
@@ -16,13 +18,23 @@ pub struct TestSchema {
 }
 
 impl TestSchema {
-    /// Creates a fresh schema, or `None` (after saying so on stderr) when
-    /// `TOKENAUTH_TEST_DATABASE_URL` is not set. Panics if it is set but unreachable: a configured
-    /// PostgreSQL test must never be skipped silently.
+    /// Creates a fresh schema on the server `TOKENAUTH_TEST_DATABASE_URL` names, else on this
+    /// process's throwaway cluster; `None` (after saying so on stderr) when neither exists.
+    /// Panics if the variable is set but the server unreachable: a configured PostgreSQL test
+    /// must never be skipped silently.
     pub async fn create(test: &str) -> Option<Self> {
-        let Ok(url) = std::env::var(TEST_DATABASE_URL) else {
-            say_skipped(test);
-            return None;
+        let configured = std::env::var(TEST_DATABASE_URL).ok();
+        // Started (once) on a blocking thread: it waits for initdb and the server's start.
+        let url = match configured {
+            Some(url) => url,
+            None => {
+                let throwaway = tokio::task::spawn_blocking(super::throwaway::url).await;
+                let Some(url) = throwaway.ok().flatten() else {
+                    say_skipped(test);
+                    return None;
+                };
+                url
+            }
         };
         let name = format!("tokenauth_test_{}", uuid::Uuid::new_v4().simple());
         let client = connect(&url).await;
@@ -91,7 +103,8 @@ fn say_skipped(test: &str) {
         let _ = writeln!(
             std::io::stderr(),
             "SKIPPED: PostgreSQL tests (first: {test}) need {TEST_DATABASE_URL}, \
-             e.g. postgres://postgres@127.0.0.1:5432/test"
+             e.g. postgres://postgres@127.0.0.1:5432/test, or PostgreSQL's server programs \
+             (initdb, postgres, pg_isready) for a throwaway cluster"
         );
     });
 }
