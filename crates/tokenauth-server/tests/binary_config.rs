@@ -132,6 +132,11 @@ fn bad_configuration_exits_2_with_one_line_naming_the_setting() {
     assert_bad_config(&dir, "login_max_failures", |c| {
         c.args(["--login-max-failures", "many"]);
     });
+    // Issue 16: a misspelt variable is refused like a misspelt file key, naming itself.
+    let line = assert_bad_config(&dir, "TOKENAUTH_ACESS_TOKEN_TTL", |c| {
+        c.env("TOKENAUTH_ACESS_TOKEN_TTL", "5m");
+    });
+    assert!(line.contains("environment"), "{line}");
 
     // Rejected configuration leaves nothing behind.
     let leftovers: Vec<_> = fs::read_dir(&dir).unwrap().collect();

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{Layer, RawValue};
+use crate::config::{Layer, RawValue, SETTINGS};
 
 /// Token-based authentication for APIs: sign-up, login, JWT access tokens, rotating refresh
 /// tokens, JWKS.
@@ -325,71 +325,53 @@ pub enum SessionCommand {
     },
 }
 
-macro_rules! setting_flags {
-    ($($field:ident => $name:literal, $help:literal;)*) => {
-        /// One flag per setting; unset flags fall through to the environment, the file, the default.
-        #[derive(Debug, Default, Args)]
-        pub struct SettingFlags {
-            $(
-                #[doc = $help]
-                #[arg(long, global = true, value_name = "VALUE")]
-                pub $field: Option<String>,
-            )*
-        }
-
-        impl SettingFlags {
-            /// The flags that were given, as a configuration layer.
-            pub fn into_layer(self) -> Layer {
-                let mut layer = Layer::new();
-                $(
-                    if let Some(value) = self.$field {
-                        layer.insert($name, RawValue::Text(value));
-                    }
-                )*
-                layer
-            }
-        }
-    };
+/// One flag per setting of [`SETTINGS`] (`--access-token-ttl` for `access_token_ttl`), global
+/// to every command; unset flags fall through to the environment, the file, the default. Built
+/// from the one list of settings rather than derived, so adding a setting adds its flag.
+#[derive(Debug, Default, Clone)]
+pub struct SettingFlags {
+    given: Layer,
 }
 
-setting_flags! {
-    listen => "listen", "Address to listen on [default: 127.0.0.1:8080]";
-    database_url => "database_url", "sqlite://PATH [default: sqlite://<data_dir>/tokenauth.db]";
-    data_dir => "data_dir", "Directory for the database and master key [default: ./tokenauth-data]";
-    issuer => "issuer", "Token issuer URL [default: http://<listen>]";
-    audience => "audience", "Audience of access tokens [default: the issuer]";
-    access_token_ttl => "access_token_ttl", "Access token lifetime [default: 15m]";
-    refresh_token_ttl => "refresh_token_ttl", "Refresh token lifetime [default: 30d]";
-    session_max_lifetime => "session_max_lifetime", "Absolute end of a session after its creation [default: 90d]";
-    session_idle_timeout => "session_idle_timeout", "A session unused this long ends [default: refresh_token_ttl]";
-    refresh_reuse_grace => "refresh_reuse_grace", "Grace window for a retried refresh [default: 10s]";
-    signing_alg => "signing_alg", "ES256, EdDSA, RS256 or HS256 [default: ES256]";
-    key_rotation_interval => "key_rotation_interval", "Signing key rotation interval [default: 7d]";
-    clock_leeway => "clock_leeway", "Tolerated clock skew for exp/nbf [default: 10s]";
-    cors_allowed_origins => "cors_allowed_origins", "Comma-separated browser origins allowed to call the API";
-    cookie_mode => "cookie_mode", "Browser cookie mode: on or off [default: on]";
-    jwks_max_age => "jwks_max_age", "Cache lifetime of the JWKS document [default: 5m]";
-    password_hash_concurrency => "password_hash_concurrency", "Password hashes run at once [default: cores - 1, at least 1]";
-    password_hash_queue => "password_hash_queue", "Password hashes that may wait before 503 [default: 64]";
-    request_timeout => "request_timeout", "Longest a request may take [default: 30s]";
-    log_format => "log_format", "text or json [default: text]";
-    metrics => "metrics", "Prometheus metrics at GET /metrics: on or off [default: on]";
-    database_max_connections => "database_max_connections", "PostgreSQL connections per instance [default: 16]";
-    database_timeout => "database_timeout", "Longest any database call may take, then 503 [default: 5s]";
-    sqlite_synchronous => "sqlite_synchronous", "SQLite commit durability: full (survives power loss) or normal (survives a process crash) [default: full]";
-    revocation_poll_interval => "revocation_poll_interval", "How often to read revocations made elsewhere [default: 250ms]";
-    max_connections => "max_connections", "Client connections open at once [default: 10000]";
-    max_connections_per_ip => "max_connections_per_ip", "Client connections one address may hold open; 0 = no limit; trusted proxies exempt [default: 256]";
-    header_read_timeout => "header_read_timeout", "Longest a client may take to send a request head [default: 10s]";
-    idle_timeout => "idle_timeout", "Longest a keep-alive connection may sit idle between requests [default: 75s]";
-    shutdown_timeout => "shutdown_timeout", "Longest a stop waits for open connections before closing them [default: 10s]";
-    signup_response => "signup_response", "distinct (409 for a taken email) or uniform (202 either way) [default: distinct]";
-    login_max_failures => "login_max_failures", "Failed logins that lock an email out; 0 = off [default: 5]";
-    login_lockout_max => "login_lockout_max", "Longest login lock-out (the first is 30s, doubling) [default: 15m]";
-    rate_limit_login => "rate_limit_login", "Password checks (login, password change, account deletion) per client IP, e.g. 10/s, 30/m, or off [default: 10/s]";
-    rate_limit_signup => "rate_limit_signup", "Sign-ups per client IP, e.g. 60/m, or off [default: 60/m]";
-    rate_limit_refresh => "rate_limit_refresh", "Refreshes per client IP, e.g. 10000/s, or off [default: 10000/s]";
-    trusted_proxies => "trusted_proxies", "Comma-separated proxy IPs/CIDRs whose X-Forwarded-For is believed [default: none]";
-    audit_retention => "audit_retention", "How long audit events are kept [default: 90d]";
-    ended_session_retention => "ended_session_retention", "How long expired or revoked sessions are kept [default: 7d]";
+impl SettingFlags {
+    /// The flags that were given, as a configuration layer.
+    pub fn into_layer(self) -> Layer {
+        self.given
+    }
+}
+
+impl clap::FromArgMatches for SettingFlags {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut flags = Self::default();
+        flags.update_from_arg_matches(matches)?;
+        Ok(flags)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        for setting in SETTINGS {
+            if let Some(value) = matches.get_one::<String>(setting.name) {
+                self.given
+                    .insert(setting.name, RawValue::Text(value.clone()));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Args for SettingFlags {
+    fn augment_args(command: clap::Command) -> clap::Command {
+        SETTINGS.iter().fold(command, |command, setting| {
+            command.arg(
+                clap::Arg::new(setting.name)
+                    .long(setting.flag_name())
+                    .value_name("VALUE")
+                    .global(true)
+                    .help(setting.help_line()),
+            )
+        })
+    }
+
+    fn augment_args_for_update(command: clap::Command) -> clap::Command {
+        Self::augment_args(command)
+    }
 }

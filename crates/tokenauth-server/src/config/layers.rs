@@ -5,50 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::ConfigError;
-
-/// Every setting's name, as spelled in TOML (and, upper-cased, after `TOKENAUTH_` in the
-/// environment).
-pub const SETTINGS: &[&str] = &[
-    "listen",
-    "database_url",
-    "data_dir",
-    "issuer",
-    "audience",
-    "access_token_ttl",
-    "refresh_token_ttl",
-    "session_max_lifetime",
-    "session_idle_timeout",
-    "refresh_reuse_grace",
-    "signing_alg",
-    "key_rotation_interval",
-    "clock_leeway",
-    "cors_allowed_origins",
-    "cookie_mode",
-    "jwks_max_age",
-    "password_hash_concurrency",
-    "password_hash_queue",
-    "request_timeout",
-    "log_format",
-    "metrics",
-    "database_max_connections",
-    "database_timeout",
-    "sqlite_synchronous",
-    "revocation_poll_interval",
-    "max_connections",
-    "max_connections_per_ip",
-    "header_read_timeout",
-    "idle_timeout",
-    "shutdown_timeout",
-    "signup_response",
-    "login_max_failures",
-    "login_lockout_max",
-    "rate_limit_login",
-    "rate_limit_signup",
-    "rate_limit_refresh",
-    "trusted_proxies",
-    "audit_retention",
-    "ended_session_retention",
-];
+use super::definitions::{SETTINGS, setting};
 
 /// A raw value before it is parsed for its setting.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,9 +38,8 @@ pub type Layer = BTreeMap<&'static str, RawValue>;
 pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Layer {
     SETTINGS
         .iter()
-        .filter_map(|name| {
-            lookup(&format!("TOKENAUTH_{}", name.to_ascii_uppercase()))
-                .map(|value| (*name, RawValue::Text(value)))
+        .filter_map(|setting| {
+            lookup(&setting.env_name()).map(|value| (setting.name, RawValue::Text(value)))
         })
         .collect()
 }
@@ -111,7 +67,7 @@ pub fn from_toml(text: &str) -> Result<Layer, ConfigError> {
     })?;
     let mut layer = Layer::new();
     for (key, value) in table {
-        let Some(name) = SETTINGS.iter().copied().find(|name| *name == key) else {
+        let Some(name) = setting(&key).map(|setting| setting.name) else {
             return Err(ConfigError {
                 setting: "config",
                 reason: format!("unknown setting {key:?}"),
@@ -155,4 +111,40 @@ pub fn merge(layers: impl IntoIterator<Item = Layer>) -> Layer {
         merged.extend(layer);
     }
     merged
+}
+
+/// Variables named `TOKENAUTH_…` that are not settings but are read by tokenauth or its
+/// tooling: the file and the master key, the deployment scripts' binary path
+/// (docs/deployment.md), and the test suite's own (`TOKENAUTH_TEST_…`, the browser test's
+/// screenshot path).
+const OTHER_VARIABLES: [&str; 4] = [
+    "TOKENAUTH_CONFIG",
+    "TOKENAUTH_MASTER_KEY",
+    "TOKENAUTH_BIN",
+    "TOKENAUTH_UI_SCREENSHOT",
+];
+
+/// Refuses a `TOKENAUTH_…` variable among `variables` that names no setting (a misspelt
+/// `TOKENAUTH_ACCES_TOKEN_TTL` must not be silently ignored), except the [`OTHER_VARIABLES`]
+/// and the test suite's `TOKENAUTH_TEST_…`.
+///
+/// # Errors
+/// The first unknown variable, as a [`ConfigError`] of the setting `environment`.
+pub fn check_environment(variables: impl IntoIterator<Item = String>) -> Result<(), ConfigError> {
+    for variable in variables {
+        let Some(name) = variable.strip_prefix("TOKENAUTH_") else {
+            continue;
+        };
+        let known = setting(&name.to_ascii_lowercase())
+            .is_some_and(|setting| setting.env_name() == variable)
+            || OTHER_VARIABLES.contains(&variable.as_str())
+            || name.starts_with("TEST_");
+        if !known {
+            return Err(ConfigError {
+                setting: "environment",
+                reason: format!("{variable} names no setting (see tokenauth --help)"),
+            });
+        }
+    }
+    Ok(())
 }

@@ -3,6 +3,7 @@
 
 mod connections;
 mod database;
+mod definitions;
 mod duration;
 mod layers;
 mod report;
@@ -19,8 +20,9 @@ use tokenauth_store::sqlite::{Synchronous, UnknownSynchronous};
 pub use connections::ConnectionLimits;
 use database::parse_database_url;
 pub use database::{DatabaseUrl, SecretUrl};
+pub use definitions::{SETTINGS, Setting, setting};
 pub use duration::{format_duration, parse_duration};
-pub use layers::{Layer, RawValue, SETTINGS, from_env, from_toml, from_toml_file, merge};
+pub use layers::{Layer, RawValue, check_environment, from_env, from_toml, from_toml_file, merge};
 pub use throttling::Throttling;
 
 /// A setting that cannot be used, and why. Printed as one line; the process exits with 2.
@@ -40,6 +42,16 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+impl LogFormat {
+    /// The setting's spelling: `text` or `json`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
 }
 
 /// Every setting of the server, validated.
@@ -125,6 +137,16 @@ pub enum SignupResponse {
     Uniform,
 }
 
+impl SignupResponse {
+    /// The setting's spelling: `distinct` or `uniform`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SignupResponse::Distinct => "distinct",
+            SignupResponse::Uniform => "uniform",
+        }
+    }
+}
+
 /// Cookie transport of tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CookieMode {
@@ -133,6 +155,16 @@ pub enum CookieMode {
     On,
     /// Tokens travel only in JSON bodies and the `Authorization` header; cookies are ignored.
     Off,
+}
+
+impl CookieMode {
+    /// The setting's spelling: `on` or `off`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CookieMode::On => "on",
+            CookieMode::Off => "off",
+        }
+    }
 }
 
 impl Config {
@@ -159,6 +191,9 @@ impl Config {
     /// # Errors
     /// The first setting that cannot be used.
     pub fn from_layer(mut raw: Layer) -> Result<Self, ConfigError> {
+        if let Some(unknown) = raw.keys().find(|name| setting(name).is_none()) {
+            return Err(invalid(unknown, "no such setting"));
+        }
         let given = raw.keys().copied().collect();
         let throttling = Throttling::take(&mut raw)?;
         let connections = ConnectionLimits::take(&mut raw)?;

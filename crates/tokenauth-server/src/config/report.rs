@@ -8,8 +8,7 @@ use tokenauth_jwt::Algorithm;
 use tokenauth_store::sqlite::Synchronous;
 
 use super::duration::format_duration;
-use super::{Config, CookieMode, DatabaseUrl, LogFormat, SignupResponse};
-use crate::http::rate_limit::Rate;
+use super::{Config, DatabaseUrl, SETTINGS};
 
 /// Longest access-token lifetime that draws no warning: a stolen access token works this long.
 const LONG_ACCESS_TTL: Duration = Duration::from_secs(3600);
@@ -18,107 +17,10 @@ impl Config {
     /// Every setting with its effective value, in the order of the README's table. The
     /// database URL's password is masked; the master key is never part of the configuration.
     pub fn effective(&self) -> Vec<(&'static str, String)> {
-        let duration = |d: Duration| format_duration(d);
-        let rate = |r: Option<Rate>| r.map_or_else(|| "off".to_owned(), |r| r.to_string());
-        let throttling = &self.throttling;
-        vec![
-            ("listen", self.listen.to_string()),
-            ("data_dir", self.data_dir.display().to_string()),
-            ("database_url", self.database.to_string()),
-            (
-                "database_max_connections",
-                self.database_max_connections.to_string(),
-            ),
-            ("database_timeout", duration(self.database_timeout)),
-            (
-                "sqlite_synchronous",
-                self.sqlite_synchronous.as_str().to_owned(),
-            ),
-            ("issuer", self.issuer.clone()),
-            ("audience", self.audience.clone()),
-            ("access_token_ttl", duration(self.access_token_ttl)),
-            ("refresh_token_ttl", duration(self.refresh_token_ttl)),
-            ("session_max_lifetime", duration(self.session_max_lifetime)),
-            ("session_idle_timeout", duration(self.session_idle_timeout)),
-            ("refresh_reuse_grace", duration(self.refresh_reuse_grace)),
-            ("signing_alg", self.signing_alg.as_str().to_owned()),
-            (
-                "key_rotation_interval",
-                duration(self.key_rotation_interval),
-            ),
-            ("clock_leeway", duration(self.clock_leeway)),
-            ("jwks_max_age", duration(self.jwks_max_age)),
-            ("audit_retention", duration(self.audit_retention)),
-            (
-                "ended_session_retention",
-                duration(self.ended_session_retention),
-            ),
-            ("cors_allowed_origins", self.cors_allowed_origins.join(",")),
-            (
-                "cookie_mode",
-                match self.cookie_mode {
-                    CookieMode::On => "on",
-                    CookieMode::Off => "off",
-                }
-                .to_owned(),
-            ),
-            (
-                "signup_response",
-                match self.signup_response {
-                    SignupResponse::Distinct => "distinct",
-                    SignupResponse::Uniform => "uniform",
-                }
-                .to_owned(),
-            ),
-            (
-                "password_hash_concurrency",
-                self.password_hash_concurrency.to_string(),
-            ),
-            ("password_hash_queue", self.password_hash_queue.to_string()),
-            (
-                "login_max_failures",
-                throttling.login_max_failures.to_string(),
-            ),
-            ("login_lockout_max", duration(throttling.login_lockout_max)),
-            ("rate_limit_login", rate(throttling.rate_limit_login)),
-            ("rate_limit_signup", rate(throttling.rate_limit_signup)),
-            ("rate_limit_refresh", rate(throttling.rate_limit_refresh)),
-            (
-                "trusted_proxies",
-                format!("{:?}", throttling.trusted_proxies),
-            ),
-            ("max_connections", self.max_connections.to_string()),
-            (
-                "max_connections_per_ip",
-                self.connections.max_connections_per_ip.to_string(),
-            ),
-            (
-                "header_read_timeout",
-                duration(self.connections.header_read_timeout),
-            ),
-            ("idle_timeout", duration(self.connections.idle_timeout)),
-            (
-                "shutdown_timeout",
-                duration(self.connections.shutdown_timeout),
-            ),
-            ("request_timeout", duration(self.request_timeout)),
-            (
-                "revocation_poll_interval",
-                duration(self.revocation_poll_interval),
-            ),
-            (
-                "log_format",
-                match self.log_format {
-                    LogFormat::Text => "text",
-                    LogFormat::Json => "json",
-                }
-                .to_owned(),
-            ),
-            (
-                "metrics",
-                if self.metrics { "on" } else { "off" }.to_owned(),
-            ),
-        ]
+        SETTINGS
+            .iter()
+            .map(|setting| (setting.name, (setting.report)(self)))
+            .collect()
     }
 
     /// Choices that are valid but weaken security, each as one sentence naming the setting.
@@ -206,8 +108,9 @@ mod tests {
         let defaults = config(&[]);
         assert!(defaults.warnings().is_empty(), "{:?}", defaults.warnings());
         let names: Vec<_> = defaults.effective().into_iter().map(|(n, _)| n).collect();
-        for name in super::super::layers::SETTINGS {
-            assert!(names.contains(name), "config check does not show {name}");
+        for setting in SETTINGS {
+            let name = setting.name;
+            assert!(names.contains(&name), "config check does not show {name}");
         }
     }
 
