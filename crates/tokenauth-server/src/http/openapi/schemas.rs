@@ -2,7 +2,7 @@
 //! JWT claims and JWKs (types of `tokenauth-jwt`, which stays free of OpenAPI), the OAuth form
 //! (parsed by hand to refuse repeated parameters) and the `X-Token-Transport` header.
 //!
-//! Each mirrors its wire format field by field; `tests/openapi.rs` checks the mirrors against
+//! Each mirrors its wire format field by field; `tests/http/openapi.rs` checks the mirrors against
 //! serialized values of the real types, so they cannot drift apart unnoticed.
 
 use serde::Serialize;

@@ -109,7 +109,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
 /// Every route of the server with its OpenAPI description, from one list: each entry is a
 /// handler annotated with `#[utoipa::path(...)]`, whose path and methods both register the
 /// route and document it. To add a route, annotate its handler and add
-/// `.routes(routes!(module::handler))` here; `tests/openapi.rs` fails for a route served but
+/// `.routes(routes!(module::handler))` here; `tests/http/openapi.rs` fails for a route served but
 /// not documented, or documented but not served.
 pub fn api_routes(limits: &RateLimits) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(crate::http::openapi::base())
