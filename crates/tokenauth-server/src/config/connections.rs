@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use super::{ConfigError, Layer, RawValue, invalid, parse_duration, require_at_least};
+use super::parse::text;
+use super::{ConfigError, Layer, invalid, parse_duration, require_at_least};
 
 /// Connection settings, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,13 +73,5 @@ impl ConnectionLimits {
             max_connections_per_ip,
             shutdown_timeout,
         })
-    }
-}
-
-fn text(raw: &mut Layer, name: &'static str) -> Result<Option<String>, ConfigError> {
-    match raw.remove(name) {
-        None => Ok(None),
-        Some(RawValue::Text(text)) => Ok(Some(text.trim().to_owned())),
-        Some(RawValue::List(_)) => Err(invalid(name, "expected a single value, not a list")),
     }
 }

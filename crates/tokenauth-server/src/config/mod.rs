@@ -6,6 +6,7 @@ mod database;
 mod definitions;
 mod duration;
 mod layers;
+mod parse;
 mod report;
 mod throttling;
 
@@ -15,10 +16,9 @@ use std::time::Duration;
 
 use tokenauth_core::AuthSettings;
 use tokenauth_jwt::Algorithm;
-use tokenauth_store::sqlite::{Synchronous, UnknownSynchronous};
+use tokenauth_store::sqlite::Synchronous;
 
 pub use connections::ConnectionLimits;
-use database::parse_database_url;
 pub use database::{DatabaseUrl, SecretUrl};
 pub use definitions::{SETTINGS, Setting, setting};
 pub use duration::{format_duration, parse_duration};
@@ -197,304 +197,42 @@ impl Config {
         let given = raw.keys().copied().collect();
         let throttling = Throttling::take(&mut raw)?;
         let connections = ConnectionLimits::take(&mut raw)?;
-        let mut take = |name: &'static str| raw.remove(name);
-        let text =
-            |name: &'static str, value: Option<RawValue>| -> Result<Option<String>, ConfigError> {
-                match value {
-                    None => Ok(None),
-                    Some(RawValue::Text(text)) => Ok(Some(text.trim().to_owned())),
-                    Some(RawValue::List(_)) => {
-                        Err(invalid(name, "expected a single value, not a list"))
-                    }
-                }
-            };
-        let duration = |name: &'static str, value: Option<RawValue>, default: Duration| {
-            text(name, value)?.map_or(Ok(default), |t| {
-                parse_duration(&t).map_err(|e| invalid(name, e))
-            })
-        };
-        let count = |name: &'static str, value: Option<RawValue>, default: usize| {
-            text(name, value)?.map_or(Ok(default), |t| {
-                t.parse::<usize>()
-                    .map_err(|_| invalid(name, format!("{t:?} is not a whole number")))
-            })
-        };
-
-        let listen_text =
-            text("listen", take("listen"))?.unwrap_or_else(|| "127.0.0.1:8080".into());
-        let listen: SocketAddr = listen_text.parse().map_err(|_| {
-            invalid(
-                "listen",
-                format!("{listen_text:?} is not an address like 127.0.0.1:8080"),
-            )
-        })?;
-        let data_dir = PathBuf::from(
-            text("data_dir", take("data_dir"))?.unwrap_or_else(|| "./tokenauth-data".into()),
-        );
-        if data_dir.as_os_str().is_empty() {
-            return Err(invalid("data_dir", "must not be empty"));
-        }
-        let database = match text("database_url", take("database_url"))? {
-            None => DatabaseUrl::Sqlite(data_dir.join("tokenauth.db")),
-            Some(url) => parse_database_url(&url)?,
-        };
-        let issuer = match text("issuer", take("issuer"))? {
-            None => format!("http://{listen}"),
-            Some(issuer) => parse_issuer(&issuer)?,
-        };
-        let audience = text("audience", take("audience"))?.unwrap_or_else(|| issuer.clone());
-        if audience.is_empty() {
-            return Err(invalid("audience", "must not be empty"));
-        }
-        let defaults = AuthSettings::default();
-        let access_token_ttl = duration(
-            "access_token_ttl",
-            take("access_token_ttl"),
-            defaults.access_token_ttl,
-        )?;
-        let refresh_token_ttl = duration(
-            "refresh_token_ttl",
-            take("refresh_token_ttl"),
-            defaults.refresh_token_ttl,
-        )?;
-        let refresh_reuse_grace = duration(
-            "refresh_reuse_grace",
-            take("refresh_reuse_grace"),
-            defaults.refresh_reuse_grace,
-        )?;
-        let key_rotation_interval = duration(
-            "key_rotation_interval",
-            take("key_rotation_interval"),
-            defaults.key_rotation_interval,
-        )?;
-        let clock_leeway = duration("clock_leeway", take("clock_leeway"), defaults.clock_leeway)?;
-        let jwks_max_age = duration("jwks_max_age", take("jwks_max_age"), defaults.jwks_max_age)?;
-        let database_timeout = duration(
-            "database_timeout",
-            take("database_timeout"),
-            Duration::from_secs(5),
-        )?;
-        require_at_least(
-            "database_timeout",
-            database_timeout,
-            Duration::from_millis(100),
-        )?;
-        let sqlite_synchronous = match text("sqlite_synchronous", take("sqlite_synchronous"))? {
-            None => Synchronous::default(),
-            Some(mode) => mode
-                .parse()
-                .map_err(|e: UnknownSynchronous| invalid("sqlite_synchronous", e.to_string()))?,
-        };
-        let database_max_connections = count(
-            "database_max_connections",
-            take("database_max_connections"),
-            16,
-        )?;
-        if database_max_connections == 0 {
-            return Err(invalid("database_max_connections", "must be at least 1"));
-        }
-        let request_timeout = duration(
-            "request_timeout",
-            take("request_timeout"),
-            Duration::from_secs(30),
-        )?;
-        let max_connections = count("max_connections", take("max_connections"), 10_000)?;
-        if max_connections == 0 {
-            return Err(invalid("max_connections", "must be at least 1"));
-        }
-        let revocation_poll_interval = duration(
-            "revocation_poll_interval",
-            take("revocation_poll_interval"),
-            Duration::from_millis(250),
-        )?;
-        require_at_least(
-            "revocation_poll_interval",
-            revocation_poll_interval,
-            Duration::from_millis(10),
-        )?;
-        require_at_most(
-            "revocation_poll_interval",
-            revocation_poll_interval,
-            Duration::from_secs(60),
-        )?;
-        require_at_least("access_token_ttl", access_token_ttl, Duration::from_secs(1))?;
-        require_at_least(
-            "refresh_token_ttl",
-            refresh_token_ttl,
-            Duration::from_secs(1),
-        )?;
-        require_at_least(
-            "key_rotation_interval",
-            key_rotation_interval,
-            Duration::from_secs(1),
-        )?;
-        require_at_least(
-            "request_timeout",
-            request_timeout,
-            Duration::from_millis(100),
-        )?;
-        require_at_most(
-            "refresh_reuse_grace",
-            refresh_reuse_grace,
-            Duration::from_secs(300),
-        )?;
-        require_at_most("clock_leeway", clock_leeway, Duration::from_secs(300))?;
-        require_at_most("jwks_max_age", jwks_max_age, Duration::from_secs(86_400))?;
-        let audit_retention = duration(
-            "audit_retention",
-            take("audit_retention"),
-            defaults.audit_retention,
-        )?;
-        require_at_least(
-            "audit_retention",
-            audit_retention,
-            Duration::from_secs(3600),
-        )?;
-        let ended_session_retention = duration(
-            "ended_session_retention",
-            take("ended_session_retention"),
-            defaults.ended_session_retention,
-        )?;
-        require_at_least(
-            "ended_session_retention",
-            ended_session_retention,
-            Duration::from_secs(60),
-        )?;
-        if refresh_token_ttl < access_token_ttl {
-            return Err(invalid(
-                "refresh_token_ttl",
-                "must not be shorter than access_token_ttl",
-            ));
-        }
-        let session_idle_timeout = duration(
-            "session_idle_timeout",
-            take("session_idle_timeout"),
-            refresh_token_ttl,
-        )?;
-        if session_idle_timeout > refresh_token_ttl {
-            return Err(invalid(
-                "session_idle_timeout",
-                "must not be longer than refresh_token_ttl (a refresh token ends first)",
-            ));
-        }
-        if session_idle_timeout < access_token_ttl {
-            return Err(invalid(
-                "session_idle_timeout",
-                "must not be shorter than access_token_ttl",
-            ));
-        }
-        let session_max_lifetime = duration(
-            "session_max_lifetime",
-            take("session_max_lifetime"),
-            defaults.session_max_lifetime,
-        )?;
-        if session_max_lifetime < access_token_ttl {
-            return Err(invalid(
-                "session_max_lifetime",
-                "must not be shorter than access_token_ttl (the first access token would outlive \
-                 its session)",
-            ));
-        }
-        let signing_alg = match text("signing_alg", take("signing_alg"))? {
-            None => defaults.signing_alg,
-            Some(alg) => alg.parse().map_err(|_| {
-                invalid(
-                    "signing_alg",
-                    format!("{alg:?} is not one of ES256, EdDSA, RS256, HS256"),
-                )
-            })?,
-        };
-        let cors_allowed_origins = take("cors_allowed_origins")
-            .map(RawValue::into_list)
-            .unwrap_or_default();
-        for origin in &cors_allowed_origins {
-            validate_origin(origin)?;
-        }
-        let cookie_mode = match text("cookie_mode", take("cookie_mode"))?.as_deref() {
-            None | Some("on") => CookieMode::On,
-            Some("off") => CookieMode::Off,
-            Some(other) => {
-                return Err(invalid(
-                    "cookie_mode",
-                    format!("{other:?} is not on or off"),
-                ));
-            }
-        };
-        // One core is left to everything else: with every core hashing, a flood of logins
-        // halved refresh and verify throughput on 2 cores; with one free, they kept 80-93 %
-        // (BENCHMARKS.md, "Login flood").
-        let cores = std::thread::available_parallelism()
-            .map_or(2, usize::from)
-            .saturating_sub(1)
-            .max(1);
-        let password_hash_concurrency = count(
-            "password_hash_concurrency",
-            take("password_hash_concurrency"),
-            cores,
-        )?;
-        if password_hash_concurrency == 0 {
-            return Err(invalid("password_hash_concurrency", "must be at least 1"));
-        }
-        let password_hash_queue = count("password_hash_queue", take("password_hash_queue"), 64)?;
-        let signup_response = match text("signup_response", take("signup_response"))?.as_deref() {
-            None | Some("distinct") => SignupResponse::Distinct,
-            Some("uniform") => SignupResponse::Uniform,
-            Some(other) => {
-                return Err(invalid(
-                    "signup_response",
-                    format!("{other:?} is not distinct or uniform"),
-                ));
-            }
-        };
-        let metrics = match text("metrics", take("metrics"))?.as_deref() {
-            None | Some("on" | "true") => true,
-            Some("off" | "false") => false,
-            Some(other) => {
-                return Err(invalid("metrics", format!("{other:?} is not on or off")));
-            }
-        };
-        let log_format = match text("log_format", take("log_format"))?.as_deref() {
-            None | Some("text") => LogFormat::Text,
-            Some("json") => LogFormat::Json,
-            Some(other) => {
-                return Err(invalid(
-                    "log_format",
-                    format!("{other:?} is not text or json"),
-                ));
-            }
-        };
+        let place = parse::place(&mut raw)?;
+        let lifetimes = parse::lifetimes(&mut raw)?;
+        let capacity = parse::capacity(&mut raw)?;
+        let behaviour = parse::behaviour(&mut raw)?;
         Ok(Self {
-            listen,
-            database,
-            data_dir,
-            issuer,
-            audience,
-            access_token_ttl,
-            refresh_token_ttl,
-            session_max_lifetime,
-            session_idle_timeout,
-            refresh_reuse_grace,
-            signing_alg,
-            key_rotation_interval,
-            clock_leeway,
-            cors_allowed_origins,
-            cookie_mode,
-            jwks_max_age,
-            password_hash_concurrency,
-            password_hash_queue,
-            request_timeout,
-            log_format,
-            database_max_connections,
-            database_timeout,
-            sqlite_synchronous,
-            revocation_poll_interval,
-            max_connections,
+            listen: place.listen,
+            database: place.database,
+            data_dir: place.data_dir,
+            issuer: place.issuer,
+            audience: place.audience,
+            access_token_ttl: lifetimes.access_token_ttl,
+            refresh_token_ttl: lifetimes.refresh_token_ttl,
+            session_max_lifetime: lifetimes.session_max_lifetime,
+            session_idle_timeout: lifetimes.session_idle_timeout,
+            refresh_reuse_grace: lifetimes.refresh_reuse_grace,
+            signing_alg: behaviour.signing_alg,
+            key_rotation_interval: lifetimes.key_rotation_interval,
+            clock_leeway: lifetimes.clock_leeway,
+            cors_allowed_origins: behaviour.cors_allowed_origins,
+            cookie_mode: behaviour.cookie_mode,
+            jwks_max_age: lifetimes.jwks_max_age,
+            password_hash_concurrency: capacity.password_hash_concurrency,
+            password_hash_queue: capacity.password_hash_queue,
+            request_timeout: capacity.request_timeout,
+            log_format: behaviour.log_format,
+            database_max_connections: capacity.database_max_connections,
+            database_timeout: capacity.database_timeout,
+            sqlite_synchronous: capacity.sqlite_synchronous,
+            revocation_poll_interval: capacity.revocation_poll_interval,
+            max_connections: capacity.max_connections,
             connections,
-            signup_response,
-            audit_retention,
-            ended_session_retention,
+            signup_response: behaviour.signup_response,
+            audit_retention: lifetimes.audit_retention,
+            ended_session_retention: lifetimes.ended_session_retention,
             throttling,
-            metrics,
+            metrics: behaviour.metrics,
             given,
         })
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokenauth_core::throttle::LockoutPolicy;
 
+use super::parse::text;
 use super::{
     ConfigError, Layer, RawValue, invalid, parse_duration, require_at_least, require_at_most,
 };
@@ -119,13 +120,5 @@ impl Throttling {
             self.rate_limit_signup,
             self.rate_limit_refresh,
         )
-    }
-}
-
-fn text(raw: &mut Layer, name: &'static str) -> Result<Option<String>, ConfigError> {
-    match raw.remove(name) {
-        None => Ok(None),
-        Some(RawValue::Text(text)) => Ok(Some(text.trim().to_owned())),
-        Some(RawValue::List(_)) => Err(invalid(name, "expected a single value, not a list")),
     }
 }
