@@ -81,70 +81,9 @@ pub struct Problem {
 impl ApiError {
     /// The HTTP status, the stable machine code and a short title.
     fn classify(&self) -> (StatusCode, &'static str, &'static str) {
-        use AuthError as A;
         match self {
-            ApiError::Auth(A::InvalidCredentials) => (
-                StatusCode::UNAUTHORIZED,
-                "invalid_credentials",
-                "Invalid credentials",
-            ),
-            ApiError::Auth(A::AccountDisabled) => (
-                StatusCode::FORBIDDEN,
-                "account_disabled",
-                "Account disabled",
-            ),
-            ApiError::Auth(A::EmailTaken) => (
-                StatusCode::CONFLICT,
-                "email_taken",
-                "Email already registered",
-            ),
-            ApiError::Auth(A::InvalidInput { .. }) => (
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "Invalid request",
-            ),
-            ApiError::Auth(A::InvalidToken) => {
-                (StatusCode::UNAUTHORIZED, "invalid_token", "Invalid token")
-            }
-            ApiError::Auth(A::TokenExpired) => {
-                (StatusCode::UNAUTHORIZED, "token_expired", "Token expired")
-            }
-            ApiError::Auth(A::RefreshTokenReused) => (
-                StatusCode::UNAUTHORIZED,
-                "refresh_token_reused",
-                "Refresh token reused",
-            ),
-            ApiError::Auth(A::SessionRevoked) => (
-                StatusCode::UNAUTHORIZED,
-                "session_revoked",
-                "Session revoked",
-            ),
-            ApiError::Auth(A::InvalidClient) => (
-                StatusCode::UNAUTHORIZED,
-                "invalid_client",
-                "Client authentication failed",
-            ),
-            ApiError::Auth(A::NotFound) | ApiError::NotFound => {
-                (StatusCode::NOT_FOUND, "not_found", "Not found")
-            }
-            ApiError::Auth(A::RateLimited { .. }) => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "Too many requests",
-            ),
-            ApiError::Auth(A::Overloaded) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "overloaded", "Server busy")
-            }
-            ApiError::Auth(A::Unavailable(_)) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "Service unavailable",
-            ),
-            ApiError::Auth(A::Internal(_)) | ApiError::Auth(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                "Internal error",
-            ),
+            ApiError::Auth(error) => classify_auth(error),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found"),
             ApiError::InvalidRequest(_) => (
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
@@ -265,6 +204,67 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+/// The status, `code` and title of a domain error.
+fn classify_auth(error: &AuthError) -> (StatusCode, &'static str, &'static str) {
+    use AuthError as A;
+    match error {
+        A::InvalidCredentials => (
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "Invalid credentials",
+        ),
+        A::AccountDisabled => (
+            StatusCode::FORBIDDEN,
+            "account_disabled",
+            "Account disabled",
+        ),
+        A::EmailTaken => (
+            StatusCode::CONFLICT,
+            "email_taken",
+            "Email already registered",
+        ),
+        A::InvalidInput { .. } => (
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Invalid request",
+        ),
+        A::InvalidToken => (StatusCode::UNAUTHORIZED, "invalid_token", "Invalid token"),
+        A::TokenExpired => (StatusCode::UNAUTHORIZED, "token_expired", "Token expired"),
+        A::RefreshTokenReused => (
+            StatusCode::UNAUTHORIZED,
+            "refresh_token_reused",
+            "Refresh token reused",
+        ),
+        A::SessionRevoked => (
+            StatusCode::UNAUTHORIZED,
+            "session_revoked",
+            "Session revoked",
+        ),
+        A::InvalidClient => (
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Client authentication failed",
+        ),
+        A::NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found"),
+        A::RateLimited { .. } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Too many requests",
+        ),
+        A::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded", "Server busy"),
+        A::Unavailable(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+        ),
+        A::Internal(_) | _ => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Internal error",
+        ),
     }
 }
 
