@@ -103,12 +103,31 @@ impl AuthService {
         result
     }
 
+    /// A login as its steps, each a method of its own so that a later one can join between
+    /// them (a second factor goes after [`AuthService::admit_to_login`] and before
+    /// [`AuthService::open_login_session`]): the password, through the one throttled, audited
+    /// credential check; the account's state; then the session and its tokens.
     async fn login_counted(
         &self,
         email: &str,
         password: String,
         client: ClientInfo,
     ) -> Result<(User, IssuedTokens), AuthError> {
+        let user = self.check_login_password(email, password, &client).await?;
+        self.admit_to_login(&user, &client).await?;
+        let tokens = self.open_login_session(&user, &client).await?;
+        Ok((user, tokens))
+    }
+
+    /// Step 1: the user whose email and password these are, checked through
+    /// [`AuthService::check_credential`] (reserved before the hash, audited, locked out alike
+    /// for right and wrong passwords).
+    async fn check_login_password(
+        &self,
+        email: &str,
+        password: String,
+        client: &ClientInfo,
+    ) -> Result<User, AuthError> {
         let key = ThrottleKey::for_presented(email);
         let check = async {
             Ok(match self.check_credentials(email, password).await? {
@@ -116,45 +135,56 @@ impl AuthService {
                 Err(known) => Checked::Mismatched(known),
             })
         };
-        let user = self
-            .check_credential(key, CheckPurpose::Login, &client, check)
-            .await?;
-        if user.disabled_at.is_some() {
-            self.audit
-                .record(
-                    self.login_failed(Some(user.id), &client)
-                        .detail("account_disabled"),
-                )
-                .await;
-            return Err(AuthError::AccountDisabled);
+        self.check_credential(key, CheckPurpose::Login, client, check)
+            .await
+    }
+
+    /// Step 2: refuses (and audits) a disabled account, after its password was proven.
+    async fn admit_to_login(&self, user: &User, client: &ClientInfo) -> Result<(), AuthError> {
+        if user.disabled_at.is_none() {
+            return Ok(());
         }
+        self.audit
+            .record(
+                self.login_failed(Some(user.id), client)
+                    .detail("account_disabled"),
+            )
+            .await;
+        Err(AuthError::AccountDisabled)
+    }
+
+    /// Last step: opens the session, records `login_succeeded` and issues its tokens.
+    async fn open_login_session(
+        &self,
+        user: &User,
+        client: &ClientInfo,
+    ) -> Result<IssuedTokens, AuthError> {
         let now = self.clock.now();
-        let (session, refresh_token) = self.new_session(user.id, &client, now)?;
+        let (session, refresh_token) = self.new_session(user.id, client, now)?;
         match self.store.insert_session(&session).await {
             Ok(()) => {}
             // The account was deleted while its password was being checked.
             Err(StoreError::Conflict(_)) => return Err(AuthError::InvalidCredentials),
             Err(error) => return Err(error.into()),
         }
-        self.refuse_if_disabled_meanwhile(&user, session.id, now)
+        self.refuse_if_disabled_meanwhile(user, session.id, now)
             .await?;
         self.audit
             .record(
                 AuditEvent::new(AuditKind::LoginSucceeded, now)
                     .user(user.id)
                     .session(session.id)
-                    .client(&client),
+                    .client(client),
             )
             .await;
-        let tokens = self.issue(
+        self.issue(
             user.id,
             session.id,
             user.roles.clone(),
             refresh_token,
             session.expires_at,
             now,
-        )?;
-        Ok((user, tokens))
+        )
     }
 
     /// Closes the race between a login and [`AuthService::disable_user`]: a disable that
