@@ -401,6 +401,11 @@ fn revoke_reused(tx: &Connection, session: SessionId, now: Timestamp) -> Result<
 
 /// The state of the family that issued `token`, read in one statement (`None`: no session
 /// ever issued it, or it was purged).
+///
+/// The history is looked up in a scalar subquery rather than joined: with the statistics
+/// `PRAGMA optimize` leaves behind (STAT4), SQLite re-plans a join on `refresh_tokens.hash = ?`
+/// at every new binding, re-preparing the statement on each rotation; the subquery form plans
+/// once.
 fn family_of(
     conn: &Connection,
     token: &RefreshTokenHash,
@@ -410,8 +415,8 @@ fn family_of(
             "SELECT s.id, s.user_id, s.current_hash, s.previous_hash, s.rotated_at, \
              s.generation, s.expires_at, s.absolute_expires_at, s.access_expires_at, \
              s.revoked_at, u.disabled_at IS NOT NULL, u.roles \
-             FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
-             JOIN users u ON u.id = s.user_id WHERE t.hash = ?1",
+             FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.id = (SELECT session_id FROM refresh_tokens WHERE hash = ?1)",
         )
         .and_then(|mut stmt| {
             stmt.query_row([token.as_bytes().as_slice()], |row| {
