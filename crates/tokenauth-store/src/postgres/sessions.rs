@@ -339,33 +339,34 @@ async fn rotate(
 /// The compare-and-swap of a [`RotationDecision::Rotate`]: makes the successor the live token
 /// and the presented one its previous, with the values the decision computed (the successor's
 /// expiry already capped at the absolute end), only while the presented token is still the
-/// live one of a session neither revoked nor expired whose user is not disabled; then records
-/// the successor in the family's history. False, with nothing written, when that no longer
-/// holds.
+/// live one of a session neither revoked nor expired whose user is not disabled, and records
+/// the successor in the family's history, in one statement (one round trip, as many as the
+/// rotation took before it read first). False, with nothing written, when that no longer holds.
 async fn swap_successor(
     tx: &Transaction<'_>,
     request: &RotationRequest,
     swap: &RotationSwap,
 ) -> Result<bool, StoreError> {
-    let successor = request.successor.as_bytes().as_slice();
     let statement = tx
         .prepare_cached(
-            "UPDATE sessions SET previous_hash = current_hash, current_hash = $2, \
-             generation = $6, rotated_at = $3, last_used_at = $3, expires_at = $4, \
-             access_expires_at = $5 \
+            "WITH swapped AS (UPDATE sessions SET previous_hash = current_hash, \
+             current_hash = $2, generation = $6, rotated_at = $3, last_used_at = $3, \
+             expires_at = $4, access_expires_at = $5 \
              WHERE current_hash = $1 AND revoked_at IS NULL AND expires_at > $3 \
              AND absolute_expires_at > $3 \
              AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = sessions.user_id \
-             AND u.disabled_at IS NOT NULL)",
+             AND u.disabled_at IS NOT NULL) RETURNING id) \
+             INSERT INTO refresh_tokens (hash, session_id, generation) \
+             SELECT $2, id, $6 FROM swapped",
         )
         .await
         .map_err(unavailable)?;
-    let swapped = tx
+    let recorded = tx
         .execute(
             &statement,
             &[
                 &request.presented.as_bytes().as_slice(),
-                &successor,
+                &request.successor.as_bytes().as_slice(),
                 &request.now.as_millis(),
                 &swap.expires_at.as_millis(),
                 &swap.access_expires_at.as_millis(),
@@ -374,26 +375,7 @@ async fn swap_successor(
         )
         .await
         .map_err(unavailable)?;
-    if swapped == 0 {
-        return Ok(false);
-    }
-    let history = tx
-        .prepare_cached(
-            "INSERT INTO refresh_tokens (hash, session_id, generation) VALUES ($1, $2, $3)",
-        )
-        .await
-        .map_err(unavailable)?;
-    tx.execute(
-        &history,
-        &[
-            &successor,
-            &swap.owner.session_id.as_uuid(),
-            &swap.successor_generation,
-        ],
-    )
-    .await
-    .map_err(unavailable)?;
-    Ok(true)
+    Ok(recorded == 1)
 }
 
 /// Revokes a family whose rotated token came back (reason `refresh_token_reused`), with its
