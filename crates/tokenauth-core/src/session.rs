@@ -1,11 +1,15 @@
 //! Sessions: one per login, each one refresh-token family.
 
+mod rotation;
+
 use std::fmt;
 use std::str::FromStr;
 
 use crate::clock::Timestamp;
 use crate::ids::{SessionId, UserId};
 use crate::refresh_token::RefreshTokenHash;
+
+pub use rotation::{FamilyState, RotationDecision, RotationRefusal, RotationSwap, decide_rotation};
 
 /// A session to be created, with the hash of its first refresh token (generation 0).
 #[derive(Debug, Clone)]
@@ -172,7 +176,8 @@ impl RefreshTokenStatus {
     }
 }
 
-/// One refresh-token rotation, to be carried out atomically by the store.
+/// One refresh-token rotation, to be carried out atomically by the store ([`decide_rotation`]
+/// decides what it does).
 #[derive(Debug, Clone)]
 pub struct RotationRequest {
     /// Hash of the token the client presented.
@@ -184,11 +189,12 @@ pub struct RotationRequest {
     /// A rotation at or after this time makes the previous token a benign retry; before it,
     /// reuse of the previous token is theft (`now - refresh_reuse_grace`).
     pub grace_cutoff: Timestamp,
-    /// Expiry of the successor by the idle timeout (`now + session_idle_timeout`); the store
-    /// caps it at the session's absolute end, in the same statement as the swap.
+    /// Expiry of the successor by the idle timeout (`now + session_idle_timeout`); the
+    /// rotation caps it at the session's absolute end, and the swap stores it so.
     pub successor_expires_at: Timestamp,
-    /// `exp` of the access token minted with the successor; stored with the session, in the
-    /// same statement as the swap, as the latest expiry of its access tokens.
+    /// `exp` of the access token minted with the successor; the swap stores it with the
+    /// session, in the same statement, as the latest expiry of its access tokens (unless a
+    /// later one is stored already).
     pub access_expires_at: Timestamp,
 }
 
@@ -221,8 +227,9 @@ pub struct RevokedSession {
     pub alive_until: Timestamp,
 }
 
-/// What a rotation did. The store decides and acts in one transaction; see
-/// `shared/refresh-rotation.md` for the invariants.
+/// What a rotation did. The store reads the family, [`decide_rotation`] decides, and the store
+/// applies the decision, all in one transaction; see `shared/refresh-rotation.md` for the
+/// invariants.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RotationOutcome {
     /// The presented token was the live one; its successor is now live and it is not.

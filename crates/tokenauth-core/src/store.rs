@@ -109,7 +109,10 @@ pub trait SessionStore: Send + Sync {
 
     /// Rotates a refresh token as one compare-and-swap, deciding in the same transaction between
     /// rotation, idempotent replay, theft (which revokes the family), expiry, revocation and
-    /// unknown. A session whose user is disabled never rotates or replays: it answers
+    /// unknown: the store reads the presented token's [`FamilyState`](crate::session::FamilyState)
+    /// and applies what [`decide_rotation`](crate::session::decide_rotation) decides (reading
+    /// and deciding again if its swap loses a race). A session whose user is disabled never
+    /// rotates or replays: it answers
     /// [`RotationOutcome::Revoked`] (unless the token is unknown, expired, or reused after
     /// an earlier revocation). A failure changes nothing and counts as no reuse.
     async fn rotate_refresh_token(

@@ -1,11 +1,12 @@
-//! [`SessionStore`] on PostgreSQL, with refresh-token rotation as one compare-and-swap.
+//! [`SessionStore`] on PostgreSQL, with refresh-token rotation as one read, the core's
+//! [`decide_rotation`], and one compare-and-swap.
 
 use async_trait::async_trait;
 use deadpool_postgres::Transaction;
 use tokenauth_core::refresh_token::RefreshTokenHash;
 use tokenauth_core::session::{
-    NewSession, RefreshTokenStatus, RevokeReason, RevokedSession, RotationOutcome, RotationRequest,
-    Session, SessionOwner,
+    FamilyState, NewSession, RefreshTokenStatus, RevokeReason, RevokedSession, RotationDecision,
+    RotationOutcome, RotationRequest, RotationSwap, Session, decide_rotation,
 };
 use tokenauth_core::store::{SessionStore, StoreError};
 use tokenauth_core::{SessionId, Timestamp, UserId};
@@ -293,127 +294,152 @@ impl SessionStore for PostgresStore {
     }
 }
 
-/// The rotation state machine inside the caller's transaction; the twin of the SQLite one (see
-/// `shared/refresh-rotation.md`). The UPDATE takes the row lock; a concurrent rotation of the
-/// same token waits for it, then finds `current_hash` changed and takes the slow path, which
-/// reads the committed state. The swap enforces both lifetimes as the SQLite one does: no
-/// rotation at or past the idle expiry or the absolute end, the successor's expiry capped at
-/// the absolute end, the latest access-token expiry raised, in the one statement.
+/// How often a rotation reads and decides again after losing its compare-and-swap. The read
+/// locks the session's row, so only a change to the user (disabled meanwhile) can make the swap
+/// lose; the next read sees it.
+const SWAP_ATTEMPTS: usize = 3;
+
+/// The rotation inside the caller's transaction (see `shared/refresh-rotation.md`): one read of
+/// the presented token's family, [`decide_rotation`], then the decision applied, as on SQLite.
+/// The read locks the family's row (`FOR UPDATE OF s`), so the decision and what applies it act
+/// on one state: a concurrent rotation of the same token waits for the lock, then reads the
+/// committed state (its successor live: a replay). A rotation is one compare-and-swap on the
+/// presented hash that keeps every guard (not revoked, neither end reached, user not disabled).
 async fn rotate(
     tx: &Transaction<'_>,
     request: &RotationRequest,
 ) -> Result<RotationOutcome, StoreError> {
-    let presented = request.presented.as_bytes().as_slice();
-    let successor = request.successor.as_bytes().as_slice();
-    let now = request.now.as_millis();
-    let swap = tx
+    for _ in 0..SWAP_ATTEMPTS {
+        let family = family_of(tx, &request.presented).await?;
+        match decide_rotation(family.as_ref(), request) {
+            RotationDecision::Rotate(swap) => {
+                if swap_successor(tx, request, &swap).await? {
+                    return Ok(RotationOutcome::Rotated(swap.owner));
+                }
+            }
+            RotationDecision::Replay(owner) => return Ok(RotationOutcome::Replayed(owner)),
+            RotationDecision::RevokeFamily {
+                session_id,
+                user_id,
+            } => {
+                revoke_reused(tx, session_id, request.now).await?;
+                return Ok(RotationOutcome::Reused {
+                    session_id,
+                    user_id,
+                });
+            }
+            RotationDecision::Refuse(refusal) => return Ok(refusal.outcome()),
+        }
+    }
+    Err(StoreError::Unavailable(
+        "the rotation kept losing its compare-and-swap".to_owned(),
+    ))
+}
+
+/// The compare-and-swap of a [`RotationDecision::Rotate`]: makes the successor the live token
+/// and the presented one its previous, with the values the decision computed (the successor's
+/// expiry already capped at the absolute end), only while the presented token is still the
+/// live one of a session neither revoked nor expired whose user is not disabled, and records
+/// the successor in the family's history, in one statement (one round trip, as many as the
+/// rotation took before it read first). False, with nothing written, when that no longer holds.
+async fn swap_successor(
+    tx: &Transaction<'_>,
+    request: &RotationRequest,
+    swap: &RotationSwap,
+) -> Result<bool, StoreError> {
+    let statement = tx
         .prepare_cached(
-            "UPDATE sessions SET previous_hash = current_hash, current_hash = $2, \
-             generation = generation + 1, rotated_at = $3, last_used_at = $3, \
-             expires_at = LEAST($4, absolute_expires_at), \
-             access_expires_at = GREATEST(access_expires_at, $5) \
+            "WITH swapped AS (UPDATE sessions SET previous_hash = current_hash, \
+             current_hash = $2, generation = $6, rotated_at = $3, last_used_at = $3, \
+             expires_at = $4, access_expires_at = $5 \
              WHERE current_hash = $1 AND revoked_at IS NULL AND expires_at > $3 \
              AND absolute_expires_at > $3 \
              AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = sessions.user_id \
-             AND u.disabled_at IS NOT NULL) \
-             RETURNING id, user_id, generation, expires_at, \
-             (SELECT roles FROM users u WHERE u.id = sessions.user_id) AS roles",
+             AND u.disabled_at IS NOT NULL) RETURNING id) \
+             INSERT INTO refresh_tokens (hash, session_id, generation) \
+             SELECT $2, id, $6 FROM swapped",
         )
         .await
         .map_err(unavailable)?;
-    let swapped = tx
-        .query_opt(
-            &swap,
+    let recorded = tx
+        .execute(
+            &statement,
             &[
-                &presented,
-                &successor,
-                &now,
-                &request.successor_expires_at.as_millis(),
-                &request.access_expires_at.as_millis(),
+                &request.presented.as_bytes().as_slice(),
+                &request.successor.as_bytes().as_slice(),
+                &request.now.as_millis(),
+                &swap.expires_at.as_millis(),
+                &swap.access_expires_at.as_millis(),
+                &swap.successor_generation,
             ],
         )
         .await
         .map_err(unavailable)?;
-    if let Some(row) = swapped {
-        let session_id = rows::session_id(&row, "id")?;
-        let generation: i64 = rows::get(&row, "generation")?;
-        let history = tx
-            .prepare_cached(
-                "INSERT INTO refresh_tokens (hash, session_id, generation) VALUES ($1, $2, $3)",
-            )
-            .await
-            .map_err(unavailable)?;
-        tx.execute(&history, &[&successor, &session_id.as_uuid(), &generation])
-            .await
-            .map_err(unavailable)?;
-        return Ok(RotationOutcome::Rotated(SessionOwner {
-            session_id,
-            user_id: rows::user_id(&row, "user_id")?,
-            roles: rows::get(&row, "roles")?,
-            expires_at: rows::time(&row, "expires_at")?,
-            access_expires_at: request.access_expires_at,
-        }));
-    }
+    Ok(recorded == 1)
+}
 
-    // Lock the family's row so the decision below and a revocation act on one state.
-    let family = tx
-        .prepare_cached(
-            "SELECT s.id, s.user_id, s.current_hash, s.previous_hash, s.rotated_at, s.expires_at, \
-             s.absolute_expires_at, s.access_expires_at, s.revoked_at IS NOT NULL AS revoked, u.disabled_at IS NOT NULL AS user_disabled, u.roles \
-             FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id \
-             WHERE t.hash = $1 FOR UPDATE OF s",
-        )
-        .await
-        .map_err(unavailable)?;
-    let Some(family) = tx
-        .query_opt(&family, &[&presented])
-        .await
-        .map_err(unavailable)?
-    else {
-        return Ok(RotationOutcome::Unknown);
-    };
-    let session_id = rows::session_id(&family, "id")?;
-    let user_id = rows::user_id(&family, "user_id")?;
-    if rows::get::<bool>(&family, "revoked")? {
-        return Ok(RotationOutcome::Revoked);
-    }
-    let expires_at = rows::time(&family, "expires_at")?;
-    if expires_at <= request.now || rows::time(&family, "absolute_expires_at")? <= request.now {
-        return Ok(RotationOutcome::Expired);
-    }
-    if rows::get::<bool>(&family, "user_disabled")? {
-        // Disabling revokes every session; this one slipped through (or the flag was set by
-        // hand). It must not rotate or replay, and is no theft either.
-        return Ok(RotationOutcome::Revoked);
-    }
-    let current = rows::token_hash(rows::get(&family, "current_hash")?)?;
-    let previous = rows::get::<Option<Vec<u8>>>(&family, "previous_hash")?
-        .map(rows::token_hash)
-        .transpose()?;
-    let rotated_at = rows::maybe_time(&family, "rotated_at")?;
-    let is_previous = previous.as_ref() == Some(&request.presented);
-    let within_grace = rotated_at.is_some_and(|at| at >= request.grace_cutoff);
-    if is_previous && within_grace && current == request.successor {
-        return Ok(RotationOutcome::Replayed(SessionOwner {
-            session_id,
-            user_id,
-            roles: rows::get(&family, "roles")?,
-            expires_at,
-            access_expires_at: rows::time(&family, "access_expires_at")?,
-        }));
-    }
+/// Revokes a family whose rotated token came back (reason `refresh_token_reused`), with its
+/// feed event; a family revoked meanwhile is left as it is.
+async fn revoke_reused(
+    tx: &Transaction<'_>,
+    session: SessionId,
+    now: Timestamp,
+) -> Result<(), StoreError> {
     let revoked = tx
         .execute(
             "UPDATE sessions SET revoked_at = $2, revoke_reason = $3 WHERE id = $1 AND revoked_at IS NULL",
-            &[&session_id.as_uuid(), &now, &RevokeReason::RefreshTokenReused.as_str()],
+            &[
+                &session.as_uuid(),
+                &now.as_millis(),
+                &RevokeReason::RefreshTokenReused.as_str(),
+            ],
         )
         .await
         .map_err(unavailable)?;
     if revoked == 1 {
-        revocations::append(tx, &[session_id], request.now).await?;
+        revocations::append(tx, &[session], now).await?;
     }
-    Ok(RotationOutcome::Reused {
-        session_id,
-        user_id,
-    })
+    Ok(())
+}
+
+/// The state of the family that issued `token`, read in one statement that locks the
+/// session's row until the transaction ends (`None`: no session ever issued it, or it was
+/// purged).
+async fn family_of(
+    tx: &Transaction<'_>,
+    token: &RefreshTokenHash,
+) -> Result<Option<FamilyState>, StoreError> {
+    let statement = tx
+        .prepare_cached(
+            "SELECT s.id, s.user_id, s.current_hash, s.previous_hash, s.rotated_at, \
+             s.generation, s.expires_at, s.absolute_expires_at, s.access_expires_at, \
+             s.revoked_at, u.disabled_at IS NOT NULL AS user_disabled, u.roles \
+             FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
+             JOIN users u ON u.id = s.user_id WHERE t.hash = $1 FOR UPDATE OF s",
+        )
+        .await
+        .map_err(unavailable)?;
+    let Some(row) = tx
+        .query_opt(&statement, &[&token.as_bytes().as_slice()])
+        .await
+        .map_err(unavailable)?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(FamilyState {
+        session_id: rows::session_id(&row, "id")?,
+        user_id: rows::user_id(&row, "user_id")?,
+        current_hash: rows::token_hash(rows::get(&row, "current_hash")?)?,
+        previous_hash: rows::get::<Option<Vec<u8>>>(&row, "previous_hash")?
+            .map(rows::token_hash)
+            .transpose()?,
+        rotated_at: rows::maybe_time(&row, "rotated_at")?,
+        generation: rows::get(&row, "generation")?,
+        expires_at: rows::time(&row, "expires_at")?,
+        absolute_expires_at: rows::time(&row, "absolute_expires_at")?,
+        access_expires_at: rows::time(&row, "access_expires_at")?,
+        revoked_at: rows::maybe_time(&row, "revoked_at")?,
+        user_disabled: rows::get(&row, "user_disabled")?,
+        roles: rows::get(&row, "roles")?,
+    }))
 }

@@ -1,11 +1,12 @@
-//! [`SessionStore`] on SQLite, with refresh-token rotation as one compare-and-swap.
+//! [`SessionStore`] on SQLite, with refresh-token rotation as one read, the core's
+//! [`decide_rotation`], and one compare-and-swap.
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokenauth_core::refresh_token::RefreshTokenHash;
 use tokenauth_core::session::{
-    NewSession, RefreshTokenStatus, RevokeReason, RevokedSession, RotationOutcome, RotationRequest,
-    Session, SessionOwner,
+    FamilyState, NewSession, RefreshTokenStatus, RevokeReason, RevokedSession, RotationDecision,
+    RotationOutcome, RotationRequest, RotationSwap, Session, decide_rotation,
 };
 use tokenauth_core::store::{SessionStore, StoreError};
 use tokenauth_core::{SessionId, Timestamp, UserId};
@@ -290,168 +291,164 @@ pub(super) fn revoke_live(
     .map_err(read_error)
 }
 
-/// The rotation state machine, inside the caller's transaction. See
-/// `shared/refresh-rotation.md`: the fast path is one conditional UPDATE on the indexed current
-/// hash; only when it changes no row do we look at the history to tell why.
-///
-/// The swap itself enforces both lifetimes: it refuses a session whose idle expiry or absolute
-/// end has come (the slow path then answers `Expired`), caps the successor's expiry at the
-/// absolute end, and raises the stored latest access-token expiry, all in the one statement.
+/// How often a rotation reads and decides again after losing its compare-and-swap. On SQLite
+/// the single writer runs the read and the swap with nothing in between, so the first attempt
+/// always holds; the bound only keeps the loop finite.
+const SWAP_ATTEMPTS: usize = 3;
+
+/// The rotation, inside the caller's transaction (see `shared/refresh-rotation.md`): one read
+/// of the presented token's family, [`decide_rotation`], then the decision applied. A rotation
+/// is one compare-and-swap on the presented hash, which makes the presented token non-live in
+/// the statement that makes its successor live.
 fn rotate(tx: &Connection, request: &RotationRequest) -> Result<RotationOutcome, StoreError> {
-    let presented = request.presented.as_bytes().as_slice();
+    for _ in 0..SWAP_ATTEMPTS {
+        let family = family_of(tx, &request.presented)?;
+        match decide_rotation(family.as_ref(), request) {
+            RotationDecision::Rotate(swap) => {
+                if swap_successor(tx, request, &swap)? {
+                    return Ok(RotationOutcome::Rotated(swap.owner));
+                }
+            }
+            RotationDecision::Replay(owner) => return Ok(RotationOutcome::Replayed(owner)),
+            RotationDecision::RevokeFamily {
+                session_id,
+                user_id,
+            } => {
+                revoke_reused(tx, session_id, request.now)?;
+                return Ok(RotationOutcome::Reused {
+                    session_id,
+                    user_id,
+                });
+            }
+            RotationDecision::Refuse(refusal) => return Ok(refusal.outcome()),
+        }
+    }
+    Err(StoreError::Unavailable(
+        "the rotation kept losing its compare-and-swap".to_owned(),
+    ))
+}
+
+/// The compare-and-swap of a [`RotationDecision::Rotate`]: makes the successor the live token
+/// and the presented one its previous, with the values the decision computed (the successor's
+/// expiry already capped at the absolute end), only while the presented token is still the
+/// live one of a session neither revoked nor expired whose user is not disabled; then records
+/// the successor in the family's history. False, with nothing written, when that no longer
+/// holds.
+fn swap_successor(
+    tx: &Connection,
+    request: &RotationRequest,
+    swap: &RotationSwap,
+) -> Result<bool, StoreError> {
     let successor = request.successor.as_bytes().as_slice();
-    let now = request.now.as_millis();
     let swapped = tx
         .prepare_cached(
             "UPDATE sessions SET previous_hash = current_hash, current_hash = ?2, \
-             generation = generation + 1, rotated_at = ?3, last_used_at = ?3, \
-             expires_at = MIN(?4, absolute_expires_at), \
-             access_expires_at = MAX(access_expires_at, ?5) \
+             generation = ?6, rotated_at = ?3, last_used_at = ?3, expires_at = ?4, \
+             access_expires_at = ?5 \
              WHERE current_hash = ?1 AND revoked_at IS NULL AND expires_at > ?3 \
              AND absolute_expires_at > ?3 \
              AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = sessions.user_id \
-             AND u.disabled_at IS NOT NULL) \
-             RETURNING id, user_id, generation, \
-             (SELECT roles FROM users u WHERE u.id = sessions.user_id), expires_at",
+             AND u.disabled_at IS NOT NULL)",
         )
         .and_then(|mut stmt| {
-            stmt.query_row(
-                params![
-                    presented,
-                    successor,
-                    now,
-                    request.successor_expires_at.as_millis(),
-                    request.access_expires_at.as_millis(),
-                ],
-                |row| {
-                    Ok((
-                        rows::parse::<SessionId>(row, 0)?,
-                        rows::parse::<UserId>(row, 1)?,
-                        row.get::<_, i64>(2)?,
-                        row.get::<_, String>(3)?,
-                        rows::time(row, 4)?,
-                    ))
-                },
-            )
-            .optional()
+            stmt.execute(params![
+                request.presented.as_bytes().as_slice(),
+                successor,
+                request.now.as_millis(),
+                swap.expires_at.as_millis(),
+                swap.access_expires_at.as_millis(),
+                swap.successor_generation,
+            ])
         })
         .map_err(unavailable)?;
-    if let Some((session_id, user_id, generation, roles, expires_at)) = swapped {
-        tx.prepare_cached(
-            "INSERT INTO refresh_tokens (hash, session_id, generation) VALUES (?1, ?2, ?3)",
-        )
-        .and_then(|mut stmt| stmt.execute(params![successor, session_id.to_string(), generation]))
-        .map_err(unavailable)?;
-        // Read in the same statement as the swap (one statement less per rotation).
-        let roles = rows::roles(&roles)?;
-        return Ok(RotationOutcome::Rotated(SessionOwner {
-            session_id,
-            user_id,
-            roles,
-            expires_at,
-            access_expires_at: request.access_expires_at,
-        }));
+    if swapped == 0 {
+        return Ok(false);
     }
+    tx.prepare_cached(
+        "INSERT INTO refresh_tokens (hash, session_id, generation) VALUES (?1, ?2, ?3)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            successor,
+            swap.owner.session_id.to_string(),
+            swap.successor_generation
+        ])
+    })
+    .map_err(unavailable)?;
+    Ok(true)
+}
 
-    let Some(family) = family_of(tx, &request.presented)? else {
-        return Ok(RotationOutcome::Unknown);
-    };
-    if family.revoked {
-        return Ok(RotationOutcome::Revoked);
-    }
-    if family.expires_at <= request.now || family.absolute_expires_at <= request.now {
-        return Ok(RotationOutcome::Expired);
-    }
-    if family.user_disabled {
-        // Disabling revokes every session; this one slipped through (or the flag was set by
-        // hand). It must not rotate or replay, and is no theft either.
-        return Ok(RotationOutcome::Revoked);
-    }
-    let is_previous = family.previous_hash.as_ref() == Some(&request.presented);
-    let within_grace = family
-        .rotated_at
-        .is_some_and(|at| at >= request.grace_cutoff);
-    if is_previous && within_grace && family.current_hash == request.successor {
-        let roles = user_roles(tx, family.user_id)?;
-        return Ok(RotationOutcome::Replayed(SessionOwner {
-            session_id: family.session_id,
-            user_id: family.user_id,
-            roles,
-            expires_at: family.expires_at,
-            access_expires_at: family.access_expires_at,
-        }));
-    }
+/// Revokes a family whose rotated token came back (reason `refresh_token_reused`), with its
+/// feed event; a family revoked meanwhile is left as it is.
+fn revoke_reused(tx: &Connection, session: SessionId, now: Timestamp) -> Result<(), StoreError> {
     let revoked = tx
         .prepare_cached(
             "UPDATE sessions SET revoked_at = ?2, revoke_reason = ?3 WHERE id = ?1 AND revoked_at IS NULL",
         )
         .and_then(|mut stmt| {
             stmt.execute(params![
-                family.session_id.to_string(),
-                now,
+                session.to_string(),
+                now.as_millis(),
                 RevokeReason::RefreshTokenReused.as_str()
             ])
         })
         .map_err(unavailable)?;
     if revoked == 1 {
-        revocations::append(tx, &[family.session_id], request.now)?;
+        revocations::append(tx, &[session], now)?;
     }
-    Ok(RotationOutcome::Reused {
-        session_id: family.session_id,
-        user_id: family.user_id,
-    })
+    Ok(())
 }
 
-/// The state of the family a non-live token belongs to.
-struct Family {
-    session_id: SessionId,
-    user_id: UserId,
-    current_hash: RefreshTokenHash,
-    previous_hash: Option<RefreshTokenHash>,
-    rotated_at: Option<Timestamp>,
-    expires_at: Timestamp,
-    absolute_expires_at: Timestamp,
-    access_expires_at: Timestamp,
-    revoked: bool,
-    user_disabled: bool,
-}
-
-fn family_of(conn: &Connection, token: &RefreshTokenHash) -> Result<Option<Family>, StoreError> {
-    conn.prepare_cached(
-        "SELECT s.id, s.user_id, s.current_hash, s.previous_hash, s.rotated_at, s.expires_at, \
-         s.revoked_at IS NOT NULL, u.disabled_at IS NOT NULL, s.absolute_expires_at, \
-         s.access_expires_at \
-         FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
-         JOIN users u ON u.id = s.user_id WHERE t.hash = ?1",
-    )
-    .and_then(|mut stmt| {
-        stmt.query_row([token.as_bytes().as_slice()], |row| {
-            let previous: Option<Vec<u8>> = row.get(3)?;
-            Ok(Family {
-                session_id: rows::parse(row, 0)?,
-                user_id: rows::parse(row, 1)?,
-                current_hash: rows::token_hash(row, 2)?,
-                previous_hash: match previous {
-                    Some(_) => Some(rows::token_hash(row, 3)?),
-                    None => None,
-                },
-                rotated_at: rows::maybe_time(row, 4)?,
-                expires_at: rows::time(row, 5)?,
-                revoked: row.get(6)?,
-                user_disabled: row.get(7)?,
-                absolute_expires_at: rows::time(row, 8)?,
-                access_expires_at: rows::time(row, 9)?,
+/// The state of the family that issued `token`, read in one statement (`None`: no session
+/// ever issued it, or it was purged).
+///
+/// The history is looked up in a scalar subquery rather than joined: with the statistics
+/// `PRAGMA optimize` leaves behind (STAT4), SQLite re-plans a join on `refresh_tokens.hash = ?`
+/// at every new binding, re-preparing the statement on each rotation; the subquery form plans
+/// once.
+fn family_of(
+    conn: &Connection,
+    token: &RefreshTokenHash,
+) -> Result<Option<FamilyState>, StoreError> {
+    let found = conn
+        .prepare_cached(
+            "SELECT s.id, s.user_id, s.current_hash, s.previous_hash, s.rotated_at, \
+             s.generation, s.expires_at, s.absolute_expires_at, s.access_expires_at, \
+             s.revoked_at, u.disabled_at IS NOT NULL, u.roles \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.id = (SELECT session_id FROM refresh_tokens WHERE hash = ?1)",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row([token.as_bytes().as_slice()], |row| {
+                let previous: Option<Vec<u8>> = row.get(3)?;
+                let family = FamilyState {
+                    session_id: rows::parse(row, 0)?,
+                    user_id: rows::parse(row, 1)?,
+                    current_hash: rows::token_hash(row, 2)?,
+                    previous_hash: match previous {
+                        Some(_) => Some(rows::token_hash(row, 3)?),
+                        None => None,
+                    },
+                    rotated_at: rows::maybe_time(row, 4)?,
+                    generation: row.get(5)?,
+                    expires_at: rows::time(row, 6)?,
+                    absolute_expires_at: rows::time(row, 7)?,
+                    access_expires_at: rows::time(row, 8)?,
+                    revoked_at: rows::maybe_time(row, 9)?,
+                    user_disabled: row.get(10)?,
+                    roles: Vec::new(),
+                };
+                Ok((family, row.get::<_, String>(11)?))
+            })
+            .optional()
+        })
+        .map_err(read_error)?;
+    found
+        .map(|(family, roles)| {
+            Ok(FamilyState {
+                roles: rows::roles(&roles)?,
+                ..family
             })
         })
-        .optional()
-    })
-    .map_err(read_error)
-}
-
-fn user_roles(conn: &Connection, user: UserId) -> Result<Vec<String>, StoreError> {
-    let json: String = conn
-        .prepare_cached("SELECT roles FROM users WHERE id = ?1")
-        .and_then(|mut stmt| stmt.query_row([user.to_string()], |row| row.get(0)))
-        .map_err(read_error)?;
-    rows::roles(&json)
+        .transpose()
 }
