@@ -26,23 +26,14 @@ pub struct AccountChange {
 
 /// Disables the account with this email as of `now` and revokes every session of it (reason
 /// `disabled`, one revocation-feed event each, so running servers refuse their access tokens
-/// too); records `user_disabled` and a `session_revoked` per session. The user can no longer
-/// log in (a right password is answered `account_disabled`) or refresh. Idempotent.
+/// too; `memory`, when a server runs, refuses them here at once); records `user_disabled` and
+/// a `session_revoked` per session. The user can no longer log in (a right password is
+/// answered `account_disabled`) or refresh. Idempotent.
 ///
 /// # Errors
 /// [`AuthError::InvalidInput`] for a malformed email, [`AuthError::NotFound`] when no account
 /// has it; store failures.
-pub async fn disable_user(
-    store: &dyn Store,
-    audit: &Auditor,
-    email: &str,
-    now: Timestamp,
-) -> Result<AccountChange, AuthError> {
-    disable(store, audit, None, email, now).await
-}
-
-/// [`disable_user`], remembering the revoked sessions in `memory` when a server runs.
-async fn disable(
+pub(super) async fn disable(
     store: &dyn Store,
     audit: &Auditor,
     memory: Option<&dyn RevokedSetMemory>,
@@ -87,7 +78,7 @@ async fn disable(
 /// # Errors
 /// [`AuthError::InvalidInput`] for a malformed email, [`AuthError::NotFound`] when no account
 /// has it; store failures.
-pub async fn enable_user(
+pub(super) async fn enable_user(
     store: &dyn Store,
     audit: &Auditor,
     email: &str,
@@ -114,7 +105,7 @@ pub async fn enable_user(
 /// # Errors
 /// [`AuthError::InvalidInput`] for a malformed email, [`AuthError::NotFound`] when no account
 /// has it; store failures.
-pub async fn audit_events_of(
+pub(super) async fn audit_events_of(
     store: &dyn Store,
     email: &str,
     since: Timestamp,
@@ -130,37 +121,6 @@ pub async fn audit_events_of(
 }
 
 impl AuthService {
-    /// [`disable_user`] through this service, which also remembers the revoked sessions at
-    /// once (other instances learn of them from the revocation feed).
-    ///
-    /// # Errors
-    /// As [`disable_user`].
-    pub async fn disable_user(&self, email: &str) -> Result<AccountChange, AuthError> {
-        let now = self.clock.now();
-        disable(self.store.as_ref(), &self.audit, Some(self), email, now).await
-    }
-
-    /// [`enable_user`] through this service.
-    ///
-    /// # Errors
-    /// As [`enable_user`].
-    pub async fn enable_user(&self, email: &str) -> Result<AccountChange, AuthError> {
-        enable_user(self.store.as_ref(), &self.audit, email, self.clock.now()).await
-    }
-
-    /// [`audit_events_of`] through this service.
-    ///
-    /// # Errors
-    /// As [`audit_events_of`].
-    pub async fn audit_events_of(
-        &self,
-        email: &str,
-        since: Timestamp,
-        limit: u32,
-    ) -> Result<(User, Vec<AuditEvent>), AuthError> {
-        audit_events_of(self.store.as_ref(), email, since, limit).await
-    }
-
     /// Deletes audit events older than `audit_retention`, at most
     /// `max_batches` batches of 1,000; returns how many.
     ///

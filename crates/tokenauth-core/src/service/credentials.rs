@@ -187,7 +187,7 @@ impl AuthService {
         )
     }
 
-    /// Closes the race between a login and [`AuthService::disable_user`]: a disable that
+    /// Closes the race between a login and [`Accounts::disable`](crate::service::Accounts::disable): a disable that
     /// committed after the login read the user but before its session existed revoked every
     /// session but that one. Reading the user again after the insert settles it: either the
     /// disable's revocation saw the new session, or this read sees the disable and revokes it.

@@ -52,7 +52,7 @@ impl Eraser {
 ///
 /// # Errors
 /// [`AuthError::NotFound`] when there is no such user; store failures.
-pub async fn export_user(store: &dyn Store, user: UserId) -> Result<UserExport, AuthError> {
+pub(super) async fn export_user(store: &dyn Store, user: UserId) -> Result<UserExport, AuthError> {
     let account = store.find_user(user).await?.ok_or(AuthError::NotFound)?;
     let sessions = store.sessions_of_user(user).await?;
     let mut audit_events = store
@@ -71,22 +71,11 @@ pub async fn export_user(store: &dyn Store, user: UserId) -> Result<UserExport, 
 /// Erases the account with this id: every live session revoked (through the revocation feed,
 /// so running servers and verifiers refuse its access tokens), then the account, its sessions,
 /// refresh-token history and audit events deleted, in one transaction. What remains is one
-/// `user_deleted` audit event naming only the user's id. Returns the revoked sessions.
+/// `user_deleted` audit event naming only the user's id. Returns the revoked sessions; `memory`, when a server runs, refuses their tokens here at once.
 ///
 /// # Errors
 /// [`AuthError::NotFound`] when there is no such user; store failures (nothing changed then).
-pub async fn erase_user(
-    store: &dyn Store,
-    audit: &Auditor,
-    user: UserId,
-    eraser: Eraser,
-    now: Timestamp,
-) -> Result<Vec<SessionId>, AuthError> {
-    erase(store, audit, None, user, eraser, now).await
-}
-
-/// [`erase_user`], remembering the revoked sessions in `memory` when a server runs.
-async fn erase(
+pub(super) async fn erase(
     store: &dyn Store,
     audit: &Auditor,
     memory: Option<&dyn RevokedSetMemory>,
@@ -116,19 +105,20 @@ async fn erase(
     Ok(revoked)
 }
 
-/// [`erase_user`] of the account with this email, by an operator.
+/// [`erase`] of the account with this email, by an operator.
 ///
 /// # Errors
 /// [`AuthError::InvalidInput`] for a malformed email, [`AuthError::NotFound`] when no account
 /// has it; store failures.
-pub async fn erase_user_by_email(
+pub(super) async fn erase_user_by_email(
     store: &dyn Store,
     audit: &Auditor,
+    memory: Option<&dyn RevokedSetMemory>,
     email: &str,
     now: Timestamp,
 ) -> Result<AccountChange, AuthError> {
     let user = super::user_admin::find_user(store, email).await?;
-    let revoked = erase_user(store, audit, user.id, Eraser::Operator, now).await?;
+    let revoked = erase(store, audit, memory, user.id, Eraser::Operator, now).await?;
     Ok(AccountChange {
         user_id: user.id,
         email: user.email,
@@ -137,12 +127,13 @@ pub async fn erase_user_by_email(
 }
 
 impl AuthService {
-    /// [`export_user`] of the caller.
+    /// Everything stored about the caller (`GET /v1/me/export`).
     ///
     /// # Errors
     /// [`AuthError::InvalidToken`] if the user no longer exists; store failures.
-    pub async fn export_user(&self, user: UserId) -> Result<UserExport, AuthError> {
-        export_user(self.store.as_ref(), user)
+    pub async fn export_own_account(&self, user: UserId) -> Result<UserExport, AuthError> {
+        self.accounts()
+            .export(user)
             .await
             .map_err(|error| match error {
                 AuthError::NotFound => AuthError::InvalidToken,
@@ -150,7 +141,8 @@ impl AuthService {
             })
     }
 
-    /// Erases the caller's own account after checking `password` (see [`erase_user`]); the
+    /// Erases the caller's own account after checking `password` (see
+    /// [`Accounts::erase`](crate::service::Accounts::erase)); the
     /// revoked sessions are remembered here at once. Returns how many were revoked.
     ///
     /// The password is checked on the throttled path of [`crate::service::credential_check`],

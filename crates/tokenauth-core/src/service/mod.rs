@@ -3,6 +3,7 @@
 
 mod access;
 mod account_state;
+mod accounts;
 mod clients;
 pub mod credential_check;
 mod credentials;
@@ -31,20 +32,16 @@ pub use crate::client_info::ClientInfo;
 pub use crate::retention::ENDED_SESSION_RETENTION;
 pub use crate::session::RevokedSession;
 pub use access::{ACCESS_TOKEN_TYP, AuthenticatedCaller, IssuedTokens};
-pub use account_state::{AccountChange, audit_events_of, disable_user, enable_user};
+pub use account_state::AccountChange;
+pub use accounts::Accounts;
 pub use clients::register_client;
-pub use erasure::{
-    EXPORT_AUDIT_LIMIT, Eraser, UserExport, erase_user, erase_user_by_email, export_user,
-};
+pub use erasure::{EXPORT_AUDIT_LIMIT, Eraser, UserExport};
 pub use feed::{
     FEED_PAGE_LIMIT, FEED_RETENTION, FeedCursor, FeedPage, InvalidCursor, WithdrawnKey,
 };
 pub use oauth::Introspection;
 pub use revoked::RevokedSessions;
-pub use user_admin::{
-    SessionRevocation, change_role, create_user, find_user, reset_password, revoke_session_by_id,
-    revoke_sessions_of, sessions_of,
-};
+pub use user_admin::SessionRevocation;
 
 /// Sign-up, login, refresh, session management and access-token checks, over one store.
 pub struct AuthService {

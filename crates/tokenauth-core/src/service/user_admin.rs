@@ -10,7 +10,7 @@ use crate::error::AuthError;
 use crate::ids::{SessionId, UserId};
 use crate::password::PasswordHasher;
 use crate::service::AccountChange;
-use crate::service::revocation::{Revocation, after_revocation};
+use crate::service::revocation::{Revocation, RevokedSetMemory, after_revocation};
 use crate::session::{RevokeReason, Session};
 use crate::store::{Store, StoreError};
 use crate::user::{Email, Password, User, parse_role};
@@ -21,7 +21,7 @@ use crate::user::{Email, Password, User, parse_role};
 /// # Errors
 /// [`AuthError::InvalidInput`] for a bad email, role or password; [`AuthError::EmailTaken`];
 /// store failures.
-pub async fn create_user(
+pub(super) async fn create_user(
     store: &dyn Store,
     hasher: &PasswordHasher,
     audit: &Auditor,
@@ -68,7 +68,7 @@ pub async fn create_user(
 /// # Errors
 /// [`AuthError::InvalidInput`] for a malformed email, [`AuthError::NotFound`] when no account
 /// has it; store failures.
-pub async fn find_user(store: &dyn Store, email: &str) -> Result<User, AuthError> {
+pub(super) async fn find_user(store: &dyn Store, email: &str) -> Result<User, AuthError> {
     let email = Email::parse(email)?;
     store
         .find_user_by_email(&email)
@@ -81,7 +81,7 @@ pub async fn find_user(store: &dyn Store, email: &str) -> Result<User, AuthError
 ///
 /// # Errors
 /// As [`find_user`].
-pub async fn sessions_of(
+pub(super) async fn sessions_of(
     store: &dyn Store,
     email: &str,
 ) -> Result<(User, Vec<Session>), AuthError> {
@@ -98,10 +98,11 @@ pub async fn sessions_of(
 /// # Errors
 /// As [`find_user`], and [`AuthError::InvalidInput`] for a password outside the policy
 /// (nothing changes then).
-pub async fn reset_password(
+pub(super) async fn reset_password(
     store: &dyn Store,
     hasher: &PasswordHasher,
     audit: &Auditor,
+    memory: Option<&dyn RevokedSetMemory>,
     email: &str,
     password: String,
     now: Timestamp,
@@ -118,7 +119,7 @@ pub async fn reset_password(
     audit
         .record(AuditEvent::new(AuditKind::PasswordReset, now).user(user.id))
         .await;
-    operator_revoked(audit, user.id, &revoked, now).await;
+    operator_revoked(audit, memory, user.id, &revoked, now).await;
     Ok(AccountChange {
         user_id: user.id,
         email: user.email,
@@ -131,7 +132,7 @@ pub async fn reset_password(
 ///
 /// # Errors
 /// As [`find_user`], and [`AuthError::InvalidInput`] for a malformed role.
-pub async fn change_role(
+pub(super) async fn change_role(
     store: &dyn Store,
     audit: &Auditor,
     email: &str,
@@ -174,9 +175,10 @@ pub struct SessionRevocation {
 ///
 /// # Errors
 /// [`AuthError::NotFound`] when no session has this id (or it was purged); store failures.
-pub async fn revoke_session_by_id(
+pub(super) async fn revoke_session_by_id(
     store: &dyn Store,
     audit: &Auditor,
+    memory: Option<&dyn RevokedSetMemory>,
     id: SessionId,
     now: Timestamp,
 ) -> Result<SessionRevocation, AuthError> {
@@ -185,7 +187,7 @@ pub async fn revoke_session_by_id(
         .revoke_session(session.user_id, id, RevokeReason::RevokedByOperator, now)
         .await?;
     if revoked {
-        operator_revoked(audit, session.user_id, &[id], now).await;
+        operator_revoked(audit, memory, session.user_id, &[id], now).await;
     }
     Ok(SessionRevocation { session, revoked })
 }
@@ -195,9 +197,10 @@ pub async fn revoke_session_by_id(
 ///
 /// # Errors
 /// As [`find_user`].
-pub async fn revoke_sessions_of(
+pub(super) async fn revoke_sessions_of(
     store: &dyn Store,
     audit: &Auditor,
+    memory: Option<&dyn RevokedSetMemory>,
     email: &str,
     now: Timestamp,
 ) -> Result<AccountChange, AuthError> {
@@ -205,7 +208,7 @@ pub async fn revoke_sessions_of(
     let revoked = store
         .revoke_all_sessions(user.id, RevokeReason::RevokedByOperator, now)
         .await?;
-    operator_revoked(audit, user.id, &revoked, now).await;
+    operator_revoked(audit, memory, user.id, &revoked, now).await;
     Ok(AccountChange {
         user_id: user.id,
         email: user.email,
@@ -213,9 +216,15 @@ pub async fn revoke_sessions_of(
     })
 }
 
-/// [`after_revocation`] of an operator's revocation (the CLI: no revoked set of its own;
-/// running servers learn of it from the feed).
-async fn operator_revoked(audit: &Auditor, user: UserId, sessions: &[SessionId], now: Timestamp) {
+/// [`after_revocation`] of an operator's revocation (from the CLI, with no revoked set of its
+/// own: running servers learn of it from the feed).
+async fn operator_revoked(
+    audit: &Auditor,
+    memory: Option<&dyn RevokedSetMemory>,
+    user: UserId,
+    sessions: &[SessionId],
+    now: Timestamp,
+) {
     let revocation = Revocation {
         user,
         sessions,
@@ -223,5 +232,5 @@ async fn operator_revoked(audit: &Auditor, user: UserId, sessions: &[SessionId],
         client: None,
         at: now,
     };
-    after_revocation(audit, None, revocation).await;
+    after_revocation(audit, memory, revocation).await;
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde_json::{Value, json};
 use tokenauth_core::audit::{AuditEvent, Auditor};
-use tokenauth_core::service::{AccountChange, audit_events_of, disable_user, enable_user};
+use tokenauth_core::service::{AccountChange, Accounts};
 use tokenauth_core::store::Store;
 use tokenauth_core::{AuthError, Clock, SystemClock, Timestamp};
 
@@ -39,10 +39,11 @@ async fn change_state(
     let store = open_database(config).await?;
     let audit = Auditor::new(store.clone());
     let now = SystemClock.now();
+    let accounts = Accounts::new(store.as_ref(), &audit, now);
     let result = if disable {
-        disable_user(store.as_ref(), &audit, email, now).await
+        accounts.disable(email).await
     } else {
-        enable_user(store.as_ref(), &audit, email, now).await
+        accounts.enable(email).await
     };
     store.close().await;
     let change = result.map_err(|e| user_error(e, email))?;
@@ -89,9 +90,12 @@ pub async fn audit(
     json: bool,
 ) -> anyhow::Result<()> {
     let store: std::sync::Arc<dyn Store> = open_database(config).await?;
-    let from = SystemClock.now().minus(since);
+    let now = SystemClock.now();
+    let from = now.minus(since);
+    let audit = Auditor::new(store.clone());
     let result = match email {
-        Some(email) => audit_events_of(store.as_ref(), email, from, limit)
+        Some(email) => Accounts::new(store.as_ref(), &audit, now)
+            .audit_events_of(email, from, limit)
             .await
             .map(|(user, events)| (Some(user), events))
             .map_err(|e| user_error(e, email)),

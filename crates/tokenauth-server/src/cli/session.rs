@@ -6,7 +6,7 @@
 use anyhow::Context as _;
 use serde_json::json;
 use tokenauth_core::audit::Auditor;
-use tokenauth_core::service::{revoke_session_by_id, revoke_sessions_of, sessions_of};
+use tokenauth_core::service::Accounts;
 use tokenauth_core::{AuthError, Clock, SessionId, SystemClock};
 
 use crate::bootstrap::open_database;
@@ -22,7 +22,10 @@ use crate::config::Config;
 /// A malformed or unknown email, a database failure.
 pub async fn list(config: &Config, email: &str, live: bool, json: bool) -> anyhow::Result<()> {
     let store = open_database(config).await?;
-    let result = sessions_of(store.as_ref(), email).await;
+    let audit = Auditor::new(store.clone());
+    let result = Accounts::new(store.as_ref(), &audit, SystemClock.now())
+        .sessions_of(email)
+        .await;
     store.close().await;
     let (user, mut sessions) = result.map_err(|e| user_error(e, email))?;
     let now = SystemClock.now();
@@ -59,7 +62,9 @@ pub async fn revoke(config: &Config, id: &str, json: bool) -> anyhow::Result<()>
     let store = open_database(config).await?;
     let audit = Auditor::new(store.clone());
     let now = SystemClock.now();
-    let result = revoke_session_by_id(store.as_ref(), &audit, session, now).await;
+    let result = Accounts::new(store.as_ref(), &audit, now)
+        .revoke_session(session)
+        .await;
     store.close().await;
     let revocation = result.map_err(|error| match error {
         AuthError::NotFound => anyhow::anyhow!("no session with id {session}"),
@@ -92,7 +97,9 @@ pub async fn revoke(config: &Config, id: &str, json: bool) -> anyhow::Result<()>
 pub async fn revoke_all(config: &Config, email: &str, json: bool) -> anyhow::Result<()> {
     let store = open_database(config).await?;
     let audit = Auditor::new(store.clone());
-    let result = revoke_sessions_of(store.as_ref(), &audit, email, SystemClock.now()).await;
+    let result = Accounts::new(store.as_ref(), &audit, SystemClock.now())
+        .revoke_sessions_of(email)
+        .await;
     store.close().await;
     let change = result.map_err(|e| user_error(e, email))?;
     warn_if_unaudited(&audit);

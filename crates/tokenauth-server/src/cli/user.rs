@@ -9,9 +9,7 @@ use anyhow::Context as _;
 use serde_json::{Value, json};
 use tokenauth_core::audit::Auditor;
 use tokenauth_core::password::{HashCost, PasswordHasher};
-use tokenauth_core::service::{
-    AccountChange, change_role, create_user, erase_user_by_email, reset_password, sessions_of,
-};
+use tokenauth_core::service::{AccountChange, Accounts};
 use tokenauth_core::session::Session;
 use tokenauth_core::user::{Email, User};
 use tokenauth_core::{AuthError, Clock, SystemClock, Timestamp};
@@ -35,16 +33,9 @@ pub async fn add(
     let hasher = hasher()?;
     let store = open_database(config).await?;
     let audit = Auditor::new(store.clone());
-    let result = create_user(
-        store.as_ref(),
-        &hasher,
-        &audit,
-        email,
-        password,
-        roles,
-        SystemClock.now(),
-    )
-    .await;
+    let result = Accounts::new(store.as_ref(), &audit, SystemClock.now())
+        .create_user(&hasher, email, password, roles)
+        .await;
     store.close().await;
     let user = result.map_err(|e| user_error(e, email))?;
     if json {
@@ -121,7 +112,10 @@ pub async fn list(
 /// A malformed or unknown email, a database failure.
 pub async fn show(config: &Config, email: &str, json: bool) -> anyhow::Result<()> {
     let store = open_database(config).await?;
-    let result = sessions_of(store.as_ref(), email).await;
+    let audit = Auditor::new(store.clone());
+    let result = Accounts::new(store.as_ref(), &audit, SystemClock.now())
+        .sessions_of(email)
+        .await;
     store.close().await;
     let (user, sessions) = result.map_err(|e| user_error(e, email))?;
     let now = SystemClock.now();
@@ -163,7 +157,9 @@ pub async fn show(config: &Config, email: &str, json: bool) -> anyhow::Result<()
 pub async fn delete(config: &Config, email: &str, json: bool) -> anyhow::Result<()> {
     let store = open_database(config).await?;
     let audit = Auditor::new(store.clone());
-    let result = erase_user_by_email(store.as_ref(), &audit, email, SystemClock.now()).await;
+    let result = Accounts::new(store.as_ref(), &audit, SystemClock.now())
+        .erase_by_email(email)
+        .await;
     store.close().await;
     let change = result.map_err(|e| user_error(e, email))?;
     warn_if_unaudited(&audit);
@@ -186,15 +182,9 @@ pub async fn set_password(
     let hasher = hasher()?;
     let store = open_database(config).await?;
     let audit = Auditor::new(store.clone());
-    let result = reset_password(
-        store.as_ref(),
-        &hasher,
-        &audit,
-        email,
-        password,
-        SystemClock.now(),
-    )
-    .await;
+    let result = Accounts::new(store.as_ref(), &audit, SystemClock.now())
+        .reset_password(&hasher, email, password)
+        .await;
     store.close().await;
     let change = result.map_err(|e| user_error(e, email))?;
     warn_if_unaudited(&audit);
@@ -215,15 +205,9 @@ pub async fn role(
 ) -> anyhow::Result<()> {
     let store = open_database(config).await?;
     let audit = Auditor::new(store.clone());
-    let result = change_role(
-        store.as_ref(),
-        &audit,
-        email,
-        role,
-        grant,
-        SystemClock.now(),
-    )
-    .await;
+    let result = Accounts::new(store.as_ref(), &audit, SystemClock.now())
+        .change_role(email, role, grant)
+        .await;
     store.close().await;
     let user = result.map_err(|e| user_error(e, email))?;
     warn_if_unaudited(&audit);

@@ -327,7 +327,8 @@ async fn disabled_accounts_cannot_log_in_or_refresh_until_enabled(backend: Backe
     let change = server
         .state
         .auth
-        .disable_user("EVE@example.com")
+        .accounts()
+        .disable("EVE@example.com")
         .await
         .unwrap();
     assert_eq!(change.revoked_sessions.len(), 2);
@@ -354,23 +355,30 @@ async fn disabled_accounts_cannot_log_in_or_refresh_until_enabled(backend: Backe
         server
             .state
             .auth
-            .disable_user("eve@example.com")
+            .accounts()
+            .disable("eve@example.com")
             .await
             .is_ok()
     );
     assert!(matches!(
-        server.state.auth.disable_user("nobody@example.com").await,
+        server
+            .state
+            .auth
+            .accounts()
+            .disable("nobody@example.com")
+            .await,
         Err(AuthError::NotFound)
     ));
     assert!(matches!(
-        server.state.auth.disable_user("not an email").await,
+        server.state.auth.accounts().disable("not an email").await,
         Err(AuthError::InvalidInput { .. })
     ));
 
     server
         .state
         .auth
-        .enable_user("eve@example.com")
+        .accounts()
+        .enable("eve@example.com")
         .await
         .unwrap();
     let again = login_ok(&server, "eve@example.com", PASSWORD).await;
@@ -391,6 +399,7 @@ async fn events_of(server: &TestServer, email: &str) -> Vec<AuditEvent> {
     server
         .state
         .auth
+        .accounts()
         .audit_events_of(email, since, 100)
         .await
         .unwrap()

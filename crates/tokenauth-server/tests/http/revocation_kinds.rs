@@ -1,6 +1,7 @@
 //! Issue 16: every kind of revocation takes the one path of `service/revocation.rs`. Each is
 //! made here once, on a user of its own, through the API a user, a client or an operator really
-//! uses (HTTP for a user's own and a client's, the CLI's service functions for an operator's),
+//! uses (HTTP for a user's own and a client's, [`Accounts`] as the CLI builds it for an
+//! operator's),
 //! and must leave exactly one
 //! revocation-feed event, one audit event and one increment of
 //! `tokenauth_session_revocations_total{reason}`.
@@ -20,9 +21,7 @@ use serde_json::{Value, json};
 use tokenauth_core::audit::AuditKind;
 use tokenauth_core::client::ClientPermissions;
 use tokenauth_core::clock::Clock as _;
-use tokenauth_core::service::{
-    disable_user, erase_user_by_email, reset_password, revoke_session_by_id, revoke_sessions_of,
-};
+use tokenauth_core::service::Accounts;
 use tokenauth_core::store::FeedSubject;
 use tokenauth_core::{SessionId, UserId};
 
@@ -288,7 +287,8 @@ async fn every_revocation_kind_leaves_one_feed_event_one_audit_event_one_increme
     // An operator's, through the functions the CLI calls.
     let a = account(&server, "disable").await;
     let t = trace(&server, snapshotter, a.user, async || {
-        disable_user(store, audit, &a.email, server.clock.now())
+        Accounts::new(store, audit, server.clock.now())
+            .disable(&a.email)
             .await
             .expect("disable");
     })
@@ -297,7 +297,8 @@ async fn every_revocation_kind_leaves_one_feed_event_one_audit_event_one_increme
 
     let a = account(&server, "operator-one").await;
     let t = trace(&server, snapshotter, a.user, async || {
-        let found = revoke_session_by_id(store, audit, a.session, server.clock.now())
+        let found = Accounts::new(store, audit, server.clock.now())
+            .revoke_session(a.session)
             .await
             .expect("revoke by id");
         assert!(found.revoked);
@@ -312,7 +313,8 @@ async fn every_revocation_kind_leaves_one_feed_event_one_audit_event_one_increme
 
     let a = account(&server, "operator-all").await;
     let t = trace(&server, snapshotter, a.user, async || {
-        revoke_sessions_of(store, audit, &a.email, server.clock.now())
+        Accounts::new(store, audit, server.clock.now())
+            .revoke_sessions_of(&a.email)
             .await
             .expect("revoke all of");
     })
@@ -327,17 +329,10 @@ async fn every_revocation_kind_leaves_one_feed_event_one_audit_event_one_increme
     let a = account(&server, "operator-reset").await;
     let hasher = server.state.auth.hasher();
     let t = trace(&server, snapshotter, a.user, async || {
-        let now = server.clock.now();
-        reset_password(
-            store,
-            hasher,
-            audit,
-            &a.email,
-            "a reset long passphrase".into(),
-            now,
-        )
-        .await
-        .expect("reset");
+        Accounts::new(store, audit, server.clock.now())
+            .reset_password(hasher, &a.email, "a reset long passphrase".into())
+            .await
+            .expect("reset");
     })
     .await;
     assert_one_of_each(
@@ -349,7 +344,8 @@ async fn every_revocation_kind_leaves_one_feed_event_one_audit_event_one_increme
 
     let a = account(&server, "operator-delete").await;
     let t = trace(&server, snapshotter, a.user, async || {
-        erase_user_by_email(store, audit, &a.email, server.clock.now())
+        Accounts::new(store, audit, server.clock.now())
+            .erase_by_email(&a.email)
             .await
             .expect("erase");
     })

@@ -183,7 +183,7 @@ pub async fn export(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
 ) -> Result<Response, ApiError> {
-    let export = state.auth.export_user(caller.user_id).await?;
+    let export = state.auth.export_own_account(caller.user_id).await?;
     let body = ExportBody::new(export, state.auth.clock().now());
     let mut response = no_store(Json(body).into_response());
     response.headers_mut().insert(
