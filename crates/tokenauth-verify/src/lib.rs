@@ -59,7 +59,6 @@
 #[cfg(feature = "axum")]
 pub mod axum;
 mod builder;
-mod clock;
 mod error;
 mod jwks;
 mod revocations;
@@ -69,9 +68,10 @@ mod verifier;
 #[cfg(feature = "axum")]
 pub use crate::axum::{AuthRejection, Claims, VerifyLayer, require_role};
 pub use builder::VerifierBuilder;
-pub use clock::{Clock, SystemClock};
 pub use error::{FetchError, VerifierError};
-pub use revocations::RevokedSessions;
 pub use revocations::feed::FeedStatus;
 pub use tokenauth_jwt::{AccessTokenClaims, Audience, KeySet, VerifyingKey};
+/// The clock and the revoked set are the auth server's own (`tokenauth-jwt`), so both check
+/// tokens with the same code; any `Fn() -> i64` closure of Unix seconds is a [`Clock`].
+pub use tokenauth_jwt::{Clock, RevokedSessions, SystemClock, Timestamp};
 pub use verifier::Verifier;
