@@ -22,6 +22,11 @@
 //!   drops signing keys the server withdraws as soon as the feed says so;
 //! - also works with one HS256 shared secret ([`Verifier::hs256`]).
 //!
+//! The check itself is the auth server's: [`Verifier::verify_local`] calls
+//! [`tokenauth_jwt::check_access_token`], as the server does for the tokens
+//! presented to its own endpoints, with the same [`RevokedSessions`] set and
+//! [`Clock`].
+//!
 //! # Availability against trust: `max_stale`
 //!
 //! A verifier cut off from the auth server cannot hear that a signing key
