@@ -102,4 +102,8 @@ pub enum VerifyError {
     /// A required claim is absent or empty.
     #[error("missing claim: {0}")]
     MissingClaim(&'static str),
+    /// The token is valid, but its session (`sid`) is in the revoked set
+    /// [`crate::check_access_token`] was given.
+    #[error("session revoked")]
+    SessionRevoked,
 }

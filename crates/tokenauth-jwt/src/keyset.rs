@@ -15,6 +15,14 @@ pub struct KeySet {
     keys: Vec<VerifyingKey>,
 }
 
+/// So that [`crate::check_access_token`] takes a plain `&KeySet` as readily as a holder of one
+/// (the server's keyring, the verifier's swapped-in snapshot).
+impl AsRef<KeySet> for KeySet {
+    fn as_ref(&self) -> &KeySet {
+        self
+    }
+}
+
 impl KeySet {
     /// A set of the given keys; a key whose `kid` is already present is
     /// dropped (the first one wins).

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use tokenauth_jwt::{Algorithm, KeySet, SigningKey};
-use tokenauth_verify::{RevokedSessions, Verifier};
+use tokenauth_verify::{RevokedSessions, Timestamp, Verifier};
 
 const ISS: &str = "https://auth.example.com";
 const AUD: &str = "https://api.example.com";
@@ -30,7 +30,7 @@ fn now() -> i64 {
 /// of them the token's.
 fn full_set() -> Arc<RevokedSessions> {
     let set = Arc::new(RevokedSessions::new());
-    let until = now() + 3600;
+    let until = Timestamp::from_secs(now() + 3600);
     set.replace((0..REVOKED).map(|i| (format!("01a225c0-e231-7000-8000-{i:012x}"), until)));
     assert_eq!(set.len(), REVOKED);
     set
@@ -81,7 +81,8 @@ fn bench(c: &mut Criterion) {
             std::thread::spawn(move || {
                 let mut i = 0u64;
                 while busy.load(Ordering::Relaxed) {
-                    set.insert(&format!("01a225c0-e231-7000-9000-{i:012x}"), now + 3600);
+                    let until = Timestamp::from_secs(now + 3600);
+                    set.insert(&format!("01a225c0-e231-7000-9000-{i:012x}"), until);
                     i += 1;
                     std::thread::sleep(Duration::from_millis(1));
                 }

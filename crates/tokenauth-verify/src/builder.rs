@@ -3,18 +3,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokenauth_jwt::{DEFAULT_MAX_TOKEN_LEN, KeySet, Validation};
+use tokenauth_jwt::{
+    Clock, DEFAULT_MAX_TOKEN_LEN, KeySet, RevokedSessions, SystemClock, TokenCache, Validation,
+};
 
-use crate::clock::{Clock, SystemClock};
 use crate::error::VerifierError;
 use crate::jwks::fetch::{Fetcher, discover, http_client, issuer_url, parse_url};
 use crate::jwks::refresher;
 use crate::jwks::remote::{RefreshPolicy, RemoteKeys};
-use crate::revocations::RevokedSessions;
 use crate::revocations::feed::{self, FeedSource, FeedState};
 use crate::trusted_keys::TrustedKeys;
 use crate::verifier::{Parts, Verifier};
-use tokenauth_jwt::TokenCache;
 
 /// How long the auth server may hold an empty revocation-feed answer.
 const DEFAULT_FEED_WAIT: Duration = Duration::from_secs(25);

@@ -156,6 +156,7 @@ impl From<VerifyError> for VerifierError {
             VerifyError::WrongIssuer => VerifierError::WrongIssuer,
             VerifyError::WrongAudience => VerifierError::WrongAudience,
             VerifyError::MissingClaim(claim) => VerifierError::MissingClaim(claim),
+            VerifyError::SessionRevoked => VerifierError::SessionRevoked,
             // A rejection this crate does not know yet is still a rejection.
             _ => VerifierError::Malformed("rejected"),
         }

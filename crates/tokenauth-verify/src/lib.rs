@@ -22,6 +22,11 @@
 //!   drops signing keys the server withdraws as soon as the feed says so;
 //! - also works with one HS256 shared secret ([`Verifier::hs256`]).
 //!
+//! The check itself is the auth server's: [`Verifier::verify_local`] calls
+//! [`tokenauth_jwt::check_access_token`], as the server does for the tokens
+//! presented to its own endpoints, with the same [`RevokedSessions`] set and
+//! [`Clock`].
+//!
 //! # Availability against trust: `max_stale`
 //!
 //! A verifier cut off from the auth server cannot hear that a signing key
@@ -59,7 +64,6 @@
 #[cfg(feature = "axum")]
 pub mod axum;
 mod builder;
-mod clock;
 mod error;
 mod jwks;
 mod revocations;
@@ -69,9 +73,10 @@ mod verifier;
 #[cfg(feature = "axum")]
 pub use crate::axum::{AuthRejection, Claims, VerifyLayer, require_role};
 pub use builder::VerifierBuilder;
-pub use clock::{Clock, SystemClock};
 pub use error::{FetchError, VerifierError};
-pub use revocations::RevokedSessions;
 pub use revocations::feed::FeedStatus;
 pub use tokenauth_jwt::{AccessTokenClaims, Audience, KeySet, VerifyingKey};
+/// The clock and the revoked set are the auth server's own (`tokenauth-jwt`), so both check
+/// tokens with the same code; any `Fn() -> i64` closure of Unix seconds is a [`Clock`].
+pub use tokenauth_jwt::{Clock, RevokedSessions, SystemClock, Timestamp};
 pub use verifier::Verifier;

@@ -3,27 +3,29 @@
 use std::fmt;
 use std::sync::Arc;
 
-use tokenauth_jwt::{AccessTokenClaims, KeySet, Validation, VerifyingKey, verify_access_token};
+use tokenauth_jwt::{
+    AccessTokenClaims, Clock, KeySet, RevokedSessions, TokenCache, Validation, VerifyingKey,
+    check_access_token,
+};
 use tokio::sync::oneshot;
 
 use crate::builder::VerifierBuilder;
-use crate::clock::Clock;
 use crate::error::VerifierError;
 use crate::jwks::remote::RemoteKeys;
-use crate::revocations::RevokedSessions;
 use crate::revocations::feed::{FeedState, FeedStatus};
 use crate::trusted_keys::TrustedKeys;
-use tokenauth_jwt::TokenCache;
 
 /// Verifies tokenauth access tokens locally, without calling the auth server
 /// per request.
 ///
 /// A token is accepted only if every check of
-/// [`tokenauth_jwt::verify_access_token`] passes: size cap, strict compact
+/// [`tokenauth_jwt::check_access_token`] (the auth server's own token check)
+/// passes: size cap, strict compact
 /// JWS, `alg` equal to the algorithm bound to the key named by `kid` (never
 /// `none`, never HMAC with a public key; `jku`/`x5u`/`jwk`/`x5c` are ignored),
 /// `typ` `at+jwt`, signature, `iss`, `aud`, `exp` and `nbf` within the
-/// leeway, and non-empty `sub`, `sid` and `jti`.
+/// leeway, non-empty `sub`, `sid` and `jti`, and a `sid` not in the revoked
+/// set (when there is one).
 ///
 /// Cloning is cheap (one `Arc`); all clones share the keys, the optional
 /// token cache and, for a verifier built from a URL, one background refresh
@@ -107,8 +109,11 @@ impl Verifier {
     /// Checks `token` with the keys in force, without any I/O, and returns
     /// its claims.
     ///
-    /// With the token cache enabled, a token that passed before and has not
-    /// reached `exp` + leeway is answered from the cache.
+    /// The check is [`tokenauth_jwt::check_access_token`], the same function
+    /// the auth server runs on the tokens presented to it: with the token
+    /// cache enabled, a token that passed before and has not reached `exp` +
+    /// leeway is answered from the cache; the revoked set (if any) is
+    /// consulted on every call, cached or not.
     ///
     /// # Errors
     /// The first failing check, e.g. [`VerifierError::Expired`],
@@ -119,44 +124,27 @@ impl Verifier {
     /// [`max_stale`](crate::VerifierBuilder::max_stale).
     pub fn verify_local(&self, token: &str) -> Result<AccessTokenClaims, VerifierError> {
         let inner = &*self.inner;
+        // Before staleness, as always: an oversized token is refused for what it is.
         if token.len() > inner.validation.max_token_len {
             return Err(VerifierError::TooLarge);
         }
-        let now = inner.clock.now_secs();
+        let now = inner.clock.now();
         if inner
             .remote
             .as_ref()
-            .is_some_and(|remote| remote.is_stale(now))
+            .is_some_and(|remote| remote.is_stale(now.as_secs()))
         {
             return Err(VerifierError::KeysStale);
         }
-        let Some(cache) = inner.keys.token_cache() else {
-            let claims = verify_access_token(&inner.keys.load(), token, &inner.validation, now)?;
-            return self.unless_revoked(claims, now);
-        };
-        if let Some(claims) = cache.get(token, now) {
-            return self.unless_revoked(AccessTokenClaims::clone(&claims), now);
-        }
-        let epoch = cache.epoch();
-        let claims = verify_access_token(&inner.keys.load(), token, &inner.validation, now)?;
-        let expires_at = claims.exp.saturating_add(inner.validation.leeway_secs);
-        let shared = Arc::new(claims.clone());
-        cache.insert(token, shared, expires_at, epoch);
-        self.unless_revoked(claims, now)
-    }
-
-    /// `claims`, unless their session is in the revoked set.
-    fn unless_revoked(
-        &self,
-        claims: AccessTokenClaims,
-        now: i64,
-    ) -> Result<AccessTokenClaims, VerifierError> {
-        match &self.inner.revoked {
-            Some(revoked) if revoked.contains(&claims.sid, now) => {
-                Err(VerifierError::SessionRevoked)
-            }
-            _ => Ok(claims),
-        }
+        let claims = check_access_token(
+            || inner.keys.load(),
+            inner.keys.token_cache(),
+            inner.revoked.as_deref(),
+            &inner.validation,
+            token,
+            now,
+        )?;
+        Ok(claims)
     }
 
     /// Like [`Verifier::verify_local`], but a token whose `kid` is unknown
@@ -216,7 +204,7 @@ impl Verifier {
     /// keys. For health checks.
     #[must_use]
     pub fn keys_stale(&self) -> bool {
-        let now = self.inner.clock.now_secs();
+        let now = self.inner.clock.now().as_secs();
         self.inner
             .remote
             .as_ref()

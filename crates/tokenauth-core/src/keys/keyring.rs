@@ -138,3 +138,11 @@ impl Keyring {
             .map(|(kid, state)| (kid.as_str(), *state)))
     }
 }
+
+/// A keyring verifies with [`Keyring::verifiers`], so the shared token check
+/// ([`tokenauth_jwt::check_access_token`]) can load a keyring only on a cache miss.
+impl AsRef<KeySet> for Keyring {
+    fn as_ref(&self) -> &KeySet {
+        self.verifiers()
+    }
+}

@@ -1,12 +1,10 @@
 //! Access tokens: minting them for a session and checking presented ones, both against the
 //! in-memory keyring (no database call).
 
-use std::sync::Arc;
-
 use aws_lc_rs::rand;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use tokenauth_jwt::{AccessTokenClaims, Audience, VerifyError};
+use tokenauth_jwt::{ACCESS_TOKEN_TYP, AccessTokenClaims, Audience, VerifyError};
 
 use crate::clock::Timestamp;
 use crate::error::AuthError;
@@ -14,9 +12,6 @@ use crate::ids::{SessionId, UserId};
 use crate::refresh_token::RefreshToken;
 use crate::service::AuthService;
 use crate::session::RevokedSession;
-
-/// The JWS `typ` of access tokens (RFC 9068).
-pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 
 /// What a successful sign-up, login or refresh hands to the client.
 #[derive(Debug)]
@@ -124,46 +119,46 @@ impl AuthService {
     /// comes from that key), `typ`, `iss`, `aud`, `exp`/`nbf` with the leeway, and that its
     /// session has not been revoked. No database call.
     ///
-    /// A token that passed the full check before is answered from the verified-token cache
-    /// ([`KeyManager::verified_tokens`](crate::keys::KeyManager::verified_tokens)) until its
-    /// `exp` + leeway, without a signature check: clients present one access token many times.
-    /// The revocation check runs on every call, cached or not.
+    /// The check is [`tokenauth_jwt::check_access_token`], the same function the verifier crate
+    /// calls, with this instance's keyring, verified-token cache
+    /// ([`KeyManager::verified_tokens`](crate::keys::KeyManager::verified_tokens)) and revoked
+    /// set: a token that passed before is answered from the cache until its `exp` + leeway
+    /// (clients present one access token many times); the revocation check runs on every call,
+    /// cached or not.
     ///
     /// # Errors
     /// [`AuthError::TokenExpired`], [`AuthError::SessionRevoked`], or [`AuthError::InvalidToken`]
-    /// for everything else.
+    /// for everything else, including a `sub` or `sid` that is not an id in the form this
+    /// server mints.
     ///
     /// A token naming a kid this instance does not know makes it reload its keys once (rate
     /// limited) before giving up: with several instances, another one may have just activated a
     /// new key.
     pub async fn authenticate(&self, token: &str) -> Result<AuthenticatedCaller, AuthError> {
         let now = self.clock.now();
-        let cache = self.keys.verified_tokens();
-        let cacheable = token.len() <= self.validation.max_token_len;
-        let claims = match cacheable.then(|| cache.get(token, now.as_secs())).flatten() {
-            Some(claims) => AccessTokenClaims::clone(&claims),
-            None => {
-                // Read before the keys are: a key withdrawn meanwhile voids the insert below.
-                let epoch = cache.epoch();
-                let claims = match self.verify_with_loaded_keys(token, now) {
-                    Err(VerifyError::UnknownKey) if self.keys.reload_for_unknown_kid().await => {
-                        self.verify_with_loaded_keys(token, now)
-                    }
-                    other => other,
-                }
-                .map_err(|error| match error {
-                    VerifyError::Expired => AuthError::TokenExpired,
-                    _ => AuthError::InvalidToken,
-                })?;
-                let expires_at = claims.exp.saturating_add(self.validation.leeway_secs);
-                cache.insert(token, Arc::new(claims.clone()), expires_at, epoch);
-                claims
+        let claims = match self.check_with_loaded_keys(token, now) {
+            Err(VerifyError::UnknownKey) if self.keys.reload_for_unknown_kid().await => {
+                self.check_with_loaded_keys(token, now)
             }
-        };
+            other => other,
+        }
+        .map_err(|error| match error {
+            VerifyError::Expired => AuthError::TokenExpired,
+            VerifyError::SessionRevoked => AuthError::SessionRevoked,
+            _ => AuthError::InvalidToken,
+        })?;
         let user_id: UserId = claims.sub.parse().map_err(|_| AuthError::InvalidToken)?;
         let session_id: SessionId = claims.sid.parse().map_err(|_| AuthError::InvalidToken)?;
-        if self.revoked.contains(session_id, now) {
-            return Err(AuthError::SessionRevoked);
+        // The revoked set is keyed by the `sid` string as minted; a token spelling its session
+        // any other way would be looked up under the wrong key, so it is refused instead.
+        let mut canonical = uuid::Uuid::encode_buffer();
+        if claims.sid
+            != *session_id
+                .as_uuid()
+                .hyphenated()
+                .encode_lower(&mut canonical)
+        {
+            return Err(AuthError::InvalidToken);
         }
         Ok(AuthenticatedCaller {
             user_id,
@@ -172,17 +167,19 @@ impl AuthService {
         })
     }
 
-    fn verify_with_loaded_keys(
+    /// One pass of the shared check with the keys loaded now.
+    fn check_with_loaded_keys(
         &self,
         token: &str,
         now: Timestamp,
     ) -> Result<AccessTokenClaims, VerifyError> {
-        let keyring = self.keys.keyring();
-        tokenauth_jwt::verify_access_token(
-            keyring.verifiers(),
-            token,
+        tokenauth_jwt::check_access_token(
+            || self.keys.keyring(),
+            Some(self.keys.verified_tokens()),
+            Some(&self.revoked),
             &self.validation,
-            now.as_secs(),
+            token,
+            now,
         )
     }
 
@@ -196,15 +193,17 @@ impl AuthService {
     /// to the expiry stored with the session (its tokens may come from a run with a longer
     /// TTL; see [`AuthService::follow_revocation_feed`]).
     pub(crate) fn remember_revoked(&self, session: SessionId, now: Timestamp) {
-        self.revoked
-            .insert(session, now.plus(self.settings.key_retire_hold()));
+        self.revoked.insert(
+            &session.to_string(),
+            now.plus(self.settings.key_retire_hold()),
+        );
         self.nudge_revocation_follower();
     }
 
     /// Remembers `revoked` until its stored latest access-token expiry plus the clock leeway.
     pub(crate) fn remember_revoked_until_expiry(&self, revoked: &RevokedSession) {
         self.revoked.insert(
-            revoked.session,
+            &revoked.session.to_string(),
             revoked.alive_until.plus(self.settings.clock_leeway),
         );
     }

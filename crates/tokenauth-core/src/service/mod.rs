@@ -12,7 +12,6 @@ mod feed;
 mod oauth;
 mod password_change;
 mod revocation;
-mod revoked;
 mod sessions;
 mod user_admin;
 
@@ -31,7 +30,7 @@ use tokenauth_jwt::Validation;
 pub use crate::client_info::ClientInfo;
 pub use crate::retention::ENDED_SESSION_RETENTION;
 pub use crate::session::RevokedSession;
-pub use access::{ACCESS_TOKEN_TYP, AuthenticatedCaller, IssuedTokens};
+pub use access::{AuthenticatedCaller, IssuedTokens};
 pub use account_state::AccountChange;
 pub use accounts::Accounts;
 pub use clients::register_client;
@@ -40,7 +39,10 @@ pub use feed::{
     FEED_PAGE_LIMIT, FEED_RETENTION, FeedCursor, FeedPage, InvalidCursor, WithdrawnKey,
 };
 pub use oauth::Introspection;
-pub use revoked::RevokedSessions;
+/// The JOSE `typ` of access tokens (RFC 9068); the one definition is in `tokenauth-jwt`.
+pub use tokenauth_jwt::ACCESS_TOKEN_TYP;
+/// The revoked set the verifier crate uses too; see [`tokenauth_jwt::RevokedSessions`].
+pub use tokenauth_jwt::RevokedSessions;
 pub use user_admin::SessionRevocation;
 
 /// Sign-up, login, refresh, session management and access-token checks, over one store.
@@ -83,7 +85,7 @@ impl AuthService {
         let alive_at = clock.now().minus(settings.clock_leeway);
         for session in store.revoked_sessions_alive_at(alive_at).await? {
             revoked.insert(
-                session.session,
+                &session.session.to_string(),
                 session.alive_until.plus(settings.clock_leeway),
             );
         }

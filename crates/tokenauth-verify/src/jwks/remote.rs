@@ -17,9 +17,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::fetch::Fetcher;
-use crate::clock::Clock;
 use crate::error::FetchError;
 use crate::trusted_keys::TrustedKeys;
+use tokenauth_jwt::Clock;
 
 /// Refresh no more often than this, whatever `max-age` says.
 const MIN_REFRESH_DELAY: Duration = Duration::from_secs(1);
@@ -134,7 +134,7 @@ impl RemoteKeys {
         let fetched = self.fetcher.fetch().await?;
         self.keys.install(fetched.keys);
         self.refreshed_at
-            .fetch_max(self.clock.now_secs(), Ordering::AcqRel);
+            .fetch_max(self.clock.now().as_secs(), Ordering::AcqRel);
         let lifetime = fetched.fresh_for.unwrap_or(self.policy.default_max_age);
         // Refresh well within max_stale too, so a reachable server never
         // lets the keys go stale.

@@ -10,11 +10,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use reqwest::header::ACCEPT;
 use reqwest::{Client, Url};
 use serde::Deserialize;
+use tokenauth_jwt::{Clock, RevokedSessions, Timestamp};
 use tokio::sync::oneshot;
 use zeroize::Zeroizing;
 
-use super::RevokedSessions;
-use crate::clock::Clock;
+use super::report_size;
 use crate::error::FetchError;
 use crate::trusted_keys::TrustedKeys;
 
@@ -174,7 +174,7 @@ impl FeedSource {
         loop {
             let page = self.poll(state.cursor().as_deref(), Duration::ZERO).await?;
             let more = page.more;
-            apply(page, state, set, keys, leeway_secs, clock.now_secs());
+            apply(page, state, set, keys, leeway_secs, clock.now());
             if !more {
                 return Ok(());
             }
@@ -183,21 +183,25 @@ impl FeedSource {
 }
 
 /// Applies one page to the set (and its key withdrawals to `keys`) and
-/// records its cursor and lag; `now` is the verifier's clock (Unix seconds),
-/// which decides what has expired.
+/// records its cursor and lag; `now` is the verifier's clock, which decides
+/// what has expired.
 fn apply(
     page: FeedBody,
     state: &FeedState,
     set: &RevokedSessions,
     keys: &TrustedKeys,
     leeway_secs: i64,
-    now: i64,
+    now: Timestamp,
 ) {
     if !page.withdrawn_keys.is_empty() {
         keys.withdraw(page.withdrawn_keys.iter().map(|key| key.kid.as_str()));
     }
     let now_ms = unix_millis();
-    let forget_after = |r: &RevocationBody| r.alive_until_ms.div_euclid(1000) + 1 + leeway_secs;
+    // The first whole second after the last token's expiry, plus the leeway.
+    let forget_after = |r: &RevocationBody| {
+        let secs = r.alive_until_ms.div_euclid(1000).saturating_add(1);
+        Timestamp::from_secs(secs.saturating_add(leeway_secs))
+    };
     let count = page.revocations.len() as u64;
     if page.reset {
         set.replace(
@@ -220,6 +224,7 @@ fn apply(
     state.connected.store(true, Ordering::Release);
     state.set_cursor(page.cursor);
     set.purge(now);
+    report_size(set);
 }
 
 /// Starts the long-poll loop on the current tokio runtime. Dropping the
@@ -284,7 +289,7 @@ impl Subscription {
                     if !state.connected.load(Ordering::Acquire) {
                         tracing::info!(url = %source.url, "revocation feed connected");
                     }
-                    apply(page, &state, &set, &keys, leeway_secs, clock.now_secs());
+                    apply(page, &state, &set, &keys, leeway_secs, clock.now());
                     backoff = FIRST_BACKOFF;
                 }
                 Err(error) => {
@@ -295,7 +300,8 @@ impl Subscription {
                             "revocation feed lost; retrying, revocations already known stay in force"
                         );
                     }
-                    set.purge(clock.now_secs());
+                    set.purge(clock.now());
+                    report_size(&set);
                     drop((state, set, keys));
                     tokio::select! {
                         () = tokio::time::sleep(backoff) => {}
