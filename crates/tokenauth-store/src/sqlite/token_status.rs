@@ -14,9 +14,12 @@ pub(super) fn find_refresh_token(
 ) -> Result<Option<RefreshTokenStatus>, StoreError> {
     let found = conn
         .prepare_cached(
-            "SELECT s.id, s.user_id, s.current_hash = t.hash, s.expires_at, s.revoked_at, \
-             u.roles FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
-             JOIN users u ON u.id = s.user_id WHERE t.hash = ?1",
+            // The history row through a scalar subquery, not a join on the hash: once
+            // `PRAGMA optimize` has left statistics, SQLite re-plans such a join for every
+            // new bound value (as the rotation read in sessions.rs explains).
+            "SELECT s.id, s.user_id, s.current_hash = ?1, s.expires_at, s.revoked_at, u.roles \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.id = (SELECT session_id FROM refresh_tokens WHERE hash = ?1)",
         )
         .and_then(|mut stmt| {
             stmt.query_row([token.as_bytes().as_slice()], |row| {
