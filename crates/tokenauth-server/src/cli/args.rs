@@ -150,7 +150,9 @@ pub enum KeysCommand {
     /// verifiers that cache the JWKS drop it at their next refresh (jwks_max_age). The active
     /// key cannot be withdrawn: run `keys rotate --now` first.
     Withdraw {
-        /// The key's id (see `keys list`).
+        /// The key's id (see `keys list`). Key ids are base64url, so one may start with `-`:
+        /// it is taken as the id, not as a flag.
+        #[arg(allow_hyphen_values = true)]
         kid: String,
         /// Print JSON.
         #[arg(long)]
@@ -373,5 +375,24 @@ impl Args for SettingFlags {
 
     fn augment_args_for_update(command: clap::Command) -> clap::Command {
         Self::augment_args(command)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::{Cli, Command, KeysCommand};
+
+    /// A random base64url key id may start with `-` (a flaky test found one); withdrawing it
+    /// must not need `--`.
+    #[test]
+    fn a_key_id_starting_with_a_dash_is_an_id() {
+        let cli = Cli::try_parse_from(["tokenauth", "keys", "withdraw", "-xV3JTFyA1DzIcbU"])
+            .expect("parses");
+        let Command::Keys(KeysCommand::Withdraw { kid, .. }) = cli.command else {
+            panic!("not keys withdraw: {:?}", cli.command);
+        };
+        assert_eq!(kid, "-xV3JTFyA1DzIcbU");
     }
 }
