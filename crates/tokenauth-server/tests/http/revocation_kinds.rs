@@ -84,10 +84,34 @@ async fn account(server: &TestServer, name: &str) -> Account {
             .expect("sub")
             .parse()
             .expect("user id"),
-        session: claims["sid"].as_str().expect("sid").parse().expect("sid"),
+        session: session_of(&login),
         email,
         login,
     }
+}
+
+/// The session (`sid`) of the access token in a sign-up's or login's answer.
+fn session_of(answer: &Value) -> SessionId {
+    let claims = jwt_parts(&access_token(answer)).1;
+    claims["sid"].as_str().expect("sid").parse().expect("sid")
+}
+
+/// `method path` with `account`'s access token and an optional JSON body; the status.
+async fn send_as(
+    server: &TestServer,
+    account: &Account,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> reqwest::StatusCode {
+    let mut request = server.client.request(method, server.url(path)).header(
+        "authorization",
+        format!("Bearer {}", access_token(&account.login)),
+    );
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.expect(path).status()
 }
 
 /// Runs `revoke` and returns what it left for `user` since `since` and the feed head.
@@ -164,109 +188,86 @@ async fn every_revocation_kind_leaves_one_feed_event_one_audit_event_one_increme
 ) {
     let server =
         TestServer::start_with(Options::on(&backend).with("refresh_reuse_grace", "0s")).await;
-    let http = &server.client;
-    let store = server.state.store.as_ref();
-    let audit = server.state.auth.auditor();
-    let bearer = |account: &Account| format!("Bearer {}", access_token(&account.login));
+    users_own_revocations(&server, snapshotter).await;
+    theft_and_client_revocations(&server, snapshotter).await;
+    operator_revocations(&server, snapshotter).await;
+    server.stop().await;
+}
 
-    // A user's own: logout, revoke one, revoke all, password change, deletion.
-    let a = account(&server, "logout").await;
-    let t = trace(&server, snapshotter, a.user, async || {
-        let response = http
-            .post(server.url("/v1/logout"))
-            .header("authorization", bearer(&a))
-            .send()
-            .await
-            .expect("logout");
-        assert_eq!(response.status(), 204);
+/// A user's own: logout, revoke one, revoke all, password change, deletion.
+async fn users_own_revocations(server: &TestServer, snapshotter: &Snapshotter) {
+    use reqwest::Method;
+
+    let a = account(server, "logout").await;
+    let t = trace(server, snapshotter, a.user, async || {
+        let status = send_as(server, &a, Method::POST, "/v1/logout", None).await;
+        assert_eq!(status, 204);
     })
     .await;
     assert_one_of_each(&t, a.session, AuditKind::SessionRevoked, "logout");
 
-    let a = account(&server, "revoke-one").await;
-    let other = account_login(&server, &a.email).await;
-    let t = trace(&server, snapshotter, a.user, async || {
-        let response = http
-            .delete(server.url(&format!("/v1/sessions/{other}")))
-            .header("authorization", bearer(&a))
-            .send()
-            .await
-            .expect("revoke one");
-        assert_eq!(response.status(), 204);
+    let a = account(server, "revoke-one").await;
+    let other = account_login(server, &a.email).await;
+    let t = trace(server, snapshotter, a.user, async || {
+        let path = format!("/v1/sessions/{other}");
+        assert_eq!(send_as(server, &a, Method::DELETE, &path, None).await, 204);
     })
     .await;
     assert_one_of_each(&t, other, AuditKind::SessionRevoked, "revoked_by_user");
 
-    let a = account(&server, "revoke-all").await;
-    let t = trace(&server, snapshotter, a.user, async || {
-        let response = http
-            .delete(server.url("/v1/sessions"))
-            .header("authorization", bearer(&a))
-            .send()
-            .await
-            .expect("revoke all");
-        assert_eq!(response.status(), 204);
+    let a = account(server, "revoke-all").await;
+    let t = trace(server, snapshotter, a.user, async || {
+        let status = send_as(server, &a, Method::DELETE, "/v1/sessions", None).await;
+        assert_eq!(status, 204);
     })
     .await;
     assert_one_of_each(&t, a.session, AuditKind::SessionRevoked, "revoke_all");
 
-    let a = account(&server, "password-change").await;
-    let other = account_login(&server, &a.email).await;
-    let t = trace(&server, snapshotter, a.user, async || {
-        let response = http
-            .post(server.url("/v1/password"))
-            .header("authorization", bearer(&a))
-            .json(
-                &json!({"current_password": PASSWORD, "new_password": "a new and long passphrase"}),
-            )
-            .send()
-            .await
-            .expect("password change");
-        assert_eq!(response.status(), 204, "{:?}", response.text().await);
+    let a = account(server, "password-change").await;
+    let other = account_login(server, &a.email).await;
+    let t = trace(server, snapshotter, a.user, async || {
+        let body =
+            json!({"current_password": PASSWORD, "new_password": "a new and long passphrase"});
+        let status = send_as(server, &a, Method::POST, "/v1/password", Some(body)).await;
+        assert_eq!(status, 204);
     })
     .await;
     assert_one_of_each(&t, other, AuditKind::SessionRevoked, "password_changed");
 
-    let a = account(&server, "delete").await;
-    let t = trace(&server, snapshotter, a.user, async || {
-        let response = http
-            .delete(server.url("/v1/me"))
-            .header("authorization", bearer(&a))
-            .json(&json!({"password": PASSWORD}))
-            .send()
-            .await
-            .expect("delete");
-        assert_eq!(response.status(), 204);
+    let a = account(server, "delete").await;
+    let t = trace(server, snapshotter, a.user, async || {
+        let body = json!({"password": PASSWORD});
+        let status = send_as(server, &a, Method::DELETE, "/v1/me", Some(body)).await;
+        assert_eq!(status, 204);
     })
     .await;
     assert_one_of_each(&t, a.session, AuditKind::UserDeleted, "user_deleted");
+}
 
-    // Theft: a rotated refresh token presented again after the (zero) grace.
-    let a = account(&server, "reuse").await;
+/// Theft (a rotated refresh token presented again after the zero grace), and a resource
+/// server's revocation through RFC 7009 with the `revoke_any` permission.
+async fn theft_and_client_revocations(server: &TestServer, snapshotter: &Snapshotter) {
+    let a = account(server, "reuse").await;
     let first = refresh_token(&a.login);
     assert_eq!(server.refresh(&first).await.status(), 200);
     server.advance(Duration::from_secs(1));
-    let t = trace(&server, snapshotter, a.user, async || {
+    let t = trace(server, snapshotter, a.user, async || {
         assert_eq!(server.refresh(&first).await.status(), 401);
     })
     .await;
-    assert_one_of_each(
-        &t,
-        a.session,
-        AuditKind::RefreshReuseDetected,
-        "refresh_token_reused",
-    );
+    let reuse = AuditKind::RefreshReuseDetected;
+    assert_one_of_each(&t, a.session, reuse, "refresh_token_reused");
 
-    // A resource server's, through RFC 7009 with the `revoke_any` permission.
-    let a = account(&server, "client").await;
+    let a = account(server, "client").await;
     let (client, secret) = server
         .state
         .auth
         .register_client("resource server", ClientPermissions::all())
         .await
         .expect("client");
-    let t = trace(&server, snapshotter, a.user, async || {
-        let response = http
+    let t = trace(server, snapshotter, a.user, async || {
+        let response = server
+            .client
             .post(server.url("/oauth2/revoke"))
             .basic_auth(&client.client_id, Some(secret.expose()))
             .header("content-type", "application/x-www-form-urlencoded")
@@ -277,82 +278,57 @@ async fn every_revocation_kind_leaves_one_feed_event_one_audit_event_one_increme
         assert_eq!(response.status(), 200);
     })
     .await;
-    assert_one_of_each(
-        &t,
-        a.session,
-        AuditKind::SessionRevoked,
-        "revoked_by_client",
-    );
+    let revoked = AuditKind::SessionRevoked;
+    assert_one_of_each(&t, a.session, revoked, "revoked_by_client");
+}
 
-    // An operator's, through the functions the CLI calls.
-    let a = account(&server, "disable").await;
-    let t = trace(&server, snapshotter, a.user, async || {
-        Accounts::new(store, audit, server.clock.now())
-            .disable(&a.email)
-            .await
-            .expect("disable");
+/// An operator's, through [`Accounts`] as the CLI builds it.
+async fn operator_revocations(server: &TestServer, snapshotter: &Snapshotter) {
+    let (store, audit) = (server.state.store.as_ref(), server.state.auth.auditor());
+    let accounts = || Accounts::new(store, audit, server.clock.now());
+    let revoked = AuditKind::SessionRevoked;
+
+    let a = account(server, "disable").await;
+    let t = trace(server, snapshotter, a.user, async || {
+        accounts().disable(&a.email).await.expect("disable");
     })
     .await;
-    assert_one_of_each(&t, a.session, AuditKind::SessionRevoked, "disabled");
+    assert_one_of_each(&t, a.session, revoked, "disabled");
 
-    let a = account(&server, "operator-one").await;
-    let t = trace(&server, snapshotter, a.user, async || {
-        let found = Accounts::new(store, audit, server.clock.now())
-            .revoke_session(a.session)
-            .await
-            .expect("revoke by id");
+    let a = account(server, "operator-one").await;
+    let t = trace(server, snapshotter, a.user, async || {
+        let found = accounts().revoke_session(a.session).await.expect("by id");
         assert!(found.revoked);
     })
     .await;
-    assert_one_of_each(
-        &t,
-        a.session,
-        AuditKind::SessionRevoked,
-        "revoked_by_operator",
-    );
+    assert_one_of_each(&t, a.session, revoked, "revoked_by_operator");
 
-    let a = account(&server, "operator-all").await;
-    let t = trace(&server, snapshotter, a.user, async || {
-        Accounts::new(store, audit, server.clock.now())
+    let a = account(server, "operator-all").await;
+    let t = trace(server, snapshotter, a.user, async || {
+        accounts()
             .revoke_sessions_of(&a.email)
             .await
-            .expect("revoke all of");
+            .expect("all of");
     })
     .await;
-    assert_one_of_each(
-        &t,
-        a.session,
-        AuditKind::SessionRevoked,
-        "revoked_by_operator",
-    );
+    assert_one_of_each(&t, a.session, revoked, "revoked_by_operator");
 
-    let a = account(&server, "operator-reset").await;
+    let a = account(server, "operator-reset").await;
     let hasher = server.state.auth.hasher();
-    let t = trace(&server, snapshotter, a.user, async || {
-        Accounts::new(store, audit, server.clock.now())
-            .reset_password(hasher, &a.email, "a reset long passphrase".into())
-            .await
-            .expect("reset");
+    let t = trace(server, snapshotter, a.user, async || {
+        let password = "a reset long passphrase".to_owned();
+        let reset = accounts().reset_password(hasher, &a.email, password).await;
+        reset.expect("reset");
     })
     .await;
-    assert_one_of_each(
-        &t,
-        a.session,
-        AuditKind::SessionRevoked,
-        "revoked_by_operator",
-    );
+    assert_one_of_each(&t, a.session, revoked, "revoked_by_operator");
 
-    let a = account(&server, "operator-delete").await;
-    let t = trace(&server, snapshotter, a.user, async || {
-        Accounts::new(store, audit, server.clock.now())
-            .erase_by_email(&a.email)
-            .await
-            .expect("erase");
+    let a = account(server, "operator-delete").await;
+    let t = trace(server, snapshotter, a.user, async || {
+        accounts().erase_by_email(&a.email).await.expect("erase");
     })
     .await;
     assert_one_of_each(&t, a.session, AuditKind::UserDeleted, "user_deleted");
-
-    server.stop().await;
 }
 
 /// Logs `email` in again; the new session's id.
@@ -363,8 +339,7 @@ async fn account_login(server: &TestServer, email: &str) -> SessionId {
         .json()
         .await
         .expect("json");
-    let claims = jwt_parts(&access_token(&login)).1;
-    claims["sid"].as_str().expect("sid").parse().expect("sid")
+    session_of(&login)
 }
 
 #[test]
