@@ -1,9 +1,9 @@
 //! Every setting of the server, defined once: its name (the TOML key; upper-cased after
 //! `TOKENAUTH_` in the environment; with dashes as the `--flag`), its default as the docs state
-//! it, its help line, whether its value may hold a secret, and how `config check` shows its
-//! effective value. The flags, the environment's and the file's accepted names, the `--help`
-//! text, the `config check` report, and the test that holds README.md's table and
-//! docs/configuration.md to this list all come from [`SETTINGS`]. Parsing and the checks
+//! it, its help line, and how `config check` shows its effective value (secrets masked). The
+//! flags, the environment's and the file's accepted names, the `--help` text, the `config
+//! check` report, and the test that holds README.md's table and docs/configuration.md to this
+//! list all come from [`SETTINGS`]. Parsing and the checks
 //! between settings are in [`super::Config::from_layer`].
 
 use super::Config;
@@ -19,9 +19,8 @@ pub struct Setting {
     pub default: &'static str,
     /// One line of help for `--help`.
     pub help: &'static str,
-    /// Whether the value may hold a secret (`config check` shows it masked).
-    pub secret: bool,
-    /// The effective value as `config check` shows it (secrets masked).
+    /// The effective value as `config check` shows it; a value that may hold a secret (the
+    /// database URL's password) is masked by its own `Display`.
     pub report: fn(&Config) -> String,
 }
 
@@ -58,273 +57,234 @@ pub const SETTINGS: &[Setting] = &[
         name: "listen",
         default: "`127.0.0.1:8080`",
         help: "Address to listen on",
-        secret: false,
         report: |c| c.listen.to_string(),
     },
     Setting {
         name: "data_dir",
         default: "`./tokenauth-data`",
         help: "Directory for the database and master key",
-        secret: false,
         report: |c| c.data_dir.display().to_string(),
     },
     Setting {
         name: "database_url",
         default: "`sqlite://<data_dir>/tokenauth.db`",
         help: "The database: sqlite://PATH or postgres://user:pass@host/db",
-        secret: true,
         report: |c| c.database.to_string(),
     },
     Setting {
         name: "database_max_connections",
         default: "`16`",
         help: "PostgreSQL connections per instance",
-        secret: false,
         report: |c| c.database_max_connections.to_string(),
     },
     Setting {
         name: "database_timeout",
         default: "`5s`",
         help: "Longest any database call may take, then 503",
-        secret: false,
         report: |c| format_duration(c.database_timeout),
     },
     Setting {
         name: "sqlite_synchronous",
         default: "`full`",
         help: "SQLite commit durability: full (survives power loss) or normal (survives a process crash)",
-        secret: false,
         report: |c| c.sqlite_synchronous.as_str().to_owned(),
     },
     Setting {
         name: "issuer",
         default: "`http://<listen>`",
         help: "Token issuer URL",
-        secret: false,
         report: |c| c.issuer.clone(),
     },
     Setting {
         name: "audience",
         default: "the issuer",
         help: "Audience of access tokens",
-        secret: false,
         report: |c| c.audience.clone(),
     },
     Setting {
         name: "access_token_ttl",
         default: "`15m`",
         help: "Access token lifetime",
-        secret: false,
         report: |c| format_duration(c.access_token_ttl),
     },
     Setting {
         name: "refresh_token_ttl",
         default: "`30d`",
         help: "Refresh token lifetime",
-        secret: false,
         report: |c| format_duration(c.refresh_token_ttl),
     },
     Setting {
         name: "session_max_lifetime",
         default: "`90d`",
         help: "Absolute end of a session after its creation",
-        secret: false,
         report: |c| format_duration(c.session_max_lifetime),
     },
     Setting {
         name: "session_idle_timeout",
         default: "`refresh_token_ttl`",
         help: "A session unused this long ends",
-        secret: false,
         report: |c| format_duration(c.session_idle_timeout),
     },
     Setting {
         name: "refresh_reuse_grace",
         default: "`10s`",
         help: "Grace window for a retried refresh",
-        secret: false,
         report: |c| format_duration(c.refresh_reuse_grace),
     },
     Setting {
         name: "signing_alg",
         default: "`ES256`",
         help: "ES256, EdDSA, RS256 or HS256",
-        secret: false,
         report: |c| c.signing_alg.as_str().to_owned(),
     },
     Setting {
         name: "key_rotation_interval",
         default: "`7d`",
         help: "Signing key rotation interval",
-        secret: false,
         report: |c| format_duration(c.key_rotation_interval),
     },
     Setting {
         name: "clock_leeway",
         default: "`10s`",
         help: "Tolerated clock skew for exp/nbf",
-        secret: false,
         report: |c| format_duration(c.clock_leeway),
     },
     Setting {
         name: "jwks_max_age",
         default: "`5m`",
         help: "Cache lifetime of the JWKS document",
-        secret: false,
         report: |c| format_duration(c.jwks_max_age),
     },
     Setting {
         name: "cors_allowed_origins",
         default: "none",
         help: "Comma-separated browser origins allowed to call the API",
-        secret: false,
         report: |c| c.cors_allowed_origins.join(","),
     },
     Setting {
         name: "cookie_mode",
         default: "`on`",
         help: "Browser cookie mode: on or off",
-        secret: false,
         report: |c| c.cookie_mode.as_str().to_owned(),
     },
     Setting {
         name: "password_hash_concurrency",
         default: "CPU cores − 1 (at least 1)",
         help: "Password hashes run at once",
-        secret: false,
         report: |c| c.password_hash_concurrency.to_string(),
     },
     Setting {
         name: "password_hash_queue",
         default: "`64`",
         help: "Password hashes that may wait before 503",
-        secret: false,
         report: |c| c.password_hash_queue.to_string(),
     },
     Setting {
         name: "signup_response",
         default: "`distinct`",
         help: "distinct (409 for a taken email) or uniform (202 either way)",
-        secret: false,
         report: |c| c.signup_response.as_str().to_owned(),
     },
     Setting {
         name: "max_connections",
         default: "`10000`",
         help: "Client connections open at once",
-        secret: false,
         report: |c| c.max_connections.to_string(),
     },
     Setting {
         name: "max_connections_per_ip",
         default: "`256`",
         help: "Client connections one address may hold open; 0 = no limit; trusted proxies exempt",
-        secret: false,
         report: |c| c.connections.max_connections_per_ip.to_string(),
     },
     Setting {
         name: "header_read_timeout",
         default: "`10s`",
         help: "Longest a client may take to send a request head",
-        secret: false,
         report: |c| format_duration(c.connections.header_read_timeout),
     },
     Setting {
         name: "idle_timeout",
         default: "`75s`",
         help: "Longest a keep-alive connection may sit idle between requests",
-        secret: false,
         report: |c| format_duration(c.connections.idle_timeout),
     },
     Setting {
         name: "shutdown_timeout",
         default: "`10s`",
         help: "Longest a stop waits for open connections before closing them",
-        secret: false,
         report: |c| format_duration(c.connections.shutdown_timeout),
     },
     Setting {
         name: "request_timeout",
         default: "`30s`",
         help: "Longest a request may take",
-        secret: false,
         report: |c| format_duration(c.request_timeout),
     },
     Setting {
         name: "revocation_poll_interval",
         default: "`250ms`",
         help: "How often to read revocations made elsewhere",
-        secret: false,
         report: |c| format_duration(c.revocation_poll_interval),
     },
     Setting {
         name: "log_format",
         default: "`text`",
         help: "text or json",
-        secret: false,
         report: |c| c.log_format.as_str().to_owned(),
     },
     Setting {
         name: "metrics",
         default: "`on`",
         help: "Prometheus metrics at GET /metrics: on or off",
-        secret: false,
         report: |c| if c.metrics { "on" } else { "off" }.to_owned(),
     },
     Setting {
         name: "login_max_failures",
         default: "`5`",
         help: "Failed logins that lock an email out; 0 = off",
-        secret: false,
         report: |c| c.throttling.login_max_failures.to_string(),
     },
     Setting {
         name: "login_lockout_max",
         default: "`15m`",
         help: "Longest login lock-out (the first is 30s, doubling)",
-        secret: false,
         report: |c| format_duration(c.throttling.login_lockout_max),
     },
     Setting {
         name: "rate_limit_login",
         default: "`10/s`",
         help: "Password checks (login, password change, account deletion) per client IP, e.g. 10/s, 30/m, or off",
-        secret: false,
         report: |c| rate(c.throttling.rate_limit_login),
     },
     Setting {
         name: "rate_limit_signup",
         default: "`60/m`",
         help: "Sign-ups per client IP, e.g. 60/m, or off",
-        secret: false,
         report: |c| rate(c.throttling.rate_limit_signup),
     },
     Setting {
         name: "rate_limit_refresh",
         default: "`10000/s`",
         help: "Refreshes per client IP, e.g. 10000/s, or off",
-        secret: false,
         report: |c| rate(c.throttling.rate_limit_refresh),
     },
     Setting {
         name: "trusted_proxies",
         default: "none",
         help: "Comma-separated proxy IPs/CIDRs whose X-Forwarded-For is believed",
-        secret: false,
         report: |c| format!("{:?}", c.throttling.trusted_proxies),
     },
     Setting {
         name: "audit_retention",
         default: "`90d`",
         help: "How long audit events are kept",
-        secret: false,
         report: |c| format_duration(c.audit_retention),
     },
     Setting {
         name: "ended_session_retention",
         default: "`7d`",
         help: "How long expired or revoked sessions are kept",
-        secret: false,
         report: |c| format_duration(c.ended_session_retention),
     },
 ];
