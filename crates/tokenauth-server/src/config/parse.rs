@@ -327,12 +327,13 @@ pub(super) fn behaviour(raw: &mut Layer) -> Result<Behaviour, ConfigError> {
     for origin in &cors_allowed_origins {
         validate_origin(origin)?;
     }
-    let on_off = [("on", true), ("off", false)];
-    let cookie_mode = if choice(raw, "cookie_mode", &on_off, true, "on or off")? {
-        CookieMode::On
-    } else {
-        CookieMode::Off
-    };
+    let cookie_mode = choice(
+        raw,
+        "cookie_mode",
+        &[("on", CookieMode::On), ("off", CookieMode::Off)],
+        CookieMode::On,
+        "on or off",
+    )?;
     let signup_response = choice(
         raw,
         "signup_response",

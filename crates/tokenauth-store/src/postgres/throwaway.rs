@@ -15,7 +15,7 @@ use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// Starts the server and, on standard input's end, stops it and deletes its directory.
@@ -42,8 +42,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 struct Cluster {
     url: String,
     /// Held open for the life of the process: its end tells the supervisor to stop.
-    _stdin: Mutex<ChildStdin>,
-    _supervisor: Mutex<Child>,
+    _stdin: ChildStdin,
+    _supervisor: Child,
 }
 
 /// The URL of this process's throwaway cluster, started on the first call; `None` when the
@@ -94,8 +94,8 @@ fn start() -> Result<Cluster, String> {
     );
     Ok(Cluster {
         url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
-        _stdin: Mutex::new(stdin),
-        _supervisor: Mutex::new(supervisor),
+        _stdin: stdin,
+        _supervisor: supervisor,
     })
 }
 
