@@ -67,7 +67,8 @@ async fn run(label: &str, on: &AuthServer, follow: &AuthServer, sessions: usize)
     let (client, secret) = on
         .state
         .auth
-        .register_client("bench", tokenauth_core::client::ClientPermissions::all())
+        .clients()
+        .register("bench", tokenauth_core::client::ClientPermissions::all())
         .await
         .unwrap();
     let verifier = Verifier::builder(follow.issuer(), follow.audience())

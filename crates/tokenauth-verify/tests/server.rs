@@ -248,7 +248,8 @@ async fn a_withdrawn_key_is_dropped_through_the_feed_without_a_refetch() {
     let (client, secret) = server
         .state
         .auth
-        .register_client("verifier", tokenauth_core::client::ClientPermissions::all())
+        .clients()
+        .register("verifier", tokenauth_core::client::ClientPermissions::all())
         .await
         .unwrap();
     let verifier = Verifier::builder(issuer(&server), audience(&server))
@@ -284,7 +285,8 @@ async fn a_withdrawn_key_is_dropped_through_the_feed_without_a_refetch() {
     let (client, secret) = server
         .state
         .auth
-        .register_client("late", tokenauth_core::client::ClientPermissions::all())
+        .clients()
+        .register("late", tokenauth_core::client::ClientPermissions::all())
         .await
         .unwrap();
     let late = Verifier::builder(issuer(&server), audience(&server))

@@ -138,7 +138,8 @@ async fn register(auth: &TestServer) -> (String, String) {
     let (client, secret) = auth
         .state
         .auth
-        .register_client("notes-api", ClientPermissions::all())
+        .clients()
+        .register("notes-api", ClientPermissions::all())
         .await
         .unwrap();
     (client.client_id, secret.expose().to_owned())

@@ -33,7 +33,7 @@ pub use crate::session::RevokedSession;
 pub use access::{AuthenticatedCaller, IssuedTokens};
 pub use account_state::AccountChange;
 pub use accounts::Accounts;
-pub use clients::register_client;
+pub use clients::Clients;
 pub use erasure::{EXPORT_AUDIT_LIMIT, Eraser, UserExport};
 pub use feed::{
     FEED_PAGE_LIMIT, FEED_RETENTION, FeedCursor, FeedPage, InvalidCursor, WithdrawnKey,

@@ -2,8 +2,7 @@
 //! `/oauth2/revoke` and `/oauth2/introspect`, with the permissions they hold.
 
 use tokenauth_core::client::{ApiClient, ClientPermissions};
-use tokenauth_core::service::register_client;
-use tokenauth_core::store::ClientStore;
+use tokenauth_core::service::Clients;
 use tokenauth_core::{Clock, SystemClock, Timestamp};
 
 use crate::bootstrap::open_database;
@@ -22,7 +21,8 @@ pub async fn add(
     json: bool,
 ) -> anyhow::Result<()> {
     let store = open_database(config).await?;
-    let (client, secret) = register_client(store.as_ref(), name, permissions, SystemClock.now())
+    let (client, secret) = Clients::new(store.as_ref(), SystemClock.now())
+        .register(name, permissions)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     store.close().await;
@@ -52,9 +52,9 @@ pub async fn add(
 /// A database failure.
 pub async fn list(config: &Config, json: bool) -> anyhow::Result<()> {
     let store = open_database(config).await?;
-    let clients = ClientStore::list_clients(store.as_ref()).await;
+    let clients = Clients::new(store.as_ref(), SystemClock.now()).list().await;
     store.close().await;
-    print_clients(&clients?, json)
+    print_clients(&clients.map_err(|e| anyhow::anyhow!("{e}"))?, json)
 }
 
 fn print_clients(clients: &[ApiClient], json: bool) -> anyhow::Result<()> {

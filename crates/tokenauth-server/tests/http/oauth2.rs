@@ -30,7 +30,8 @@ async fn register(server: &TestServer) -> Client {
     let (client, secret) = server
         .state
         .auth
-        .register_client("billing", ClientPermissions::all())
+        .clients()
+        .register("billing", ClientPermissions::all())
         .await
         .unwrap();
     Client {
@@ -343,7 +344,8 @@ async fn clients_act_on_others_tokens_only_with_the_permission(backend: Backend)
             let (client, secret) = server
                 .state
                 .auth
-                .register_client(name, permissions)
+                .clients()
+                .register(name, permissions)
                 .await
                 .unwrap();
             Client {

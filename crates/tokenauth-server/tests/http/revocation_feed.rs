@@ -20,7 +20,8 @@ async fn register(server: &TestServer) -> Client {
     let (client, secret) = server
         .state
         .auth
-        .register_client("verifier", ClientPermissions::all())
+        .clients()
+        .register("verifier", ClientPermissions::all())
         .await
         .unwrap();
     Client {

@@ -262,7 +262,8 @@ async fn theft_and_client_revocations(server: &TestServer, snapshotter: &Snapsho
     let (client, secret) = server
         .state
         .auth
-        .register_client("resource server", ClientPermissions::all())
+        .clients()
+        .register("resource server", ClientPermissions::all())
         .await
         .expect("client");
     let t = trace(server, snapshotter, a.user, async || {

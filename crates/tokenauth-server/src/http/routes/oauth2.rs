@@ -68,7 +68,8 @@ impl TokenForm {
         )?;
         let caller = state
             .auth
-            .authenticate_client(&credentials.client_id, &credentials.secret)
+            .clients()
+            .authenticate(&credentials.client_id, &credentials.secret)
             .await?;
         match self.token {
             Some(token) if !token.is_empty() => Ok((caller, token)),

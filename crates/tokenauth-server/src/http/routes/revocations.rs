@@ -154,7 +154,8 @@ pub async fn feed(
     })?;
     let caller = state
         .auth
-        .authenticate_client(&credentials.client_id, &credentials.secret)
+        .clients()
+        .authenticate(&credentials.client_id, &credentials.secret)
         .await?;
     if !caller.may(ClientPermission::Revocations) {
         return Err(ApiError::Forbidden(

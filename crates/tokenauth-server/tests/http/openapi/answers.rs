@@ -227,7 +227,8 @@ async fn every_endpoint_answers_as_documented() {
     let (client, secret) = server
         .state
         .auth
-        .register_client("docs", ClientPermissions::all())
+        .clients()
+        .register("docs", ClientPermissions::all())
         .await
         .unwrap();
     let (id, secret) = (client.client_id, secret.expose().to_owned());
