@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tokenauth_server::cli::{self, Cli};
-use tokenauth_server::config::{Config, ConfigError, check_environment};
+use tokenauth_server::config::{Config, ConfigError, SETTINGS, check_environment};
 use tokenauth_server::telemetry::logging::init_logging;
 
 /// mimalloc instead of glibc's malloc: under load the server's worker threads contended on
@@ -20,7 +20,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let variables = std::env::vars_os().filter_map(|(name, _)| name.into_string().ok());
-    if let Err(error) = check_environment(variables) {
+    if let Err(error) = check_environment(SETTINGS, variables) {
         return fail(&error.into());
     }
     let config = match Config::resolve(cli.settings.into_layer(), cli.config.as_deref(), |name| {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::ConfigError;
-use super::definitions::{SETTINGS, setting};
+use super::setting::{Setting, find};
 
 /// A raw value before it is parsed for its setting.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,9 +34,12 @@ impl RawValue {
 /// One source's settings, by name.
 pub type Layer = BTreeMap<&'static str, RawValue>;
 
-/// Reads the settings from the environment.
-pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Layer {
-    SETTINGS
+/// Reads `settings` from the environment.
+pub fn from_env<C>(
+    settings: &'static [Setting<C>],
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Layer {
+    settings
         .iter()
         .filter_map(|setting| {
             lookup(&setting.env_name()).map(|value| (setting.name, RawValue::Text(value)))
@@ -44,14 +47,17 @@ pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Layer {
         .collect()
 }
 
-/// Reads the settings from a TOML file. Unknown keys are errors: a misspelt setting must not be
+/// Reads `settings` from a TOML file. Unknown keys are errors: a misspelt setting must not be
 /// silently ignored.
-pub fn from_toml_file(path: &Path) -> Result<Layer, ConfigError> {
+pub fn from_toml_file<C>(
+    settings: &'static [Setting<C>],
+    path: &Path,
+) -> Result<Layer, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
         setting: "config",
         reason: format!("cannot read {}: {e}", path.display()),
     })?;
-    from_toml(&text).map_err(|mut error| {
+    from_toml(settings, &text).map_err(|mut error| {
         if error.setting == "config" {
             error.reason = format!("{}: {}", path.display(), error.reason);
         }
@@ -59,15 +65,15 @@ pub fn from_toml_file(path: &Path) -> Result<Layer, ConfigError> {
     })
 }
 
-/// Reads the settings from TOML text.
-pub fn from_toml(text: &str) -> Result<Layer, ConfigError> {
+/// Reads `settings` from TOML text; unknown keys are errors.
+pub fn from_toml<C>(settings: &'static [Setting<C>], text: &str) -> Result<Layer, ConfigError> {
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError {
         setting: "config",
         reason: format!("invalid TOML: {}", e.message()),
     })?;
     let mut layer = Layer::new();
     for (key, value) in table {
-        let Some(name) = setting(&key).map(|setting| setting.name) else {
+        let Some(name) = find(settings, &key).map(|setting| setting.name) else {
             return Err(ConfigError {
                 setting: "config",
                 reason: format!("unknown setting {key:?}"),
@@ -124,18 +130,21 @@ const OTHER_VARIABLES: [&str; 4] = [
     "TOKENAUTH_UI_SCREENSHOT",
 ];
 
-/// Refuses a `TOKENAUTH_…` variable among `variables` that names no setting (a misspelt
+/// Refuses a `TOKENAUTH_…` variable among `variables` that names none of `settings` (a misspelt
 /// `TOKENAUTH_ACCES_TOKEN_TTL` must not be silently ignored), except the [`OTHER_VARIABLES`]
 /// and the test suite's `TOKENAUTH_TEST_…`.
 ///
 /// # Errors
 /// The first unknown variable, as a [`ConfigError`] of the setting `environment`.
-pub fn check_environment(variables: impl IntoIterator<Item = String>) -> Result<(), ConfigError> {
+pub fn check_environment<C>(
+    settings: &'static [Setting<C>],
+    variables: impl IntoIterator<Item = String>,
+) -> Result<(), ConfigError> {
     for variable in variables {
         let Some(name) = variable.strip_prefix("TOKENAUTH_") else {
             continue;
         };
-        let known = setting(&name.to_ascii_lowercase())
+        let known = find(settings, &name.to_ascii_lowercase())
             .is_some_and(|setting| setting.env_name() == variable)
             || OTHER_VARIABLES.contains(&variable.as_str())
             || name.starts_with("TEST_");

@@ -6,10 +6,12 @@ mod database;
 mod definitions;
 mod duration;
 mod layers;
-mod parse;
 mod report;
+mod setting;
 mod throttling;
+mod values;
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,11 +20,13 @@ use tokenauth_core::AuthSettings;
 use tokenauth_jwt::Algorithm;
 use tokenauth_store::sqlite::Synchronous;
 
+use crate::http::client_ip::TrustedProxies;
 pub use connections::ConnectionLimits;
 pub use database::{DatabaseUrl, SecretUrl};
-pub use definitions::{SETTINGS, Setting, setting};
+pub use definitions::{SETTINGS, setting};
 pub use duration::{format_duration, parse_duration};
 pub use layers::{Layer, RawValue, check_environment, from_env, from_toml, from_toml_file, merge};
+pub use setting::{Default as SettingDefault, Setting, apply_layer};
 pub use throttling::Throttling;
 
 /// A setting that cannot be used, and why. Printed as one line; the process exits with 2.
@@ -123,7 +127,7 @@ pub struct Config {
     pub metrics: bool,
     /// The settings given by the file, the environment or a flag (the others are defaults):
     /// commands that must follow the server's own settings refuse only given ones that differ.
-    pub given: std::collections::BTreeSet<&'static str>,
+    pub given: BTreeSet<&'static str>,
 }
 
 /// How sign-up answers (account enumeration).
@@ -180,61 +184,143 @@ impl Config {
     ) -> Result<Self, ConfigError> {
         let env_file = env("TOKENAUTH_CONFIG").map(PathBuf::from);
         let file = match config_file.map(Path::to_path_buf).or(env_file) {
-            Some(path) => from_toml_file(&path)?,
+            Some(path) => from_toml_file(SETTINGS, &path)?,
             None => Layer::new(),
         };
-        Self::from_layer(merge([file, from_env(env), flags]))
+        Self::from_layer(merge([file, from_env(SETTINGS, env), flags]))
     }
 
-    /// Parses and validates merged settings, filling in defaults.
+    /// Parses and validates merged settings: each setting read by its definition in
+    /// [`SETTINGS`] (given, or its default), then the defaults derived from other settings,
+    /// then the rules between settings.
     ///
     /// # Errors
-    /// The first setting that cannot be used.
-    pub fn from_layer(mut raw: Layer) -> Result<Self, ConfigError> {
-        if let Some(unknown) = raw.keys().find(|name| setting(name).is_none()) {
-            return Err(invalid(unknown, "no such setting"));
+    /// The first setting that cannot be used; an unknown name.
+    pub fn from_layer(raw: Layer) -> Result<Self, ConfigError> {
+        let mut config = Self::unset();
+        config.given = setting::apply_layer(SETTINGS, &mut config, raw)?;
+        config.derive_defaults();
+        config.check_rules()?;
+        Ok(config)
+    }
+
+    /// Placeholders, each replaced by its setting's default or value in
+    /// [`Config::from_layer`] before anything reads it.
+    fn unset() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database: DatabaseUrl::Sqlite(PathBuf::new()),
+            data_dir: PathBuf::new(),
+            issuer: String::new(),
+            audience: String::new(),
+            access_token_ttl: Duration::ZERO,
+            refresh_token_ttl: Duration::ZERO,
+            session_max_lifetime: Duration::ZERO,
+            session_idle_timeout: Duration::ZERO,
+            refresh_reuse_grace: Duration::ZERO,
+            signing_alg: Algorithm::ES256,
+            key_rotation_interval: Duration::ZERO,
+            clock_leeway: Duration::ZERO,
+            cors_allowed_origins: Vec::new(),
+            cookie_mode: CookieMode::On,
+            jwks_max_age: Duration::ZERO,
+            password_hash_concurrency: 1,
+            password_hash_queue: 0,
+            request_timeout: Duration::ZERO,
+            log_format: LogFormat::Text,
+            database_max_connections: 1,
+            database_timeout: Duration::ZERO,
+            sqlite_synchronous: Synchronous::Full,
+            signup_response: SignupResponse::Distinct,
+            max_connections: 1,
+            connections: ConnectionLimits {
+                header_read_timeout: Duration::ZERO,
+                idle_timeout: Duration::ZERO,
+                max_connections_per_ip: 0,
+                shutdown_timeout: Duration::ZERO,
+            },
+            revocation_poll_interval: Duration::ZERO,
+            throttling: Throttling {
+                login_max_failures: 0,
+                login_lockout_max: Duration::ZERO,
+                rate_limit_login: None,
+                rate_limit_signup: None,
+                rate_limit_refresh: None,
+                trusted_proxies: TrustedProxies::default(),
+            },
+            audit_retention: Duration::ZERO,
+            ended_session_retention: Duration::ZERO,
+            metrics: false,
+            given: BTreeSet::new(),
         }
-        let given = raw.keys().copied().collect();
-        let throttling = Throttling::take(&mut raw)?;
-        let connections = ConnectionLimits::take(&mut raw)?;
-        let place = parse::place(&mut raw)?;
-        let lifetimes = parse::lifetimes(&mut raw)?;
-        let capacity = parse::capacity(&mut raw)?;
-        let behaviour = parse::behaviour(&mut raw)?;
-        Ok(Self {
-            listen: place.listen,
-            database: place.database,
-            data_dir: place.data_dir,
-            issuer: place.issuer,
-            audience: place.audience,
-            access_token_ttl: lifetimes.access_token_ttl,
-            refresh_token_ttl: lifetimes.refresh_token_ttl,
-            session_max_lifetime: lifetimes.session_max_lifetime,
-            session_idle_timeout: lifetimes.session_idle_timeout,
-            refresh_reuse_grace: lifetimes.refresh_reuse_grace,
-            signing_alg: behaviour.signing_alg,
-            key_rotation_interval: lifetimes.key_rotation_interval,
-            clock_leeway: lifetimes.clock_leeway,
-            cors_allowed_origins: behaviour.cors_allowed_origins,
-            cookie_mode: behaviour.cookie_mode,
-            jwks_max_age: lifetimes.jwks_max_age,
-            password_hash_concurrency: capacity.password_hash_concurrency,
-            password_hash_queue: capacity.password_hash_queue,
-            request_timeout: capacity.request_timeout,
-            log_format: behaviour.log_format,
-            database_max_connections: capacity.database_max_connections,
-            database_timeout: capacity.database_timeout,
-            sqlite_synchronous: capacity.sqlite_synchronous,
-            revocation_poll_interval: capacity.revocation_poll_interval,
-            max_connections: capacity.max_connections,
-            connections,
-            signup_response: behaviour.signup_response,
-            audit_retention: lifetimes.audit_retention,
-            ended_session_retention: lifetimes.ended_session_retention,
-            throttling,
-            metrics: behaviour.metrics,
-            given,
-        })
+    }
+
+    /// The defaults of [`setting::Default::Derived`] settings that were not given.
+    fn derive_defaults(&mut self) {
+        let given = |name| self.given.contains(name);
+        let (database, issuer, audience, idle, hashing) = (
+            given("database_url"),
+            given("issuer"),
+            given("audience"),
+            given("session_idle_timeout"),
+            given("password_hash_concurrency"),
+        );
+        if !database {
+            self.database = DatabaseUrl::Sqlite(self.data_dir.join("tokenauth.db"));
+        }
+        if !issuer {
+            self.issuer = format!("http://{}", self.listen);
+        }
+        if !audience {
+            self.audience.clone_from(&self.issuer);
+        }
+        if !idle {
+            self.session_idle_timeout = self.refresh_token_ttl;
+        }
+        if !hashing {
+            // One core is left to everything else: with every core hashing, a flood of logins
+            // halved refresh and verify throughput on 2 cores; with one free, they kept 80-93 %
+            // (BENCHMARKS.md, "Login flood").
+            self.password_hash_concurrency = std::thread::available_parallelism()
+                .map_or(2, usize::from)
+                .saturating_sub(1)
+                .max(1);
+        }
+    }
+
+    /// The rules between settings: no access token outlives its session or the refresh token
+    /// that follows it, and no refresh token outlives the idle timeout. Run by
+    /// [`Config::from_layer`]; run it again after changing a typed configuration.
+    ///
+    /// # Errors
+    /// The first rule broken, naming the setting to change.
+    pub fn check_rules(&self) -> Result<(), ConfigError> {
+        if self.refresh_token_ttl < self.access_token_ttl {
+            return Err(invalid(
+                "refresh_token_ttl",
+                "must not be shorter than access_token_ttl",
+            ));
+        }
+        if self.session_idle_timeout > self.refresh_token_ttl {
+            return Err(invalid(
+                "session_idle_timeout",
+                "must not be longer than refresh_token_ttl (a refresh token ends first)",
+            ));
+        }
+        if self.session_idle_timeout < self.access_token_ttl {
+            return Err(invalid(
+                "session_idle_timeout",
+                "must not be shorter than access_token_ttl",
+            ));
+        }
+        if self.session_max_lifetime < self.access_token_ttl {
+            return Err(invalid(
+                "session_max_lifetime",
+                "must not be shorter than access_token_ttl (the first access token would outlive \
+                 its session)",
+            ));
+        }
+        Ok(())
     }
 
     /// The defaults of the contract, with no file, environment or flags.
@@ -272,34 +358,6 @@ fn invalid(setting: &'static str, reason: impl Into<String>) -> ConfigError {
         setting,
         reason: reason.into(),
     }
-}
-
-fn require_at_least(
-    setting: &'static str,
-    value: Duration,
-    min: Duration,
-) -> Result<(), ConfigError> {
-    if value < min {
-        return Err(invalid(
-            setting,
-            format!("must be at least {}", format_duration(min)),
-        ));
-    }
-    Ok(())
-}
-
-fn require_at_most(
-    setting: &'static str,
-    value: Duration,
-    max: Duration,
-) -> Result<(), ConfigError> {
-    if value > max {
-        return Err(invalid(
-            setting,
-            format!("must be at most {}", format_duration(max)),
-        ));
-    }
-    Ok(())
 }
 
 fn parse_issuer(issuer: &str) -> Result<String, ConfigError> {

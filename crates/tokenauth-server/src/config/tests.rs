@@ -140,20 +140,27 @@ fn bad_settings_name_the_setting() {
 #[test]
 fn unknown_toml_keys_and_wrong_types_are_errors() {
     assert_eq!(
-        from_toml("acess_token_ttl = \"1m\"")
+        from_toml(SETTINGS, "acess_token_ttl = \"1m\"")
             .expect_err("typo")
             .setting,
         "config"
     );
     assert_eq!(
-        from_toml("listen = [1]").expect_err("type").setting,
+        from_toml(SETTINGS, "listen = [1]")
+            .expect_err("type")
+            .setting,
         "listen"
     );
     assert_eq!(
-        from_toml("listen = {a = 1}").expect_err("type").setting,
+        from_toml(SETTINGS, "listen = {a = 1}")
+            .expect_err("type")
+            .setting,
         "listen"
     );
-    assert_eq!(from_toml("not toml").expect_err("syntax").setting, "config");
+    assert_eq!(
+        from_toml(SETTINGS, "not toml").expect_err("syntax").setting,
+        "config"
+    );
 }
 
 #[test]
@@ -292,7 +299,8 @@ fn throttling_defaults_and_settings() {
             .trusted_proxies
             .contains("10.9.8.7".parse().expect("ip"))
     );
-    let toml = from_toml("trusted_proxies = [\"::1\", \"192.168.0.0/16\"]").expect("toml");
+    let toml =
+        from_toml(SETTINGS, "trusted_proxies = [\"::1\", \"192.168.0.0/16\"]").expect("toml");
     let config = Config::from_layer(toml).expect("valid");
     assert!(
         config
