@@ -12,15 +12,14 @@
 //! (`-- --sessions 200` for a shorter run).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../tests/auth_server/mod.rs"]
-mod auth_server;
+#[path = "../../tokenauth-server/tests/common/mod.rs"]
+mod common;
 
 use std::time::{Duration, Instant};
 
-use auth_server::AuthServer;
+use common::{Backend, Options, TestServer};
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
-use tokenauth_store::postgres::test_schema::TestSchema;
 use tokenauth_verify::{Verifier, VerifierError};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -28,22 +27,21 @@ async fn main() {
     let sessions = session_count();
     // Its sessions come from `sessions` logins in a row from 127.0.0.1: far beyond the per-IP
     // login bucket (10/s), which this benchmark is not about.
-    let unlimited = ("rate_limit_login", "off");
-    let single = AuthServer::start_with(&[unlimited]).await;
+    let unlimited = |options: Options| options.configure(|c| c.throttling.rate_limit_login = None);
+    let single = TestServer::start_with(unlimited(Options::default())).await;
     run("SQLite, one instance", &single, &single, sessions).await;
     single.stop().await;
 
-    match TestSchema::create("propagation_bench").await {
-        Some(schema) => {
-            let url = schema.url();
-            let settings = [
-                ("database_url", url.as_str()),
-                ("issuer", "http://auth.bench"),
-                ("audience", "http://api.bench"),
-                unlimited,
-            ];
-            let a = AuthServer::start_with(&settings).await;
-            let b = AuthServer::start_with(&settings).await;
+    match Backend::postgres("propagation_bench").await {
+        Some(backend) => {
+            let instance = || {
+                unlimited(Options::on(&backend)).configure(|c| {
+                    c.issuer = "http://auth.bench".to_owned();
+                    c.audience = "http://api.bench".to_owned();
+                })
+            };
+            let a = TestServer::start_with(instance()).await;
+            let b = TestServer::start_with(instance()).await;
             run("PostgreSQL, logout on A, verifier on B", &a, &b, sessions).await;
             a.stop().await;
             b.stop().await;
@@ -63,7 +61,7 @@ fn session_count() -> usize {
 
 /// Logs out `sessions` sessions on `on`, one at a time, with a verifier
 /// subscribed to `follow`'s feed; prints the latency distribution.
-async fn run(label: &str, on: &AuthServer, follow: &AuthServer, sessions: usize) {
+async fn run(label: &str, on: &TestServer, follow: &TestServer, sessions: usize) {
     let (client, secret) = on
         .state
         .auth
@@ -78,11 +76,11 @@ async fn run(label: &str, on: &AuthServer, follow: &AuthServer, sessions: usize)
         .build()
         .await
         .unwrap();
-    on.signup("bench@example.com").await;
+    on.signup("bench@example.com", common::PASSWORD).await;
     let http = reqwest::Client::new();
     let mut tokens = Vec::with_capacity(sessions);
     for _ in 0..sessions {
-        tokens.push(on.access_token("bench@example.com").await);
+        tokens.push(on.access_token_of("bench@example.com").await);
     }
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
     let started = Instant::now();

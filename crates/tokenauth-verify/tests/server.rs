@@ -3,37 +3,27 @@
 //! verifier outlives the server.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod auth_server;
+#[macro_use]
+#[path = "../../tokenauth-server/tests/common/mod.rs"]
+mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use auth_server::{AuthServer, jwt_parts};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use axum::routing::get;
+use common::{Options, PASSWORD, TestServer, jwt_parts};
 use tokenauth_core::keys::RotationMode;
 use tokenauth_core::user::Email;
 use tokenauth_core::{Clock, SystemClock};
 use tokenauth_verify::{Claims, Verifier, VerifierError, VerifyLayer, require_role};
 use tower::ServiceExt;
 
-fn issuer(server: &AuthServer) -> String {
-    server.issuer()
-}
-
-fn audience(server: &AuthServer) -> String {
-    server.audience()
-}
-
-async fn access_token(server: &AuthServer, email: &str) -> String {
-    server.access_token(email).await
-}
-
-async fn verifier(server: &AuthServer) -> Verifier {
-    Verifier::builder(issuer(server), audience(server))
+async fn verifier(server: &TestServer) -> Verifier {
+    Verifier::builder(server.issuer(), server.audience())
         .jwks_url(server.url("/.well-known/jwks.json"))
         .build()
         .await
@@ -43,19 +33,22 @@ async fn verifier(server: &AuthServer) -> Verifier {
 #[tokio::test]
 async fn server_tokens_verify_for_every_published_algorithm() {
     for alg in ["ES256", "EdDSA", "RS256"] {
-        let server = AuthServer::start_with(&[("signing_alg", alg)]).await;
-        let body = server.signup("ada@example.com").await;
+        let server = TestServer::start_with(Options::default().configure(move |c| {
+            c.signing_alg = alg.parse().expect("algorithm");
+        }))
+        .await;
+        let body = server.signup("ada@example.com", PASSWORD).await;
         let token = body["access_token"].as_str().unwrap();
         let (header, _) = jwt_parts(token);
         assert_eq!(header["alg"], alg);
 
         let by_url = verifier(&server).await;
-        let by_discovery = Verifier::builder(issuer(&server), audience(&server))
+        let by_discovery = Verifier::builder(server.issuer(), server.audience())
             .discover()
             .build()
             .await
             .unwrap();
-        let by_default = Verifier::builder(issuer(&server), audience(&server))
+        let by_default = Verifier::builder(server.issuer(), server.audience())
             .build()
             .await
             .unwrap();
@@ -78,19 +71,19 @@ async fn server_tokens_verify_for_every_published_algorithm() {
 
 #[tokio::test]
 async fn issuer_audience_and_expiry_are_enforced_on_server_tokens() {
-    let server = AuthServer::start().await;
-    let body = server.signup("eve@example.com").await;
+    let server = TestServer::start().await;
+    let body = server.signup("eve@example.com", PASSWORD).await;
     let token = body["access_token"].as_str().unwrap();
     let jwks = server.url("/.well-known/jwks.json");
 
-    let other_aud = Verifier::builder(issuer(&server), "https://other-api.example")
+    let other_aud = Verifier::builder(server.issuer(), "https://other-api.example")
         .jwks_url(&jwks)
         .build()
         .await
         .unwrap();
     let err = other_aud.verify(token).await.unwrap_err();
     assert!(matches!(err, VerifierError::WrongAudience), "{err:?}");
-    let other_iss = Verifier::builder("https://impostor.example", audience(&server))
+    let other_iss = Verifier::builder("https://impostor.example", server.audience())
         .jwks_url(&jwks)
         .build()
         .await
@@ -102,7 +95,7 @@ async fn issuer_audience_and_expiry_are_enforced_on_server_tokens() {
     let exp = claims["exp"].as_i64().unwrap();
     let now = Arc::new(AtomicI64::new(exp + 9));
     let clock = Arc::clone(&now);
-    let late = Verifier::builder(issuer(&server), audience(&server))
+    let late = Verifier::builder(server.issuer(), server.audience())
         .jwks_url(&jwks)
         .leeway(Duration::from_secs(10))
         .clock(move || clock.load(Ordering::SeqCst))
@@ -118,14 +111,14 @@ async fn issuer_audience_and_expiry_are_enforced_on_server_tokens() {
 
 #[tokio::test]
 async fn an_immediate_rotation_is_fetched_on_the_unknown_kid() {
-    let server = AuthServer::start().await;
-    server.signup("rot@example.com").await;
-    let verifier = Verifier::builder(issuer(&server), audience(&server))
+    let server = TestServer::start().await;
+    server.signup("rot@example.com", PASSWORD).await;
+    let verifier = Verifier::builder(server.issuer(), server.audience())
         .min_refetch_interval(Duration::from_millis(300))
         .build()
         .await
         .unwrap();
-    let before = access_token(&server, "rot@example.com").await;
+    let before = server.access_token_of("rot@example.com").await;
     verifier.verify(&before).await.unwrap();
 
     let new_kid = server
@@ -135,7 +128,7 @@ async fn an_immediate_rotation_is_fetched_on_the_unknown_kid() {
         .rotate(RotationMode::Immediate)
         .await
         .unwrap();
-    let after = access_token(&server, "rot@example.com").await;
+    let after = server.access_token_of("rot@example.com").await;
     assert_eq!(jwt_parts(&after).0["kid"], new_kid.as_str());
     assert!(matches!(
         verifier.verify_local(&after),
@@ -148,7 +141,10 @@ async fn an_immediate_rotation_is_fetched_on_the_unknown_kid() {
 
 #[tokio::test]
 async fn a_scheduled_key_arrives_through_the_max_age_refresh() {
-    let server = AuthServer::start_with(&[("jwks_max_age", "1s")]).await;
+    let server = TestServer::start_with(
+        Options::default().configure(|c| c.jwks_max_age = Duration::from_secs(1)),
+    )
+    .await;
     let verifier = verifier(&server).await;
     let next = server
         .state
@@ -167,8 +163,11 @@ async fn a_scheduled_key_arrives_through_the_max_age_refresh() {
 
 #[tokio::test]
 async fn the_verifier_outlives_the_server() {
-    let server = AuthServer::start_with(&[("jwks_max_age", "1s")]).await;
-    let body = server.signup("solo@example.com").await;
+    let server = TestServer::start_with(
+        Options::default().configure(|c| c.jwks_max_age = Duration::from_secs(1)),
+    )
+    .await;
+    let body = server.signup("solo@example.com", PASSWORD).await;
     let token = body["access_token"].as_str().unwrap().to_owned();
     let verifier = verifier(&server).await;
     server.stop().await;
@@ -179,9 +178,9 @@ async fn the_verifier_outlives_the_server() {
 
 #[tokio::test]
 async fn roles_granted_by_the_server_open_role_guarded_routes() {
-    let server = AuthServer::start().await;
-    server.signup("admin@example.com").await;
-    server.signup("user@example.com").await;
+    let server = TestServer::start().await;
+    server.signup("admin@example.com", PASSWORD).await;
+    server.signup("user@example.com", PASSWORD).await;
     let email = Email::parse("admin@example.com").unwrap();
     let store = &server.state.store;
     assert!(
@@ -190,8 +189,8 @@ async fn roles_granted_by_the_server_open_role_guarded_routes() {
             .await
             .unwrap()
     );
-    let admin = access_token(&server, "admin@example.com").await;
-    let user = access_token(&server, "user@example.com").await;
+    let admin = server.access_token_of("admin@example.com").await;
+    let user = server.access_token_of("user@example.com").await;
     let verifier = verifier(&server).await;
     assert_eq!(verifier.verify(&admin).await.unwrap().roles, ["admin"]);
 
@@ -234,15 +233,18 @@ async fn roles_granted_by_the_server_open_role_guarded_routes() {
 /// fetches.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_withdrawn_key_is_dropped_through_the_feed_without_a_refetch() {
-    let server = AuthServer::start_with(&[("jwks_max_age", "1h")]).await;
-    let old_token = server.signup("leak@example.com").await["access_token"]
+    let server = TestServer::start_with(
+        Options::default().configure(|c| c.jwks_max_age = Duration::from_secs(3600)),
+    )
+    .await;
+    let old_token = server.signup("leak@example.com", PASSWORD).await["access_token"]
         .as_str()
         .unwrap()
         .to_owned();
     let old_kid = jwt_parts(&old_token).0["kid"].as_str().unwrap().to_owned();
     let keys = server.state.auth.keys();
     let new_kid = keys.rotate(RotationMode::Immediate).await.unwrap();
-    let new_token = access_token(&server, "leak@example.com").await;
+    let new_token = server.access_token_of("leak@example.com").await;
     assert_eq!(jwt_parts(&new_token).0["kid"], new_kid.as_str());
 
     let (client, secret) = server
@@ -252,7 +254,7 @@ async fn a_withdrawn_key_is_dropped_through_the_feed_without_a_refetch() {
         .register("verifier", tokenauth_core::client::ClientPermissions::all())
         .await
         .unwrap();
-    let verifier = Verifier::builder(issuer(&server), audience(&server))
+    let verifier = Verifier::builder(server.issuer(), server.audience())
         .jwks_url(server.url("/.well-known/jwks.json"))
         .min_refetch_interval(Duration::from_secs(3600))
         .revocation_feed(client.client_id, secret.expose())
@@ -289,7 +291,7 @@ async fn a_withdrawn_key_is_dropped_through_the_feed_without_a_refetch() {
         .register("late", tokenauth_core::client::ClientPermissions::all())
         .await
         .unwrap();
-    let late = Verifier::builder(issuer(&server), audience(&server))
+    let late = Verifier::builder(server.issuer(), server.audience())
         .jwks_url(server.url("/.well-known/jwks.json"))
         .revocation_feed(client.client_id, secret.expose())
         .build()
@@ -303,14 +305,14 @@ async fn a_withdrawn_key_is_dropped_through_the_feed_without_a_refetch() {
 /// fails closed: every token is refused with `KeysStale` (503 for the axum layer), not 401.
 #[tokio::test]
 async fn a_verifier_cut_off_for_longer_than_max_stale_fails_closed() {
-    let server = AuthServer::start().await;
-    let token = server.signup("cut@example.com").await["access_token"]
+    let server = TestServer::start().await;
+    let token = server.signup("cut@example.com", PASSWORD).await["access_token"]
         .as_str()
         .unwrap()
         .to_owned();
     let now = Arc::new(AtomicI64::new(SystemClock.now().as_secs()));
     let clock = Arc::clone(&now);
-    let verifier = Verifier::builder(issuer(&server), audience(&server))
+    let verifier = Verifier::builder(server.issuer(), server.audience())
         .jwks_url(server.url("/.well-known/jwks.json"))
         .max_stale(Duration::from_secs(60))
         .clock(move || clock.load(Ordering::SeqCst))

@@ -100,8 +100,14 @@ pub struct TestServer {
     _temp: Option<tempfile::TempDir>,
 }
 
+/// A change to the typed configuration, made before the server builds.
+pub type Configure = Box<dyn FnOnce(&mut Config) + Send>;
+
 pub struct Options {
     pub settings: Vec<(&'static str, String)>,
+    /// Changes to the typed configuration, in order; the rules between settings are checked
+    /// after them.
+    pub configure: Vec<Configure>,
     pub clock: Option<ManualClock>,
     pub hash_cost: HashCost,
     pub data_dir: Option<PathBuf>,
@@ -113,6 +119,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             settings: Vec::new(),
+            configure: Vec::new(),
             clock: None,
             hash_cost: TEST_HASH_COST,
             data_dir: None,
@@ -144,6 +151,13 @@ impl Options {
 
     pub fn with(mut self, name: &'static str, value: &str) -> Self {
         self.settings.push((name, value.to_owned()));
+        self
+    }
+
+    /// These options with `change` made to the typed configuration (after the defaults and
+    /// the harness's own place: port, data directory, backend).
+    pub fn configure(mut self, change: impl FnOnce(&mut Config) + Send + 'static) -> Self {
+        self.configure.push(Box::new(change));
         self
     }
 }
@@ -186,7 +200,11 @@ impl TestServer {
         for (name, value) in options.settings {
             layer.insert(name, RawValue::Text(value));
         }
-        let config = Config::from_layer(layer).expect("test config");
+        let mut config = Config::from_layer(layer).expect("test config");
+        for change in options.configure {
+            change(&mut config);
+        }
+        config.check_rules().expect("test config");
         let clock = options.clock.unwrap_or_else(ManualClock::starting_now);
         let app = Application::build(
             config,
@@ -262,6 +280,23 @@ impl TestServer {
     pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
         self.post_json("/v1/login", json!({"email": email, "password": password}))
             .await
+    }
+
+    /// A fresh access token of `email` (signed up with [`PASSWORD`]), from a login.
+    pub async fn access_token_of(&self, email: &str) -> String {
+        let response = self.login(email, PASSWORD).await;
+        assert_eq!(response.status(), 200, "login of {email}");
+        access_token(&response.json().await.expect("json"))
+    }
+
+    /// The issuer the server runs with (its tokens' `iss`).
+    pub fn issuer(&self) -> String {
+        self.state.auth.settings().issuer.clone()
+    }
+
+    /// The audience of its access tokens.
+    pub fn audience(&self) -> String {
+        self.state.auth.settings().audience.clone()
     }
 
     pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
