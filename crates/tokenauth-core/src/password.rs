@@ -204,6 +204,11 @@ fn stored_cost(hash: &PasswordHash) -> Option<HashCost> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::mpsc;
+
+    use tokio::task::JoinHandle;
+
     use super::*;
 
     const CHEAP: HashCost = HashCost {
@@ -347,9 +352,41 @@ mod tests {
         wait_until(&format!("depth {depth}"), || hasher.queue_depth() == depth).await;
     }
 
-    /// Waits (up to 30 s) until `pool` holds `load`.
-    async fn wait_for_load(pool: &HashPool, load: pool::Load) {
+    /// Waits (up to 30 s) until `pool` holds `waiting` waiting and `running` running hashes.
+    async fn wait_for_load(pool: &HashPool, waiting: usize, running: usize) {
+        let load = pool::Load { waiting, running };
         wait_until(&format!("{load:?}"), || pool.load() == load).await;
+    }
+
+    /// A piece of pool work started in its own task, as a request's would be.
+    type Started = JoinHandle<Result<(), AuthError>>;
+
+    /// Starts work on `pool` that runs until the returned sender sends (or is dropped).
+    fn spawn_gated(pool: &Arc<HashPool>) -> (Started, mpsc::Sender<()>) {
+        let (release, gate) = mpsc::channel::<()>();
+        let pool = Arc::clone(pool);
+        let task = tokio::spawn(async move {
+            pool.run(move || {
+                let _ = gate.recv();
+                Ok(())
+            })
+            .await
+        });
+        (task, release)
+    }
+
+    /// Starts work on `pool` that, if it ever runs, sets the returned flag.
+    fn spawn_flagging(pool: &Arc<HashPool>) -> (Started, Arc<AtomicBool>) {
+        let ran = Arc::new(AtomicBool::new(false));
+        let (pool, flag) = (Arc::clone(pool), Arc::clone(&ran));
+        let task = tokio::spawn(async move {
+            pool.run(move || {
+                flag.store(true, Ordering::SeqCst);
+                Ok(())
+            })
+            .await
+        });
+        (task, ran)
     }
 
     /// The defect of issue 15: a client hanging up dropped the request, which gave its place
@@ -389,50 +426,13 @@ mod tests {
     /// never runs; the bound counts what really waits and runs.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn dropped_requests_hold_their_place_only_once_their_hash_started() {
-        use std::sync::atomic::{AtomicBool, Ordering};
-        use std::sync::mpsc;
-
         use pool::Load;
 
         let pool = Arc::new(HashPool::start(1, 1).expect("pool"));
-        let (release, gate) = mpsc::channel::<()>();
-        let started = {
-            let pool = Arc::clone(&pool);
-            tokio::spawn(async move {
-                pool.run(move || {
-                    let _ = gate.recv();
-                    Ok(())
-                })
-                .await
-            })
-        };
-        wait_for_load(
-            &pool,
-            Load {
-                waiting: 0,
-                running: 1,
-            },
-        )
-        .await;
-        let ran = Arc::new(AtomicBool::new(false));
-        let queued = {
-            let (pool, ran) = (Arc::clone(&pool), Arc::clone(&ran));
-            tokio::spawn(async move {
-                pool.run(move || {
-                    ran.store(true, Ordering::SeqCst);
-                    Ok(())
-                })
-                .await
-            })
-        };
-        wait_for_load(
-            &pool,
-            Load {
-                waiting: 1,
-                running: 1,
-            },
-        )
-        .await;
+        let (started, release) = spawn_gated(&pool);
+        wait_for_load(&pool, 0, 1).await;
+        let (queued, ran) = spawn_flagging(&pool);
+        wait_for_load(&pool, 1, 1).await;
         // Full: one running, one waiting.
         assert!(matches!(
             pool.run(|| Ok(())).await,
@@ -458,14 +458,7 @@ mod tests {
             let pool = Arc::clone(&pool);
             tokio::spawn(async move { pool.run(|| Ok(7)).await })
         };
-        wait_for_load(
-            &pool,
-            Load {
-                waiting: 1,
-                running: 1,
-            },
-        )
-        .await;
+        wait_for_load(&pool, 1, 1).await;
         assert!(matches!(
             pool.run(|| Ok(0)).await,
             Err(AuthError::Overloaded)
@@ -474,14 +467,7 @@ mod tests {
         // The started hash ends: the next one runs, and the pool is empty again.
         release.send(()).expect("the first hash waits");
         assert_eq!(next.await.expect("join").expect("ran"), 7);
-        wait_for_load(
-            &pool,
-            Load {
-                waiting: 0,
-                running: 0,
-            },
-        )
-        .await;
+        wait_for_load(&pool, 0, 0).await;
         assert!(!ran.load(Ordering::SeqCst), "withdrawn work ran");
     }
 

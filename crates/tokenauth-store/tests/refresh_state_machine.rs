@@ -376,129 +376,182 @@ async fn run_case(h: &Harness, ops: &[Op]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Applies `op` to the service and checks its answer against the model, which it updates.
 async fn apply(
     h: &Harness,
     users: &[UserId],
     families: &mut [Family],
     op: &Op,
 ) -> Result<(), TestCaseError> {
-    let now = h.now();
     match *op {
-        Op::Refresh { session, back } => {
-            let family = &mut families[session];
-            let index = family.tokens.len().saturating_sub(1 + back);
-            let expected = h.expect_refresh(family, index);
-            let answer = h
-                .auth
-                .refresh(&family.tokens[index], ClientInfo::default())
-                .await;
-            let outcome = match &expected {
-                Expected::Issued { rotated: true, .. } => 0,
-                Expected::Issued { rotated: false, .. } => 1,
-                Expected::Refused(Refused::Reused) => 2,
-                Expected::Refused(Refused::Expired) => 3,
-                Expected::Refused(_) => 4,
-            };
-            h.tally.refreshes[outcome].fetch_add(1, Ordering::Relaxed);
-            match (&expected, answer) {
-                (Expected::Issued { token, rotated }, Ok(issued)) => {
-                    prop_assert_eq!(issued.refresh_token.expose(), token.as_str());
-                    prop_assert_eq!(issued.session_id, family.id);
-                    if *rotated {
-                        family.tokens.push(token.clone());
-                        family.rotated_at = Some(now);
-                        family.expires_at = now.plus(IDLE_TIMEOUT).min(family.absolute_end);
-                        family.access_expires_at = now.plus(ACCESS_TTL);
-                    }
-                    // A replay's access token expires no later than the rotation's did.
-                    let exp = (now.as_secs() + ACCESS_TTL.as_secs() as i64)
-                        .min(family.access_expires_at.as_secs());
-                    prop_assert_eq!(issued.expires_in as i64, exp - now.as_secs());
-                    prop_assert!(family.expires_at <= family.absolute_end);
-                    prop_assert_eq!(
-                        issued.refresh_token_expires_in,
-                        family.expires_at.since(now).as_secs()
-                    );
-                    family.access_token = issued.access_token;
-                    family.access_exp = exp;
-                }
-                (Expected::Refused(expected), Err(error)) => {
-                    prop_assert_eq!(*expected, refused(error)?);
-                    if *expected == Refused::Reused {
-                        family.revoke(now);
-                    }
-                }
-                (expected, answer) => {
-                    let answer = answer.map(|issued| issued.refresh_token.expose().to_owned());
-                    return Err(TestCaseError::fail(format!(
-                        "refresh of token {index} of {} (back {back}): expected {expected:?}, \
-                         got {answer:?}",
-                        family.tokens.len()
-                    )));
-                }
-            }
+        Op::Refresh { session, back } => refresh(h, &mut families[session], back).await,
+        Op::RefreshUnknown => refresh_unknown(h).await,
+        Op::Logout { session } => logout(h, users, &mut families[session]).await,
+        Op::RevokeAll { user } => revoke_all(h, users, families, user).await,
+        Op::Authenticate { session } => authenticate(h, users, &families[session]).await,
+        Op::Wait(wait) => {
+            h.clock.advance(wait.duration());
+            Ok(())
         }
-        Op::RefreshUnknown => {
-            let unknown = RefreshToken::generate().expect("random token");
-            for token in [unknown.expose(), "not-a-refresh-token"] {
-                match h.auth.refresh(token, ClientInfo::default()).await {
-                    Ok(_) => return Err(TestCaseError::fail("an unknown token was accepted")),
-                    Err(error) => prop_assert_eq!(refused(error)?, Refused::Invalid),
-                }
-            }
-        }
-        Op::Logout { session } => {
-            let family = &mut families[session];
-            h.auth
-                .logout(users[family.user], family.id, ClientInfo::default())
-                .await
-                .map_err(|e| TestCaseError::fail(format!("logout: {e}")))?;
-            // The store revokes only a live session, but the service remembers it either way.
-            if !family.is_dead(now) {
-                family.revoked = true;
-            }
-            family.remember_revoked(now);
-        }
-        Op::RevokeAll { user } => {
-            let revoked = h
-                .auth
-                .revoke_all_sessions(users[user], ClientInfo::default())
-                .await
-                .map_err(|e| TestCaseError::fail(format!("revoke all: {e}")))?;
-            let mut expected = 0;
-            for family in families.iter_mut().filter(|f| f.user == user) {
-                if !family.is_dead(now) {
-                    family.revoke(now);
-                    expected += 1;
-                }
-            }
-            prop_assert_eq!(revoked, expected);
-        }
-        Op::Authenticate { session } => {
-            let family = &families[session];
-            let exp = family.access_exp;
-            let expected = if now.as_secs() >= exp + LEEWAY.as_secs() as i64 {
-                Err(Refused::Expired)
-            } else if family.remembered_revoked_until.is_some_and(|t| now < t) {
-                Err(Refused::Revoked)
-            } else {
-                Ok(family.id)
-            };
-            let answer = match h.auth.authenticate(&family.access_token).await {
-                Ok(caller) => {
-                    prop_assert_eq!(caller.user_id, users[family.user]);
-                    Ok(caller.session_id)
-                }
-                Err(error) => Err(refused(error)?),
-            };
-            prop_assert_eq!(answer, expected);
-            prop_assert!(
-                answer.is_err() || !family.revoked,
-                "an access token of a revoked session was accepted"
-            );
-        }
-        Op::Wait(wait) => h.clock.advance(wait.duration()),
     }
+}
+
+/// Refreshes `family` with its token issued `back` rotations ago: the answer is the model's
+/// prediction (a rotation, a replay within grace, or the refusal it predicts); counts the
+/// outcome and follows a rotation or a detected reuse in the model.
+async fn refresh(h: &Harness, family: &mut Family, back: usize) -> Result<(), TestCaseError> {
+    let now = h.now();
+    let index = family.tokens.len().saturating_sub(1 + back);
+    let expected = h.expect_refresh(family, index);
+    let answer = h
+        .auth
+        .refresh(&family.tokens[index], ClientInfo::default())
+        .await;
+    count_refresh(h, &expected);
+    match (&expected, answer) {
+        (Expected::Issued { token, rotated }, Ok(issued)) => {
+            check_issued(family, now, token, *rotated, issued)
+        }
+        (Expected::Refused(expected), Err(error)) => {
+            prop_assert_eq!(*expected, refused(error)?);
+            if *expected == Refused::Reused {
+                family.revoke(now);
+            }
+            Ok(())
+        }
+        (expected, answer) => {
+            let answer = answer.map(|issued| issued.refresh_token.expose().to_owned());
+            Err(TestCaseError::fail(format!(
+                "refresh of token {index} of {} (back {back}): expected {expected:?}, \
+                 got {answer:?}",
+                family.tokens.len()
+            )))
+        }
+    }
+}
+
+/// Counts a refresh in the tally by the outcome the model expected.
+fn count_refresh(h: &Harness, expected: &Expected) {
+    let outcome = match expected {
+        Expected::Issued { rotated: true, .. } => 0,
+        Expected::Issued { rotated: false, .. } => 1,
+        Expected::Refused(Refused::Reused) => 2,
+        Expected::Refused(Refused::Expired) => 3,
+        Expected::Refused(_) => 4,
+    };
+    h.tally.refreshes[outcome].fetch_add(1, Ordering::Relaxed);
+}
+
+/// Checks tokens `issued` at `now` for `family`: the expected refresh `token` for the family's
+/// session, a rotation (`rotated`) moving the family on in the model, an access token expiring
+/// no later than the rotation's did, and a refresh token living until the family's (capped)
+/// end. Keeps the access token for later `Authenticate` steps.
+fn check_issued(
+    family: &mut Family,
+    now: Timestamp,
+    token: &str,
+    rotated: bool,
+    issued: IssuedTokens,
+) -> Result<(), TestCaseError> {
+    prop_assert_eq!(issued.refresh_token.expose(), token);
+    prop_assert_eq!(issued.session_id, family.id);
+    if rotated {
+        family.tokens.push(token.to_owned());
+        family.rotated_at = Some(now);
+        family.expires_at = now.plus(IDLE_TIMEOUT).min(family.absolute_end);
+        family.access_expires_at = now.plus(ACCESS_TTL);
+    }
+    // A replay's access token expires no later than the rotation's did.
+    let exp = (now.as_secs() + ACCESS_TTL.as_secs() as i64).min(family.access_expires_at.as_secs());
+    prop_assert_eq!(issued.expires_in as i64, exp - now.as_secs());
+    prop_assert!(family.expires_at <= family.absolute_end);
+    prop_assert_eq!(
+        issued.refresh_token_expires_in,
+        family.expires_at.since(now).as_secs()
+    );
+    family.access_token = issued.access_token;
+    family.access_exp = exp;
+    Ok(())
+}
+
+/// A well-formed token no session issued and a malformed one are both refused as invalid.
+async fn refresh_unknown(h: &Harness) -> Result<(), TestCaseError> {
+    let unknown = RefreshToken::generate().expect("random token");
+    for token in [unknown.expose(), "not-a-refresh-token"] {
+        match h.auth.refresh(token, ClientInfo::default()).await {
+            Ok(_) => return Err(TestCaseError::fail("an unknown token was accepted")),
+            Err(error) => prop_assert_eq!(refused(error)?, Refused::Invalid),
+        }
+    }
+    Ok(())
+}
+
+/// Logs `family`'s session out; the model marks it revoked if it was live and remembered as
+/// revoked either way.
+async fn logout(h: &Harness, users: &[UserId], family: &mut Family) -> Result<(), TestCaseError> {
+    let now = h.now();
+    h.auth
+        .logout(users[family.user], family.id, ClientInfo::default())
+        .await
+        .map_err(|e| TestCaseError::fail(format!("logout: {e}")))?;
+    // The store revokes only a live session, but the service remembers it either way.
+    if !family.is_dead(now) {
+        family.revoked = true;
+    }
+    family.remember_revoked(now);
+    Ok(())
+}
+
+/// Revokes every session of `user`: the service counts exactly the user's live families,
+/// which the model revokes.
+async fn revoke_all(
+    h: &Harness,
+    users: &[UserId],
+    families: &mut [Family],
+    user: usize,
+) -> Result<(), TestCaseError> {
+    let now = h.now();
+    let revoked = h
+        .auth
+        .revoke_all_sessions(users[user], ClientInfo::default())
+        .await
+        .map_err(|e| TestCaseError::fail(format!("revoke all: {e}")))?;
+    let mut expected = 0;
+    for family in families.iter_mut().filter(|f| f.user == user) {
+        if !family.is_dead(now) {
+            family.revoke(now);
+            expected += 1;
+        }
+    }
+    prop_assert_eq!(revoked, expected);
+    Ok(())
+}
+
+/// `family`'s latest access token authenticates its user and session unless it expired
+/// (beyond the leeway) or its session is remembered as revoked; an access token of a revoked
+/// session is never accepted.
+async fn authenticate(h: &Harness, users: &[UserId], family: &Family) -> Result<(), TestCaseError> {
+    let now = h.now();
+    let exp = family.access_exp;
+    let expected = if now.as_secs() >= exp + LEEWAY.as_secs() as i64 {
+        Err(Refused::Expired)
+    } else if family.remembered_revoked_until.is_some_and(|t| now < t) {
+        Err(Refused::Revoked)
+    } else {
+        Ok(family.id)
+    };
+    let answer = match h.auth.authenticate(&family.access_token).await {
+        Ok(caller) => {
+            prop_assert_eq!(caller.user_id, users[family.user]);
+            Ok(caller.session_id)
+        }
+        Err(error) => Err(refused(error)?),
+    };
+    prop_assert_eq!(answer, expected);
+    prop_assert!(
+        answer.is_err() || !family.revoked,
+        "an access token of a revoked session was accepted"
+    );
     Ok(())
 }
 

@@ -11,8 +11,8 @@ use tokenauth_core::keys::{KeyState, SigningKeyRecord};
 use tokenauth_core::refresh_token::{RefreshToken, RotationSecret};
 use tokenauth_core::session::{NewSession, RevokeReason, RotationOutcome, RotationRequest};
 use tokenauth_core::store::{
-    Batch, ClientStore, CopyError, CopyProgress, Cursor, KeyStore, Store, StoreError, Table,
-    Transfer, UserRow, copy_database,
+    Batch, ClientStore, CopyError, CopyProgress, CopySummary, Cursor, KeyStore, Store, StoreError,
+    Table, Transfer, UserRow, copy_database,
 };
 use tokenauth_core::user::{Email, User};
 use tokenauth_core::{SessionId, Timestamp, UserId};
@@ -57,65 +57,35 @@ struct Fixture {
 /// Fills `store` through the ordinary traits (sign-ups, rotations, a logout, a detected reuse,
 /// keys in every state) plus one imported row with the columns no trait call sets.
 async fn populate(store: &(impl Store + Transfer)) -> Fixture {
+    let fixture = populate_sessions(store).await;
+    import_disabled_user(store).await;
+    insert_keys(store).await;
+    insert_clients(store).await;
+    fixture
+}
+
+/// Signs up 11 users, each with a session rotated `i % 4` times (generations and history of
+/// every length); user 3's tokens become the fixture's live and rotated ones, user 5 logs out,
+/// and user 6's rotated token is reused after the grace window, which revokes the family.
+async fn populate_sessions(store: &(impl Store + Transfer)) -> Fixture {
     let mut fixture = None;
     let mut revoked = None;
     for i in 0..11_u64 {
-        let roles = match i {
-            0 => vec!["admin".to_owned(), r#"odd "role" \ {x},y"#.to_owned()],
-            1 => Vec::new(),
-            _ => vec![format!("r{i}")],
-        };
-        let address = format!("user{i}@example.com");
-        let user = User {
-            id: UserId::generate(),
-            email: Email::parse(&address).unwrap(),
-            password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$salt{i}$hash"),
-            roles,
-            created_at: at(i),
-            disabled_at: None,
-        };
-        let first = RefreshToken::generate().unwrap();
-        let session = NewSession {
-            id: SessionId::generate(),
-            user_id: user.id,
-            refresh_token_hash: first.hash(),
-            created_at: at(i),
-            expires_at: at(i).plus(TTL),
-            absolute_expires_at: at(i).plus(TTL).plus(TTL),
-            access_expires_at: at(i).plus(Duration::from_secs(900)),
-            user_agent: (i % 2 == 0).then(|| format!("agent/{i} \"quoted\"")),
-            ip: (i % 3 != 0).then(|| format!("2001:db8::{i}")),
-        };
-        store
-            .insert_user_with_session(&user, &session)
-            .await
-            .unwrap();
-        // Rotate i % 4 times: generations and history of every length.
-        let mut tokens = vec![first];
-        for r in 0..i % 4 {
-            let presented = tokens.last().unwrap();
-            let outcome = store
-                .rotate_refresh_token(&request(presented, at(100 + 60 * r)))
-                .await
-                .unwrap();
-            assert!(
-                matches!(outcome, RotationOutcome::Rotated(_)),
-                "{outcome:?}"
-            );
-            tokens.push(successor(presented));
-        }
+        let (user, session, first) = sign_up(store, i).await;
+        let mut tokens = rotate(store, first, i % 4).await;
         match i {
             3 => {
                 let live = tokens.pop().unwrap();
-                fixture = Some((live, address, tokens.swap_remove(0)));
+                let address = format!("user{i}@example.com");
+                fixture = Some(((live, address), tokens.swap_remove(0)));
             }
             5 => {
                 // Logout: revoked with a reason.
                 store
-                    .revoke_session(user.id, session.id, RevokeReason::Logout, at(900))
+                    .revoke_session(user, session, RevokeReason::Logout, at(900))
                     .await
                     .unwrap();
-                revoked = Some((session.id, tokens.pop().unwrap()));
+                revoked = Some((session, tokens.pop().unwrap()));
             }
             6 => {
                 // Reuse of a rotated token after the grace window revokes the family.
@@ -128,6 +98,71 @@ async fn populate(store: &(impl Store + Transfer)) -> Fixture {
             _ => {}
         }
     }
+    let (live, rotated) = fixture.unwrap();
+    Fixture {
+        live,
+        rotated,
+        revoked: revoked.unwrap(),
+    }
+}
+
+/// Inserts user number `i` (`user{i}@example.com`, roles and optional columns varying with
+/// `i`) with one session; its ids and the session's first refresh token.
+async fn sign_up(store: &impl Store, i: u64) -> (UserId, SessionId, RefreshToken) {
+    let roles = match i {
+        0 => vec!["admin".to_owned(), r#"odd "role" \ {x},y"#.to_owned()],
+        1 => Vec::new(),
+        _ => vec![format!("r{i}")],
+    };
+    let user = User {
+        id: UserId::generate(),
+        email: Email::parse(&format!("user{i}@example.com")).unwrap(),
+        password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$salt{i}$hash"),
+        roles,
+        created_at: at(i),
+        disabled_at: None,
+    };
+    let first = RefreshToken::generate().unwrap();
+    let session = NewSession {
+        id: SessionId::generate(),
+        user_id: user.id,
+        refresh_token_hash: first.hash(),
+        created_at: at(i),
+        expires_at: at(i).plus(TTL),
+        absolute_expires_at: at(i).plus(TTL).plus(TTL),
+        access_expires_at: at(i).plus(Duration::from_secs(900)),
+        user_agent: i.is_multiple_of(2).then(|| format!("agent/{i} \"quoted\"")),
+        ip: (!i.is_multiple_of(3)).then(|| format!("2001:db8::{i}")),
+    };
+    store
+        .insert_user_with_session(&user, &session)
+        .await
+        .unwrap();
+    (user.id, session.id, first)
+}
+
+/// Rotates `first` `times` times, asserting each rotation succeeds; every token of the
+/// family, oldest first (the last is current).
+async fn rotate(store: &impl Store, first: RefreshToken, times: u64) -> Vec<RefreshToken> {
+    let mut tokens = vec![first];
+    for r in 0..times {
+        let presented = tokens.last().unwrap();
+        let outcome = store
+            .rotate_refresh_token(&request(presented, at(100 + 60 * r)))
+            .await
+            .unwrap();
+        assert!(
+            matches!(outcome, RotationOutcome::Rotated(_)),
+            "{outcome:?}"
+        );
+        tokens.push(successor(presented));
+    }
+    tokens
+}
+
+/// Imports a disabled user whose roles are awkward to encode and whose `updated_at` differs
+/// from `created_at` (columns no trait call sets).
+async fn import_disabled_user(store: &impl Transfer) {
     let disabled = UserRow {
         id: UserId::generate(),
         email: "disabled@example.com".to_owned(),
@@ -141,6 +176,10 @@ async fn populate(store: &(impl Store + Transfer)) -> Fixture {
         .import_batch(&Batch::Users(vec![disabled]))
         .await
         .unwrap();
+}
+
+/// Inserts signing keys in every state, one of them HMAC.
+async fn insert_keys(store: &impl KeyStore) {
     for (kid, state) in [
         ("k-retired-1", KeyState::Retired),
         ("k-retired-2", KeyState::Retired),
@@ -150,7 +189,11 @@ async fn populate(store: &(impl Store + Transfer)) -> Fixture {
     ] {
         store.insert_signing_key(&key(kid, state)).await.unwrap();
     }
-    // More clients than a batch holds, one disabled, ids in mixed case.
+}
+
+/// Inserts more clients than a batch holds, one disabled, ids in mixed case; each client's
+/// secret is `secret-{id}`.
+async fn insert_clients(store: &impl ClientStore) {
     for (i, id) in ["tac_b", "tac_A", "tac_c", "tac_d", "_tac_e"]
         .iter()
         .enumerate()
@@ -168,12 +211,6 @@ async fn populate(store: &(impl Store + Transfer)) -> Fixture {
                 .collect(),
         };
         store.insert_client(&client).await.unwrap();
-    }
-    let (live, address, rotated) = fixture.unwrap();
-    Fixture {
-        live: (live, address),
-        rotated,
-        revoked: revoked.unwrap(),
     }
 }
 
@@ -247,20 +284,40 @@ async fn round_trip(target: &(impl Store + Transfer)) {
     let summary = copy_database(&source, target, BATCH, &mut progress)
         .await
         .unwrap();
+    assert_copied_row_for_row(&source, target, &summary, &progress).await;
+    assert_behaves_as_source(&source, target, &fixture).await;
+    assert_second_copy_refused(&source, target).await;
+}
+
+/// Every table of `target` holds the rows of `source`, the summary counted them, and progress
+/// came batch by batch, ending at the total.
+async fn assert_copied_row_for_row(
+    source: &SqliteStore,
+    target: &(impl Store + Transfer),
+    summary: &CopySummary,
+    progress: &Recorder,
+) {
     for table in Table::ALL {
-        let source_rows = dump(&source, table).await;
+        let source_rows = dump(source, table).await;
         assert!(!source_rows.is_empty(), "{table} has rows");
         assert_eq!(source_rows, dump(target, table).await, "{table}");
         let counted = summary.tables.iter().find(|t| t.table == table).unwrap();
         assert_eq!(counted.copied, source_rows.len() as u64);
         assert_eq!(counted.target_rows, counted.source_rows);
-        // Progress came batch by batch, ending at the total.
         let steps: Vec<_> = progress.0.iter().filter(|s| s.0 == table).collect();
         assert_eq!(steps.len(), source_rows.len().div_ceil(BATCH as usize));
         assert_eq!(steps.last().unwrap().1, counted.copied);
     }
+}
 
-    // The target behaves as the source did.
+/// The target behaves as the source did: the fixture's user is found with its roles, its live
+/// token rotates, the rotated one counts as reuse, the revoked session stays revoked (and is
+/// listed with its time), and keys and clients (secrets included) are the source's.
+async fn assert_behaves_as_source(
+    source: &SqliteStore,
+    target: &(impl Store + Transfer),
+    fixture: &Fixture,
+) {
     let (live, address) = &fixture.live;
     let user = target
         .find_user_by_email(&Email::parse(address).unwrap())
@@ -311,10 +368,12 @@ async fn round_trip(target: &(impl Store + Transfer)) {
         .unwrap()
         .expect("client copied");
     assert!(client.accepts("secret-tac_A"));
+}
 
-    // A second copy into the now non-empty target is refused before writing anything.
+/// A second copy into the now non-empty target is refused before writing anything.
+async fn assert_second_copy_refused(source: &SqliteStore, target: &(impl Store + Transfer)) {
     let before = target.count_rows(Table::Users).await.unwrap();
-    let refused = copy_database(&source, target, BATCH, &mut ()).await;
+    let refused = copy_database(source, target, BATCH, &mut ()).await;
     assert!(
         matches!(
             refused,

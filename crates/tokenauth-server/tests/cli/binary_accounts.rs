@@ -3,6 +3,7 @@
 
 use crate::common;
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::PASSWORD;
@@ -82,6 +83,18 @@ async fn user_disable_and_enable_work_while_the_server_runs() {
     }
 }
 
+/// `tokenauth audit --user EMAIL --since 1h --json` with `args` added, which must succeed;
+/// the report.
+fn audit_of_the_user(dir: &Path, args: &[&str]) -> Value {
+    let output = run_expecting(
+        tokenauth(dir)
+            .args(["audit", "--user", EMAIL, "--since", "1h", "--json"])
+            .args(args),
+        0,
+    );
+    json_of(&output)
+}
+
 #[tokio::test]
 async fn audit_prints_a_users_events_newest_first() {
     let (_temp, dir) = workdir();
@@ -94,16 +107,23 @@ async fn audit_prints_a_users_events_newest_first() {
     assert_eq!(status, 200);
     run_expecting(tokenauth(&dir).args(["user", "disable", EMAIL]), 0);
 
-    let audit = |args: &[&str]| -> Value {
-        let output = run_expecting(
-            tokenauth(&dir)
-                .args(["audit", "--user", EMAIL, "--since", "1h", "--json"])
-                .args(args),
-            0,
-        );
-        json_of(&output)
-    };
-    let report = audit(&[]);
+    the_json_report_lists_the_events_without_secrets(&dir, &body);
+    assert_eq!(
+        audit_of_the_user(&dir, &["--limit", "2"])["events"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    the_table_and_everyones_events(&dir);
+    audit_refuses_an_unknown_user_and_bad_flags(&dir);
+}
+
+/// The user's JSON report (the user signed up with `body`, a failed and a good login, then
+/// disabled) has the user and their six events newest first, the sign-up's with its session,
+/// address and agent, the CLI's revocations without a request; no password or token.
+fn the_json_report_lists_the_events_without_secrets(dir: &Path, body: &Value) {
+    let report = audit_of_the_user(dir, &[]);
     assert_eq!(report["user"]["email"], EMAIL);
     assert_eq!(report["user"]["id"], body["user"]["id"]);
     assert!(report["user"]["disabled_at"].is_string());
@@ -140,15 +160,13 @@ async fn audit_prints_a_users_events_newest_first() {
     ] {
         assert!(!printed.contains(secret), "{secret} printed");
     }
+}
 
-    assert_eq!(
-        audit(&["--limit", "2"])["events"].as_array().unwrap().len(),
-        2
-    );
-
-    // The table, and every event (no --user) including those about nobody.
+/// The table of the user's six events, and every event (no --user) including those about
+/// nobody.
+fn the_table_and_everyones_events(dir: &Path) {
     let table = run_expecting(
-        tokenauth(&dir).args(["audit", "--user", EMAIL, "--since", "1h"]),
+        tokenauth(dir).args(["audit", "--user", EMAIL, "--since", "1h"]),
         0,
     );
     let text = stdout(&table);
@@ -159,12 +177,15 @@ async fn audit_prints_a_users_events_newest_first() {
         text.contains("login_failed") && text.contains(USER_AGENT),
         "{text}"
     );
-    let everyone = run_expecting(tokenauth(&dir).args(["audit", "--json"]), 0);
+    let everyone = run_expecting(tokenauth(dir).args(["audit", "--json"]), 0);
     assert_eq!(json_of(&everyone)["user"], Value::Null);
     assert_eq!(json_of(&everyone)["events"].as_array().unwrap().len(), 6);
+}
 
+/// An unknown user exits 1 saying so; a bad `--since` or `--limit` exits 2.
+fn audit_refuses_an_unknown_user_and_bad_flags(dir: &Path) {
     let unknown = run_expecting(
-        tokenauth(&dir).args(["audit", "--user", "nobody@example.com"]),
+        tokenauth(dir).args(["audit", "--user", "nobody@example.com"]),
         1,
     );
     assert!(error_line(&unknown).contains("no user with email"));
@@ -173,7 +194,7 @@ async fn audit_prints_a_users_events_newest_first() {
         ["--since", "yesterday"],
         ["--limit", "0"],
     ] {
-        let output = run(tokenauth(&dir).args(["audit", "--user", EMAIL]).args(bad));
+        let output = run(tokenauth(dir).args(["audit", "--user", EMAIL]).args(bad));
         assert_eq!(
             output.status.code(),
             Some(2),

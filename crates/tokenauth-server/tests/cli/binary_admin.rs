@@ -68,14 +68,53 @@ fn roles_of(access: &str) -> Value {
     jwt_parts(access).1["roles"].clone()
 }
 
+/// Runs `tokenauth args` in `dir`, which must succeed; its JSON output.
+fn cli_json(dir: &Path, args: &[&str]) -> Value {
+    json_of(&run_expecting(tokenauth(dir).args(args), 0))
+}
+
+/// Logs `email` in with `password` on `server`; the status and the answer.
+async fn log_in(server: &Server, email: &str, password: &str) -> (u16, Value) {
+    server
+        .post("/v1/login", login_body(email, password), None)
+        .await
+}
+
 #[tokio::test]
 async fn user_commands_manage_accounts_while_the_server_runs() {
     let (_temp, dir) = workdir();
     let server = Server::start(&dir).await;
     let signed_up = server.signup("ann@example.com").await;
 
+    let login = user_add_makes_an_account_that_logs_in(&server, &dir).await;
+    user_add_refuses_bad_accounts(&dir);
+    user_list_pages_and_show_has_the_sessions(&dir, &signed_up);
+    let refreshed = role_changes_reach_the_next_token(&server, &dir, &login).await;
+    set_password_ends_the_old_password_and_sessions(&server, &dir, &refreshed).await;
+
+    // Every change is in the audit log.
+    let audit = cli_json(&dir, &["audit", "--user", "ops@example.com", "--json"]);
+    let kinds: Vec<&str> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["kind"].as_str().unwrap())
+        .collect();
+    for kind in [
+        "user_created",
+        "role_removed",
+        "role_added",
+        "password_reset",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+}
+
+/// `user add` makes `ops@example.com` (email normalised) with the roles `admin` and `ops`,
+/// which logs in to the running `server` with a token carrying them; the login's answer.
+async fn user_add_makes_an_account_that_logs_in(server: &Server, dir: &Path) -> Value {
     let added = run_with_stdin(
-        tokenauth(&dir).args([
+        tokenauth(dir).args([
             "user",
             "add",
             "Ops@Example.com",
@@ -92,33 +131,34 @@ async fn user_commands_manage_accounts_while_the_server_runs() {
     let ops = json_of(&added);
     assert_eq!(ops["email"], "ops@example.com");
     assert_eq!(ops["roles"], json!(["admin", "ops"]));
-    let (status, login) = server
-        .post("/v1/login", login_body("ops@example.com", PASSWORD), None)
-        .await;
+    let (status, login) = log_in(server, "ops@example.com", PASSWORD).await;
     assert_eq!(status, 200, "{login}");
     assert_eq!(login["user"]["id"], ops["id"]);
     assert_eq!(
         roles_of(login["access_token"].as_str().unwrap()),
         json!(["admin", "ops"])
     );
+    login
+}
 
-    // Refusals: a taken email, no password on stdin, a common password, a bad role.
+/// Refusals of `user add`: a taken email, no password on stdin, a common password, a bad role.
+fn user_add_refuses_bad_accounts(dir: &Path) {
     let taken = run_with_stdin(
-        tokenauth(&dir).args(["user", "add", "ann@example.com", "--password-stdin"]),
+        tokenauth(dir).args(["user", "add", "ann@example.com", "--password-stdin"]),
         &format!("{PASSWORD}\n"),
         1,
     );
     assert!(error_line(&taken).contains("already has an account"));
-    let no_stdin = run_expecting(tokenauth(&dir).args(["user", "add", "x@example.com"]), 1);
+    let no_stdin = run_expecting(tokenauth(dir).args(["user", "add", "x@example.com"]), 1);
     assert!(error_line(&no_stdin).contains("--password-stdin"));
     let common = run_with_stdin(
-        tokenauth(&dir).args(["user", "add", "x@example.com", "--password-stdin"]),
+        tokenauth(dir).args(["user", "add", "x@example.com", "--password-stdin"]),
         "password\n",
         1,
     );
     assert!(error_line(&common).contains("common"));
     let bad_role = run_with_stdin(
-        tokenauth(&dir).args([
+        tokenauth(dir).args([
             "user",
             "add",
             "x@example.com",
@@ -130,12 +170,12 @@ async fn user_commands_manage_accounts_while_the_server_runs() {
         1,
     );
     assert!(error_line(&bad_role).contains("role"));
+}
 
-    // list pages in email order; show has the sessions.
-    let listed = json_of(&run_expecting(
-        tokenauth(&dir).args(["user", "list", "--json"]),
-        0,
-    ));
+/// `user list` pages through ann and ops in email order (as JSON and as a table without
+/// password hashes); `user show` has ann's live session (`signed_up`'s) and no hash.
+fn user_list_pages_and_show_has_the_sessions(dir: &Path, signed_up: &Value) {
+    let listed = cli_json(dir, &["user", "list", "--json"]);
     let emails: Vec<&str> = listed["users"]
         .as_array()
         .unwrap()
@@ -144,37 +184,34 @@ async fn user_commands_manage_accounts_while_the_server_runs() {
         .collect();
     assert_eq!(emails, ["ann@example.com", "ops@example.com"]);
     assert!(listed["next_after"].is_null());
-    let first_page = json_of(&run_expecting(
-        tokenauth(&dir).args(["user", "list", "--limit", "1", "--json"]),
-        0,
-    ));
+    let first_page = cli_json(dir, &["user", "list", "--limit", "1", "--json"]);
     assert_eq!(first_page["next_after"], "ann@example.com");
-    let second_page = json_of(&run_expecting(
-        tokenauth(&dir).args(["user", "list", "--after", "ann@example.com", "--json"]),
-        0,
-    ));
+    let second_page = cli_json(
+        dir,
+        &["user", "list", "--after", "ann@example.com", "--json"],
+    );
     assert_eq!(second_page["users"][0]["email"], "ops@example.com");
-    let table = stdout(&run_expecting(tokenauth(&dir).args(["user", "list"]), 0));
+    let table = stdout(&run_expecting(tokenauth(dir).args(["user", "list"]), 0));
     assert!(
         table.starts_with("EMAIL") && table.contains("admin,ops"),
         "{table}"
     );
     assert!(!table.contains("argon2"));
 
-    let shown = json_of(&run_expecting(
-        tokenauth(&dir).args(["user", "show", "ann@example.com", "--json"]),
-        0,
-    ));
+    let shown = cli_json(dir, &["user", "show", "ann@example.com", "--json"]);
     assert_eq!(shown["user"]["id"], signed_up["user"]["id"]);
     assert_eq!(shown["sessions"][0]["id"], signed_up["session_id"]);
     assert_eq!(shown["sessions"][0]["state"], "live");
     assert!(!shown.to_string().contains("argon2"), "no password hash");
+}
 
-    // A role taken away is gone from the next token.
-    let removed = json_of(&run_expecting(
-        tokenauth(&dir).args(["user", "remove-role", "ops@example.com", "ops", "--json"]),
-        0,
-    ));
+/// A role taken away (`ops`) is gone from the token the refresh of `login` brings; then
+/// `auditor` is added. The refresh's answer.
+async fn role_changes_reach_the_next_token(server: &Server, dir: &Path, login: &Value) -> Value {
+    let removed = cli_json(
+        dir,
+        &["user", "remove-role", "ops@example.com", "ops", "--json"],
+    );
     assert_eq!(removed["roles"], json!(["admin"]));
     let (status, refreshed) = server.refresh(&login["refresh_token"]).await;
     assert_eq!(status, 200);
@@ -183,13 +220,21 @@ async fn user_commands_manage_accounts_while_the_server_runs() {
         json!(["admin"])
     );
     run_expecting(
-        tokenauth(&dir).args(["user", "add-role", "ops@example.com", "auditor"]),
+        tokenauth(dir).args(["user", "add-role", "ops@example.com", "auditor"]),
         0,
     );
+    refreshed
+}
 
-    // set-password: the old password and every session stop working.
+/// `set-password`: the old password and every session (`refreshed`'s, refresh and access
+/// token) stop working; the new password logs in, with the roles `admin` and `auditor`.
+async fn set_password_ends_the_old_password_and_sessions(
+    server: &Server,
+    dir: &Path,
+    refreshed: &Value,
+) {
     let reset = run_with_stdin(
-        tokenauth(&dir).args([
+        tokenauth(dir).args([
             "user",
             "set-password",
             "ops@example.com",
@@ -202,45 +247,17 @@ async fn user_commands_manage_accounts_while_the_server_runs() {
         stdout(&reset).trim(),
         "ops@example.com has a new password; 1 session revoked"
     );
-    let (status, _) = server
-        .post("/v1/login", login_body("ops@example.com", PASSWORD), None)
-        .await;
+    let (status, _) = log_in(server, "ops@example.com", PASSWORD).await;
     assert_eq!(status, 401);
     let (status, _) = server.refresh(&refreshed["refresh_token"]).await;
     assert_eq!(status, 401);
-    until_refused(&server, refreshed["access_token"].as_str().unwrap()).await;
-    let (status, relogin) = server
-        .post(
-            "/v1/login",
-            login_body("ops@example.com", NEW_PASSWORD),
-            None,
-        )
-        .await;
+    until_refused(server, refreshed["access_token"].as_str().unwrap()).await;
+    let (status, relogin) = log_in(server, "ops@example.com", NEW_PASSWORD).await;
     assert_eq!(status, 200, "{relogin}");
     assert_eq!(
         roles_of(relogin["access_token"].as_str().unwrap()),
         json!(["admin", "auditor"])
     );
-
-    // Every change is in the audit log.
-    let audit = json_of(&run_expecting(
-        tokenauth(&dir).args(["audit", "--user", "ops@example.com", "--json"]),
-        0,
-    ));
-    let kinds: Vec<&str> = audit["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|event| event["kind"].as_str().unwrap())
-        .collect();
-    for kind in [
-        "user_created",
-        "role_removed",
-        "role_added",
-        "password_reset",
-    ] {
-        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
-    }
 }
 
 #[tokio::test]

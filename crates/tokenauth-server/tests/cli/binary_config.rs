@@ -46,96 +46,22 @@ fn assert_bad_config(dir: &Path, setting: &str, configure: impl FnOnce(&mut Comm
     lines[0].to_owned()
 }
 
+/// Writes `contents` to the file `name` in `files` and checks with [`assert_bad_config`] that
+/// `--config` with it is refused naming `setting`.
+fn assert_bad_file(dir: &Path, files: &Path, name: &str, contents: &str, setting: &str) {
+    let file = files.join(name);
+    fs::write(&file, contents).unwrap();
+    assert_bad_config(dir, setting, |c| {
+        c.arg("--config").arg(&file);
+    });
+}
+
 #[test]
 fn bad_configuration_exits_2_with_one_line_naming_the_setting() {
     let (temp, dir) = workdir();
-
-    let line = assert_bad_config(&dir, "access_token_ttl", |c| {
-        c.args(["--access-token-ttl", "15"]);
-    });
-    assert!(line.contains("15"), "{line}");
-
-    assert_bad_config(&dir, "signing_alg", |c| {
-        c.env("TOKENAUTH_SIGNING_ALG", "none");
-    });
-
-    let unknown = temp.path().join("unknown.toml");
-    fs::write(
-        &unknown,
-        "listen = \"127.0.0.1:9\"\naccess_token_tll = \"5m\"\n",
-    )
-    .unwrap();
-    assert_bad_config(&dir, "access_token_tll", |c| {
-        c.arg("--config").arg(&unknown);
-    });
-
-    let wrong_type = temp.path().join("wrong-type.toml");
-    fs::write(&wrong_type, "access_token_ttl = 15\n").unwrap();
-    assert_bad_config(&dir, "access_token_ttl", |c| {
-        c.arg("--config").arg(&wrong_type);
-    });
-    let wrong_type = temp.path().join("wrong-type-2.toml");
-    fs::write(&wrong_type, "clock_leeway = { seconds = 10 }\n").unwrap();
-    assert_bad_config(&dir, "clock_leeway", |c| {
-        c.arg("--config").arg(&wrong_type);
-    });
-    let wrong_type = temp.path().join("wrong-type-3.toml");
-    fs::write(&wrong_type, "signing_alg = [\"ES256\"]\n").unwrap();
-    assert_bad_config(&dir, "signing_alg", |c| {
-        c.arg("--config").arg(&wrong_type);
-    });
-
-    let broken = temp.path().join("broken.toml");
-    fs::write(&broken, "access_token_ttl = \"5m\n").unwrap();
-    assert_bad_config(&dir, "config", |c| {
-        c.arg("--config").arg(&broken);
-    });
-    assert_bad_config(&dir, "config", |c| {
-        c.arg("--config").arg(temp.path().join("missing.toml"));
-    });
-
-    assert_bad_config(&dir, "listen", |c| {
-        c.args(["--listen", "nowhere"]);
-    });
-    assert_bad_config(&dir, "listen", |c| {
-        c.env("TOKENAUTH_LISTEN", "nowhere");
-    });
-
-    let line = assert_bad_config(&dir, "master_key", |c| {
-        c.env("TOKENAUTH_MASTER_KEY", "short");
-    });
-    assert!(!line.contains("short"), "the key is not echoed: {line}");
-    assert_bad_config(&dir, "master_key", |c| {
-        // Valid base64, wrong length (16 bytes).
-        c.env("TOKENAUTH_MASTER_KEY", "AAAAAAAAAAAAAAAAAAAAAA==");
-    });
-
-    assert_bad_config(&dir, "issuer", |c| {
-        c.args(["--issuer", "ftp://example.com"]);
-    });
-    assert_bad_config(&dir, "database_url", |c| {
-        c.env("TOKENAUTH_DATABASE_URL", "mysql://localhost/db");
-    });
-    assert_bad_config(&dir, "refresh_token_ttl", |c| {
-        c.args(["--access-token-ttl", "2h", "--refresh-token-ttl", "1h"]);
-    });
-    assert_bad_config(&dir, "cors_allowed_origins", |c| {
-        c.args(["--cors-allowed-origins", "https://ok.example.com,*"]);
-    });
-    assert_bad_config(&dir, "trusted_proxies", |c| {
-        c.args(["--trusted-proxies", "10.0.0.0/8, proxy.internal"]);
-    });
-    assert_bad_config(&dir, "rate_limit_login", |c| {
-        c.env("TOKENAUTH_RATE_LIMIT_LOGIN", "lots");
-    });
-    assert_bad_config(&dir, "login_max_failures", |c| {
-        c.args(["--login-max-failures", "many"]);
-    });
-    // Issue 16: a misspelt variable is refused like a misspelt file key, naming itself.
-    let line = assert_bad_config(&dir, "TOKENAUTH_ACESS_TOKEN_TTL", |c| {
-        c.env("TOKENAUTH_ACESS_TOKEN_TTL", "5m");
-    });
-    assert!(line.contains("environment"), "{line}");
+    bad_configuration_files(&dir, temp.path());
+    bad_values_in_flags_and_variables(&dir);
+    bad_secrets_are_named_not_echoed(&dir);
 
     // Rejected configuration leaves nothing behind.
     let leftovers: Vec<_> = fs::read_dir(&dir).unwrap().collect();
@@ -143,6 +69,87 @@ fn bad_configuration_exits_2_with_one_line_naming_the_setting() {
         leftovers.is_empty(),
         "a refused start creates nothing: {leftovers:?}"
     );
+}
+
+/// Configuration files (written in `files`) with an unknown key, values of the wrong type, a
+/// TOML syntax error, and a missing file are refused naming the key (or `config`).
+fn bad_configuration_files(dir: &Path, files: &Path) {
+    let unknown = "listen = \"127.0.0.1:9\"\naccess_token_tll = \"5m\"\n";
+    assert_bad_file(dir, files, "unknown.toml", unknown, "access_token_tll");
+    let wrong_type = "access_token_ttl = 15\n";
+    assert_bad_file(
+        dir,
+        files,
+        "wrong-type.toml",
+        wrong_type,
+        "access_token_ttl",
+    );
+    let wrong_type = "clock_leeway = { seconds = 10 }\n";
+    assert_bad_file(dir, files, "wrong-type-2.toml", wrong_type, "clock_leeway");
+    let wrong_type = "signing_alg = [\"ES256\"]\n";
+    assert_bad_file(dir, files, "wrong-type-3.toml", wrong_type, "signing_alg");
+    let broken = "access_token_ttl = \"5m\n";
+    assert_bad_file(dir, files, "broken.toml", broken, "config");
+    assert_bad_config(dir, "config", |c| {
+        c.arg("--config").arg(files.join("missing.toml"));
+    });
+}
+
+/// Bad values given as flags or environment variables are refused naming the setting, and so
+/// is a misspelt variable (issue 16), naming itself.
+fn bad_values_in_flags_and_variables(dir: &Path) {
+    let line = assert_bad_config(dir, "access_token_ttl", |c| {
+        c.args(["--access-token-ttl", "15"]);
+    });
+    assert!(line.contains("15"), "{line}");
+    assert_bad_config(dir, "signing_alg", |c| {
+        c.env("TOKENAUTH_SIGNING_ALG", "none");
+    });
+    assert_bad_config(dir, "listen", |c| {
+        c.args(["--listen", "nowhere"]);
+    });
+    assert_bad_config(dir, "listen", |c| {
+        c.env("TOKENAUTH_LISTEN", "nowhere");
+    });
+    assert_bad_config(dir, "issuer", |c| {
+        c.args(["--issuer", "ftp://example.com"]);
+    });
+    assert_bad_config(dir, "refresh_token_ttl", |c| {
+        c.args(["--access-token-ttl", "2h", "--refresh-token-ttl", "1h"]);
+    });
+    assert_bad_config(dir, "cors_allowed_origins", |c| {
+        c.args(["--cors-allowed-origins", "https://ok.example.com,*"]);
+    });
+    assert_bad_config(dir, "trusted_proxies", |c| {
+        c.args(["--trusted-proxies", "10.0.0.0/8, proxy.internal"]);
+    });
+    assert_bad_config(dir, "rate_limit_login", |c| {
+        c.env("TOKENAUTH_RATE_LIMIT_LOGIN", "lots");
+    });
+    assert_bad_config(dir, "login_max_failures", |c| {
+        c.args(["--login-max-failures", "many"]);
+    });
+    // Issue 16: a misspelt variable is refused like a misspelt file key, naming itself.
+    let line = assert_bad_config(dir, "TOKENAUTH_ACESS_TOKEN_TTL", |c| {
+        c.env("TOKENAUTH_ACESS_TOKEN_TTL", "5m");
+    });
+    assert!(line.contains("environment"), "{line}");
+}
+
+/// A master key too short or of the wrong length, and a database URL of an unknown kind, are
+/// refused naming the setting; the short key is not echoed.
+fn bad_secrets_are_named_not_echoed(dir: &Path) {
+    let line = assert_bad_config(dir, "master_key", |c| {
+        c.env("TOKENAUTH_MASTER_KEY", "short");
+    });
+    assert!(!line.contains("short"), "the key is not echoed: {line}");
+    assert_bad_config(dir, "master_key", |c| {
+        // Valid base64, wrong length (16 bytes).
+        c.env("TOKENAUTH_MASTER_KEY", "AAAAAAAAAAAAAAAAAAAAAA==");
+    });
+    assert_bad_config(dir, "database_url", |c| {
+        c.env("TOKENAUTH_DATABASE_URL", "mysql://localhost/db");
+    });
 }
 
 #[test]

@@ -60,6 +60,11 @@ impl Scrape {
         self.samples.get(&key(name, labels)).copied().unwrap_or(0.0)
     }
 
+    /// How much `name` with exactly `labels` grew since `before` (where it may be unrecorded).
+    fn delta_since(&self, before: &Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.value(name, labels) - before.value_or_zero(name, labels)
+    }
+
     fn has_metric(&self, name: &str) -> bool {
         self.samples
             .keys()
@@ -128,6 +133,9 @@ async fn a_scrape_after_a_flow_on_postgres_shows_what_happened() {
     assert!(!after.has_metric("tokenauth_db_queued_writes"));
 }
 
+/// A session id no session has, revoked in the flow: its route's label must be the template.
+const UNKNOWN_SESSION: &str = "01a225c0-e231-7300-b8f7-7c8f10052032";
+
 /// Runs a known flow against `server` (with a 1 s reuse grace), checks what every domain and
 /// request metric says about it, stops the server and returns the last scrape.
 async fn flow_and_scrape(server: Server) -> Scrape {
@@ -138,6 +146,24 @@ async fn flow_and_scrape(server: Server) -> Scrape {
         0.0
     );
 
+    let first = run_the_flow(&server).await;
+    let after = Scrape::of(&server).await;
+    assert_domain_counters(&before, &after);
+    assert_request_counters(&before, &after);
+    assert_latency_and_gauges(&after);
+    // Nothing secret is a label.
+    assert!(!after.text.contains(PASSWORD));
+    assert!(!after.text.contains("metrics@example.com"));
+    assert!(!after.text.contains(&first));
+    server.stop();
+    after
+}
+
+/// The known flow: a sign-up, a login and two failed ones, a rotation of the login's refresh
+/// token, its replay within the grace and its reuse after it, an unknown refresh token, the
+/// sign-up's logout, a revocation (refused) of [`UNKNOWN_SESSION`] with the logged-out token,
+/// and two unmatched paths. The login's first refresh token.
+async fn run_the_flow(server: &Server) -> String {
     let signup = server.signup("metrics@example.com").await;
     let (status, login) = server.login("metrics@example.com").await;
     assert_eq!(status, 200);
@@ -160,27 +186,28 @@ async fn flow_and_scrape(server: Server) -> Scrape {
     );
     assert_eq!(server.refresh("A".repeat(43)).await.0, 401);
     // The sign-up's session logs out.
+    let token = signup["access_token"].as_str().unwrap();
     let logout = server
         .client
         .post(server.url("/v1/logout"))
-        .bearer_auth(signup["access_token"].as_str().unwrap());
+        .bearer_auth(token);
     assert_eq!(send(logout).await.0, 204);
     // A route with a parameter, and paths no route matches.
-    let token = signup["access_token"].as_str().unwrap();
-    let id = "01a225c0-e231-7300-b8f7-7c8f10052032";
     let revoke = server
         .client
-        .delete(server.url(&format!("/v1/sessions/{id}")))
+        .delete(server.url(&format!("/v1/sessions/{UNKNOWN_SESSION}")))
         .bearer_auth(token);
     send(revoke).await;
     for path in ["/no/such/path/1", "/no/such/path/2"] {
         assert_eq!(server.get(path, None).await.0, 404);
     }
+    first
+}
 
-    let after = Scrape::of(&server).await;
-    let delta = |name: &str, labels: &[(&str, &str)]| {
-        after.value(name, labels) - before.value_or_zero(name, labels)
-    };
+/// The flow's sign-up, logins, refreshes by outcome, detected reuse and revocations by
+/// reason, counted exactly between `before` and `after`.
+fn assert_domain_counters(before: &Scrape, after: &Scrape) {
+    let delta = |name: &str, labels: &[(&str, &str)]| after.delta_since(before, name, labels);
     assert_eq!(delta("tokenauth_signups_total", &[("result", "ok")]), 1.0);
     assert_eq!(delta("tokenauth_logins_total", &[("result", "ok")]), 1.0);
     assert_eq!(
@@ -199,8 +226,12 @@ async fn flow_and_scrape(server: Server) -> Scrape {
         1.0
     );
     assert_eq!(delta(revocations, &[("reason", "logout")]), 1.0);
+}
 
-    // Requests by route template, method and status.
+/// The flow's requests counted by route template, method and status between `before` and
+/// `after`: the template, never the session id; the raw unmatched paths not at all.
+fn assert_request_counters(before: &Scrape, after: &Scrape) {
+    let delta = |name: &str, labels: &[(&str, &str)]| after.delta_since(before, name, labels);
     let login_route = |status| {
         [
             ("route", "/v1/login"),
@@ -225,7 +256,6 @@ async fn flow_and_scrape(server: Server) -> Scrape {
         ("status", "201"),
     ];
     assert_eq!(delta(REQUESTS, &signup_route), 1.0);
-    // The template, never the session id; the raw unmatched paths not at all.
     let by_template = [
         ("route", "/v1/sessions/{id}"),
         ("method", "DELETE"),
@@ -239,7 +269,7 @@ async fn flow_and_scrape(server: Server) -> Scrape {
     let unmatched = [("route", "unmatched"), ("method", "GET"), ("status", "404")];
     assert_eq!(delta(REQUESTS, &unmatched), 2.0);
     assert!(
-        !after.text.contains(id),
+        !after.text.contains(UNKNOWN_SESSION),
         "a raw path is a label:\n{}",
         after.text
     );
@@ -248,8 +278,11 @@ async fn flow_and_scrape(server: Server) -> Scrape {
         "a raw path is a label:\n{}",
         after.text
     );
+}
 
-    // The latency histogram, by route and method.
+/// In `after`: the login's latency histogram by route and method, no hash waiting or
+/// running, every gauge present, the two revoked sessions in memory, no audit write failure.
+fn assert_latency_and_gauges(after: &Scrape) {
     let duration = "tokenauth_http_request_duration_seconds";
     let login_timing = [("route", "/v1/login"), ("method", "POST")];
     assert_eq!(
@@ -286,12 +319,6 @@ async fn flow_and_scrape(server: Server) -> Scrape {
         after.value("tokenauth_audit_write_failures_total", &[]),
         0.0
     );
-    // Nothing secret is a label.
-    assert!(!after.text.contains(PASSWORD));
-    assert!(!after.text.contains("metrics@example.com"));
-    assert!(!after.text.contains(&first));
-    server.stop();
-    after
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

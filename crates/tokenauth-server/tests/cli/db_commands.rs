@@ -12,7 +12,7 @@ use common::process::{
     Server, USER_AGENT, error_line, json_of, mode, run_expecting, stderr, stdout, tokenauth,
     workdir,
 };
-use serde_json::json;
+use serde_json::{Value, json};
 use tokenauth_store::postgres::test_schema::TestSchema;
 
 /// No reuse grace: a rotated token is reuse at once.
@@ -26,7 +26,29 @@ fn sqlite_url(dir: &Path, name: &str) -> String {
 /// checks that every user, session, token and key made the trip.
 async fn deployment_survives_a_copy_to(dir: &Path, target: &str) {
     let source = sqlite_url(dir, "data/tokenauth.db");
-    let server = Server::start_on(&source, NO_GRACE).await;
+    let used = use_a_deployment(&source).await;
+    copy_once(dir, &source, target, used.kids.len());
+    the_copy_serves_as_the_source_did(target, &used).await;
+}
+
+/// What [`use_a_deployment`] left: the answers whose tokens the copy must still know.
+struct Used {
+    /// Alice's latest refresh (her sign-up's token rotated twice).
+    alice: Value,
+    /// Bob's sign-up, whose refresh token was rotated.
+    bob: Value,
+    /// Bob's rotation.
+    bob_rotated: Value,
+    /// Carol's sign-up, logged out.
+    carol: Value,
+    /// The published key ids.
+    kids: Vec<String>,
+}
+
+/// Serves `source` (no reuse grace) and uses it: Alice signs up and refreshes twice, Bob signs
+/// up and refreshes once, Carol signs up and logs out.
+async fn use_a_deployment(source: &str) -> Used {
+    let server = Server::start_on(source, NO_GRACE).await;
     let alice = server.signup("alice@example.com").await;
     let (_, a1) = server.refresh(&alice["refresh_token"]).await;
     let (status, a2) = server.refresh(&a1["refresh_token"]).await;
@@ -40,11 +62,23 @@ async fn deployment_survives_a_copy_to(dir: &Path, target: &str) {
         .post("/v1/logout", json!({}), Some(carol_access))
         .await;
     assert_eq!(status, 204);
-    let kids_before = server.kids().await;
+    let kids = server.kids().await;
     server.stop();
+    Used {
+        alice: a2,
+        bob,
+        bob_rotated: b1,
+        carol,
+        kids,
+    }
+}
 
+/// `db copy` from `source` to `target` copies and verifies every row (of the deployment
+/// [`use_a_deployment`] made, with `keys` signing keys), showing progress per table; a second
+/// copy into the now populated target is refused, and writes nothing.
+fn copy_once(dir: &Path, source: &str, target: &str, keys: usize) {
     let output = run_expecting(
-        tokenauth(dir).args(["db", "copy", "--from", &source, "--to", target, "--json"]),
+        tokenauth(dir).args(["db", "copy", "--from", source, "--to", target, "--json"]),
         0,
     );
     let summary = json_of(&output);
@@ -57,7 +91,7 @@ async fn deployment_survives_a_copy_to(dir: &Path, target: &str) {
         3 + 2 + 1,
         "every token ever issued: {summary}"
     );
-    assert_eq!(rows["signing_keys"], kids_before.len(), "{summary}");
+    assert_eq!(rows["signing_keys"], keys, "{summary}");
     let progress = stderr(&output);
     for table in ["users", "sessions", "refresh_tokens", "signing_keys"] {
         assert!(
@@ -66,9 +100,8 @@ async fn deployment_survives_a_copy_to(dir: &Path, target: &str) {
         );
     }
 
-    // A second copy into the now populated target is refused, and writes nothing.
     let again = run_expecting(
-        tokenauth(dir).args(["db", "copy", "--from", &source, "--to", target]),
+        tokenauth(dir).args(["db", "copy", "--from", source, "--to", target]),
         1,
     );
     assert!(
@@ -76,21 +109,29 @@ async fn deployment_survives_a_copy_to(dir: &Path, target: &str) {
         "{}",
         stderr(&again)
     );
+}
 
+/// Served from `target`, the copy publishes the same keys, verifies access tokens minted
+/// before the copy, logs in, rotates the latest refresh token, lists sessions with their user
+/// agent and address, detects the reuse of a token rotated before the copy, and holds a
+/// logout made before it.
+async fn the_copy_serves_as_the_source_did(target: &str, used: &Used) {
     let server = Server::start_on(target, NO_GRACE).await;
     assert_eq!(
         server.kids().await,
-        kids_before,
+        used.kids,
         "the same keys are published"
     );
     // Access tokens minted before the copy verify on the new backend.
-    let (status, me) = server.get("/v1/me", a2["access_token"].as_str()).await;
+    let (status, me) = server
+        .get("/v1/me", used.alice["access_token"].as_str())
+        .await;
     assert_eq!(status, 200, "{me}");
     assert_eq!(me["user"]["email"], "alice@example.com");
     let (status, login) = server.login("alice@example.com").await;
     assert_eq!(status, 200, "{login}");
     // The latest refresh token keeps working.
-    let (status, a3) = server.refresh(&a2["refresh_token"]).await;
+    let (status, a3) = server.refresh(&used.alice["refresh_token"]).await;
     assert_eq!(status, 200, "{a3}");
     // Sessions kept their user agent and address.
     let (status, sessions) = server
@@ -108,20 +149,22 @@ async fn deployment_survives_a_copy_to(dir: &Path, target: &str) {
         "{sessions:?}"
     );
     // A token rotated before the copy is still recognised as reuse, and revokes the family.
-    let (status, reused) = server.refresh(&bob["refresh_token"]).await;
+    let (status, reused) = server.refresh(&used.bob["refresh_token"]).await;
     assert_eq!(
         (status, &reused["error"]),
         (401, &json!("refresh_token_reused"))
     );
-    let (status, revoked) = server.refresh(&b1["refresh_token"]).await;
+    let (status, revoked) = server.refresh(&used.bob_rotated["refresh_token"]).await;
     assert_eq!(
         (status, &revoked["error"]),
         (401, &json!("session_revoked"))
     );
     // A logout before the copy still holds, for the refresh and the access token.
-    let (status, body) = server.refresh(&carol["refresh_token"]).await;
+    let (status, body) = server.refresh(&used.carol["refresh_token"]).await;
     assert_eq!((status, &body["error"]), (401, &json!("session_revoked")));
-    let (status, body) = server.get("/v1/me", Some(carol_access)).await;
+    let (status, body) = server
+        .get("/v1/me", used.carol["access_token"].as_str())
+        .await;
     assert_eq!(status, 401, "{body}");
     server.stop();
 }

@@ -406,62 +406,87 @@ async fn events_of(server: &TestServer, email: &str) -> Vec<AuditEvent> {
         .1
 }
 
-async fn audit_log_records_a_flow_in_order_without_secrets(backend: Backend) {
-    let server = TestServer::start_on(&backend).await;
-    let email = "gus@example.com";
-    let post = |path: &'static str, body: Value| {
-        server
-            .client
-            .post(server.url(path))
-            .header("user-agent", AGENT)
-            .json(&body)
-            .send()
-    };
-    let signup: Value = post("/v1/signup", json!({"email": email, "password": PASSWORD}))
+/// `POST path` with the JSON `body` and [`AGENT`] as the user agent, without a token.
+async fn post_as_agent(server: &TestServer, path: &str, body: Value) -> reqwest::Response {
+    server
+        .client
+        .post(server.url(path))
+        .header("user-agent", AGENT)
+        .json(&body)
+        .send()
         .await
         .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let failed = post(
-        "/v1/login",
-        json!({"email": email, "password": "wrong password"}),
-    )
-    .await
-    .unwrap();
+}
+
+/// The answers (with their tokens) of the flow [`run_audited_flow`] goes through.
+struct Flow {
+    /// The sign-up; its session's refresh token is later reused.
+    signup: Value,
+    /// A login that then logs out.
+    logged_in: Value,
+    /// The rotation of the sign-up's refresh token.
+    rotated: Value,
+    /// A login the password change revokes.
+    doomed: Value,
+    /// The login that changes the password.
+    changer: Value,
+}
+
+/// Runs a flow as [`AGENT`] for `email`: sign-up, a login with a wrong password, one for an
+/// unknown email, a login and its logout, a rotation and the reuse of the rotated token after
+/// the grace window, two more logins, and a password change by the second.
+async fn run_audited_flow(server: &TestServer, email: &str) -> Flow {
+    let credentials = |password: &str| json!({"email": email, "password": password});
+    let login = async |password: &str| -> Value {
+        let response = post_as_agent(server, "/v1/login", credentials(password)).await;
+        response.json().await.unwrap()
+    };
+    let signup = post_as_agent(server, "/v1/signup", credentials(PASSWORD)).await;
+    let signup: Value = signup.json().await.unwrap();
+    let failed = post_as_agent(server, "/v1/login", credentials("wrong password")).await;
     assert_eq!(failed.status(), 401);
-    let unknown = post(
-        "/v1/login",
-        json!({"email": "nobody@example.com", "password": PASSWORD}),
-    )
-    .await
-    .unwrap();
+    let nobody = json!({"email": "nobody@example.com", "password": PASSWORD});
+    let unknown = post_as_agent(server, "/v1/login", nobody).await;
     assert_eq!(unknown.status(), 401);
-    let login =
-        |password: &'static str| post("/v1/login", json!({"email": email, "password": password}));
-    let logged_in: Value = login(PASSWORD).await.unwrap().json().await.unwrap();
-    let logout = post_bearer(&server, "/v1/logout", &access_token(&logged_in), json!({})).await;
+    let logged_in = login(PASSWORD).await;
+    let logout = post_bearer(server, "/v1/logout", &access_token(&logged_in), json!({})).await;
     assert_eq!(logout.status(), 204);
 
     // Refresh reuse: rotate the sign-up session's token, then present the old one after the
     // grace window.
-    let refresh = |token: String| post("/v1/refresh", json!({"refresh_token": token}));
-    let rotated: Value = refresh(refresh_token(&signup))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let refresh = || json!({"refresh_token": refresh_token(&signup)});
+    let rotated = post_as_agent(server, "/v1/refresh", refresh()).await;
+    let rotated: Value = rotated.json().await.unwrap();
     server.advance(Duration::from_secs(11));
-    let reused = refresh(refresh_token(&signup)).await.unwrap();
+    let reused = post_as_agent(server, "/v1/refresh", refresh()).await;
     assert_problem(reused, 401, "refresh_token_reused").await;
 
-    let doomed: Value = login(PASSWORD).await.unwrap().json().await.unwrap();
-    let changer: Value = login(PASSWORD).await.unwrap().json().await.unwrap();
-    let changed = change_password(&server, &access_token(&changer), PASSWORD, NEW_PASSWORD).await;
+    let doomed = login(PASSWORD).await;
+    let changer = login(PASSWORD).await;
+    let changed = change_password(server, &access_token(&changer), PASSWORD, NEW_PASSWORD).await;
     assert_eq!(changed.status(), 204);
+    Flow {
+        signup,
+        logged_in,
+        rotated,
+        doomed,
+        changer,
+    }
+}
 
+async fn audit_log_records_a_flow_in_order_without_secrets(backend: Backend) {
+    let server = TestServer::start_on(&backend).await;
+    let email = "gus@example.com";
+    let flow = run_audited_flow(&server, email).await;
     let events = events_of(&server, email).await;
+    assert_flow_recorded_in_order(&events, &flow);
+    assert_no_secret_stored(&server, &events, &flow, email).await;
+    assert_eq!(server.state.auth.auditor().failures(), 0);
+}
+
+/// `events` (the user's, newest first) are the flow's, in order, each with its session and
+/// detail, and all of the user with [`AGENT`] from 127.0.0.1.
+fn assert_flow_recorded_in_order(events: &[AuditEvent], flow: &Flow) {
     let mut oldest_first: Vec<&AuditEvent> = events.iter().collect();
     oldest_first.reverse();
     let seen: Vec<(AuditKind, Option<String>, Option<String>)> = oldest_first
@@ -475,30 +500,37 @@ async fn audit_log_records_a_flow_in_order_without_secrets(backend: Backend) {
         })
         .collect();
     let sid = |body: &Value| Some(body["session_id"].as_str().unwrap().to_owned());
+    let Flow {
+        signup,
+        logged_in,
+        doomed,
+        changer,
+        ..
+    } = flow;
     assert_eq!(
         seen,
         [
-            (AuditKind::Signup, sid(&signup), None),
+            (AuditKind::Signup, sid(signup), None),
             (AuditKind::LoginFailed, None, None),
-            (AuditKind::LoginSucceeded, sid(&logged_in), None),
+            (AuditKind::LoginSucceeded, sid(logged_in), None),
             (
                 AuditKind::SessionRevoked,
-                sid(&logged_in),
+                sid(logged_in),
                 Some("logout".into())
             ),
-            (AuditKind::RefreshReuseDetected, sid(&signup), None),
-            (AuditKind::LoginSucceeded, sid(&doomed), None),
-            (AuditKind::LoginSucceeded, sid(&changer), None),
-            (AuditKind::PasswordChanged, sid(&changer), None),
+            (AuditKind::RefreshReuseDetected, sid(signup), None),
+            (AuditKind::LoginSucceeded, sid(doomed), None),
+            (AuditKind::LoginSucceeded, sid(changer), None),
+            (AuditKind::PasswordChanged, sid(changer), None),
             (
                 AuditKind::SessionRevoked,
-                sid(&doomed),
+                sid(doomed),
                 Some("password_changed".into())
             ),
         ]
     );
     let user_id = signup["user"]["id"].as_str().unwrap();
-    for event in &events {
+    for event in events {
         assert_eq!(
             event.user_id.map(|u| u.to_string()).as_deref(),
             Some(user_id)
@@ -506,9 +538,17 @@ async fn audit_log_records_a_flow_in_order_without_secrets(backend: Backend) {
         assert_eq!(event.ip.as_deref(), Some("127.0.0.1"), "{event:?}");
         assert_eq!(event.user_agent.as_deref(), Some(AGENT), "{event:?}");
     }
+}
 
-    // No password, token or email in any stored row, as the store returns it or as
-    // `tokenauth audit --json` prints it.
+/// No password, token or email of the flow is in any stored row, as the store returns it or
+/// as `tokenauth audit --json` prints it; the rows hold more than the user's `events` (the
+/// unknown email's failure, without a user).
+async fn assert_no_secret_stored(
+    server: &TestServer,
+    events: &[AuditEvent],
+    flow: &Flow,
+    email: &str,
+) {
     let since = server
         .state
         .auth
@@ -540,7 +580,13 @@ async fn audit_log_records_a_flow_in_order_without_secrets(backend: Backend) {
         email.to_owned(),
         "nobody@example.com".to_owned(),
     ];
-    for body in [&signup, &logged_in, &rotated, &doomed, &changer] {
+    for body in [
+        &flow.signup,
+        &flow.logged_in,
+        &flow.rotated,
+        &flow.doomed,
+        &flow.changer,
+    ] {
         secrets.push(access_token(body));
         secrets.push(refresh_token(body));
     }
@@ -550,7 +596,6 @@ async fn audit_log_records_a_flow_in_order_without_secrets(backend: Backend) {
             "a secret in the audit log: {secret}"
         );
     }
-    assert_eq!(server.state.auth.auditor().failures(), 0);
 }
 
 async fn key_rotations_are_audited(backend: Backend) {

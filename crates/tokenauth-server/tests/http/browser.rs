@@ -119,32 +119,58 @@ async fn walk_through_the_ui(
     step: &mut &'static str,
 ) -> Result<(), String> {
     let email = "ada@example.com";
-    let ui = server.url("/");
-    let settings = server.state.auth.settings();
-    // Past the access token's lifetime and the verifier's leeway: the server calls it expired.
-    let expire = settings.access_token_ttl + settings.clock_leeway + Duration::from_secs(1);
-
     *step = "sign up";
-    browser.goto(&ui).await.map_err(debug)?;
+    sign_up(server, browser, email).await?;
+    *step = "reload while logged in";
+    let (session_id, user_id) = reload_while_logged_in(browser, email).await?;
+    *step = "tokens hidden from scripts";
+    tokens_are_hidden_from_scripts(browser).await?;
+    *step = "silent refresh on page load";
+    silent_refresh_on_page_load(server, browser, email, &session_id).await?;
+    *step = "silent refresh while the UI runs";
+    silent_refresh_while_the_ui_runs(server, browser).await?;
+    *step = "revoke another session";
+    revoke_another_session(server, browser, email).await?;
+    *step = "log out";
+    log_out(browser).await?;
+    *step = "log in, log out everywhere";
+    log_in_and_out_everywhere(browser, email).await?;
+    let sessions = server.state.auth.sessions(user_id).await.map_err(debug)?;
+    check(
+        sessions.is_empty(),
+        "no session is left after logging out everywhere",
+    )
+}
+
+/// How far to advance the clock for the server to call an access token expired: past its
+/// lifetime and the verifier's leeway.
+fn past_access_expiry(server: &TestServer) -> Duration {
+    let settings = server.state.auth.settings();
+    settings.access_token_ttl + settings.clock_leeway + Duration::from_secs(1)
+}
+
+/// Signs up with the UI's form: the signed-in view shows `email`.
+async fn sign_up(server: &TestServer, browser: &Client, email: &str) -> Result<(), String> {
+    browser.goto(&server.url("/")).await.map_err(debug)?;
     visible(browser, "#signed-out").await?;
     fill(browser, "#signup-email", email).await?;
     fill(browser, "#signup-password", PASSWORD).await?;
-    find(browser, "#signup-form button[type=submit]")
-        .await?
-        .click()
-        .await
-        .map_err(debug)?;
+    click(browser, "#signup-form button[type=submit]").await?;
     visible(browser, "#signed-in").await?;
-    expect_text(browser, "#whoami-email", email).await?;
+    expect_text(browser, "#whoami-email", email).await
+}
 
-    *step = "reload while logged in";
-    // A reload finds the session in the cookies.
+/// A reload finds the session in the cookies: still signed in as `email`, the current session
+/// in the list is the one of who am I, and marked. The session and user ids shown.
+async fn reload_while_logged_in(
+    browser: &Client,
+    email: &str,
+) -> Result<(String, tokenauth_core::UserId), String> {
     browser.refresh().await.map_err(debug)?;
     visible(browser, "#signed-in").await?;
     expect_text(browser, "#whoami-email", email).await?;
     let session_id = text(browser, "#whoami-session").await?;
-    let user_id: tokenauth_core::UserId =
-        text(browser, "#whoami-id").await?.parse().map_err(debug)?;
+    let user_id = text(browser, "#whoami-id").await?.parse().map_err(debug)?;
     let current = find(browser, "#sessions li.current").await?;
     check(
         current
@@ -163,9 +189,11 @@ async fn walk_through_the_ui(
             .contains("this session"),
         "the current session is marked",
     )?;
+    Ok((session_id, user_id))
+}
 
-    *step = "tokens hidden from scripts";
-    // The tokens are in HttpOnly cookies: the browser has them, page scripts do not.
+/// The tokens are in HttpOnly cookies: the browser has them, page scripts do not.
+async fn tokens_are_hidden_from_scripts(browser: &Client) -> Result<(), String> {
     let page_cookies = browser
         .execute("return document.cookie", vec![])
         .await
@@ -174,12 +202,19 @@ async fn walk_through_the_ui(
     check(
         !page_cookies.contains("eyJ") && !page_cookies.contains("tokenauth"),
         &format!("document.cookie shows no token: {page_cookies:?}"),
-    )?;
+    )
+}
 
-    *step = "silent refresh on page load";
-    // Silent refresh on page load. Off the UI (no timer runs), the server sees the access token
-    // expire; a bare request says so; the UI, loaded again, refreshes and retries by itself.
-    // (WebDriver lists the cookies a page's URL gets: only on /v1/refresh both show.)
+/// Silent refresh on page load. Off the UI (no timer runs), the server sees the access token
+/// expire; a bare request says so; the UI, loaded again, refreshes and retries by itself and
+/// shows the same `email` and `session_id`, with a token issued after the expiry.
+async fn silent_refresh_on_page_load(
+    server: &TestServer,
+    browser: &Client,
+    email: &str,
+    session_id: &str,
+) -> Result<(), String> {
+    // WebDriver lists the cookies a page's URL gets: only on /v1/refresh both show.
     browser
         .goto(&server.url("/v1/refresh"))
         .await
@@ -189,7 +224,7 @@ async fn walk_through_the_ui(
         access.is_some() && refresh.is_some(),
         "both token cookies are set",
     )?;
-    server.advance(expire);
+    server.advance(past_access_expiry(server));
     let bare = browser
         .execute_async(
             "const done = arguments[arguments.length - 1];
@@ -203,16 +238,22 @@ async fn walk_through_the_ui(
         bare["status"] == 401 && bare["body"]["error"] == "token_expired",
         &format!("the expired access cookie is refused: {bare}"),
     )?;
-    browser.goto(&ui).await.map_err(debug)?;
+    browser.goto(&server.url("/")).await.map_err(debug)?;
     visible(browser, "#signed-in").await?;
     expect_text(browser, "#whoami-email", email).await?;
-    expect_text(browser, "#whoami-session", &session_id).await?;
+    expect_text(browser, "#whoami-session", session_id).await?;
     no_error(browser).await?;
-    issued_after_advance(server, browser).await?;
+    issued_after_advance(server, browser).await
+}
 
-    *step = "silent refresh while the UI runs";
-    // Silent refresh while the UI runs: expire again, then ask for the list.
-    server.advance(expire);
+/// Silent refresh while the UI runs: expire again, then ask for the list. It is drawn again
+/// without an error, with a token issued after the expiry, and the current session was used
+/// (refreshed) after the expiry.
+async fn silent_refresh_while_the_ui_runs(
+    server: &TestServer,
+    browser: &Client,
+) -> Result<(), String> {
+    server.advance(past_access_expiry(server));
     browser
         .execute(
             "document.querySelectorAll('#sessions li').forEach(li => li.dataset.stale = '1')",
@@ -220,11 +261,7 @@ async fn walk_through_the_ui(
         )
         .await
         .map_err(debug)?;
-    find(browser, "#sessions-reload")
-        .await?
-        .click()
-        .await
-        .map_err(debug)?;
+    click(browser, "#sessions-reload").await?;
     wait_for(browser, "the list is drawn again", |b| async move {
         Ok(b.find_all(Locator::Css("#sessions li[data-stale]"))
             .await
@@ -249,10 +286,16 @@ async fn walk_through_the_ui(
     check(
         last_used.as_millisecond() >= server.clock.now().as_millis(),
         "the session was used (refreshed) after the access token expired",
-    )?;
+    )
+}
 
-    *step = "revoke another session";
-    // Another device logs in; it shows up and can be revoked from here.
+/// Another device logs in as `email`; it shows up in the list and can be revoked from here.
+/// Saves the screenshot `TOKENAUTH_UI_SCREENSHOT` asks for, with both sessions listed.
+async fn revoke_another_session(
+    server: &TestServer,
+    browser: &Client,
+    email: &str,
+) -> Result<(), String> {
     let other = server
         .client
         .post(server.url("/v1/login"))
@@ -262,47 +305,22 @@ async fn walk_through_the_ui(
         .await
         .map_err(debug)?;
     check(other.status() == 200, "a second login")?;
-    find(browser, "#sessions-reload")
-        .await?
-        .click()
-        .await
-        .map_err(debug)?;
-    wait_for(browser, "two sessions", |b| async move {
-        Ok(b.find_all(Locator::Css("#sessions li"))
-            .await
-            .map_err(debug)?
-            .len()
-            == 2)
-    })
-    .await?;
+    click(browser, "#sessions-reload").await?;
+    wait_for_sessions(browser, "two sessions", 2).await?;
     if let Ok(path) = std::env::var("TOKENAUTH_UI_SCREENSHOT") {
         viewport(browser, 1100, 800).await?;
         let png = browser.screenshot().await.map_err(debug)?;
         std::fs::write(&path, png).map_err(debug)?;
         eprintln!("screenshot of the logged-in UI saved to {path}");
     }
-    find(browser, "#sessions li:not(.current) button.revoke")
-        .await?
-        .click()
-        .await
-        .map_err(debug)?;
-    wait_for(browser, "one session left", |b| async move {
-        Ok(b.find_all(Locator::Css("#sessions li"))
-            .await
-            .map_err(debug)?
-            .len()
-            == 1)
-    })
-    .await?;
-    no_error(browser).await?;
+    click(browser, "#sessions li:not(.current) button.revoke").await?;
+    wait_for_sessions(browser, "one session left", 1).await?;
+    no_error(browser).await
+}
 
-    *step = "log out";
-    // Log out: back to the forms, the cookies are gone, and a reload stays logged out.
-    find(browser, "#logout")
-        .await?
-        .click()
-        .await
-        .map_err(debug)?;
+/// Log out: back to the forms, the cookies are gone, and a reload stays logged out.
+async fn log_out(browser: &Client) -> Result<(), String> {
+    click(browser, "#logout").await?;
     visible(browser, "#signed-out").await?;
     check(
         token_cookies(browser).await?.0.is_none(),
@@ -310,34 +328,22 @@ async fn walk_through_the_ui(
     )?;
     browser.refresh().await.map_err(debug)?;
     visible(browser, "#signed-out").await?;
-    no_error(browser).await?;
+    no_error(browser).await
+}
 
-    *step = "log in, log out everywhere";
-    // Log in with the form, then log out everywhere.
+/// Logs in as `email` with the form, then logs out everywhere: back to the forms, also after
+/// a reload.
+async fn log_in_and_out_everywhere(browser: &Client, email: &str) -> Result<(), String> {
     fill(browser, "#email", email).await?;
     fill(browser, "#password", PASSWORD).await?;
-    find(browser, "#login-form button[type=submit]")
-        .await?
-        .click()
-        .await
-        .map_err(debug)?;
+    click(browser, "#login-form button[type=submit]").await?;
     visible(browser, "#signed-in").await?;
     expect_text(browser, "#whoami-email", email).await?;
-    find(browser, "#logout-all")
-        .await?
-        .click()
-        .await
-        .map_err(debug)?;
+    click(browser, "#logout-all").await?;
     visible(browser, "#signed-out").await?;
     browser.refresh().await.map_err(debug)?;
     visible(browser, "#signed-out").await?;
-    no_error(browser).await?;
-    let sessions = server.state.auth.sessions(user_id).await.map_err(debug)?;
-    check(
-        sessions.is_empty(),
-        "no session is left after logging out everywhere",
-    )?;
-    Ok(())
+    no_error(browser).await
 }
 
 /// The access cookie holds a token issued at or after the server's current (advanced) time.
@@ -469,6 +475,23 @@ async fn find(browser: &Client, css: &str) -> Result<Element, String> {
         .for_element(Locator::Css(css))
         .await
         .map_err(|e| format!("{css}: {e:?}"))
+}
+
+/// Clicks the element `css` selects, once it is there.
+async fn click(browser: &Client, css: &str) -> Result<(), String> {
+    find(browser, css).await?.click().await.map_err(debug)
+}
+
+/// Waits until the sessions list has `count` entries (`what` names it for a timeout).
+async fn wait_for_sessions(browser: &Client, what: &str, count: usize) -> Result<(), String> {
+    wait_for(browser, what, |b| async move {
+        Ok(b.find_all(Locator::Css("#sessions li"))
+            .await
+            .map_err(debug)?
+            .len()
+            == count)
+    })
+    .await
 }
 
 async fn text(browser: &Client, css: &str) -> Result<String, String> {

@@ -59,21 +59,48 @@ async fn a_good_token_passes_with_identity_headers(backend: Backend) {
     assert_eq!(old.headers()["x-auth-roles"], "");
 }
 
+/// `token` with its payload's first two characters changed (its signature no longer matches).
+fn tampered(token: &str) -> String {
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let swap = if parts[1].starts_with("ab") {
+        "cd"
+    } else {
+        "ab"
+    };
+    parts[1].replace_range(0..2, swap);
+    parts.join(".")
+}
+
+/// `/v1/verify` with the `authorization` header `header` (none if `None`) answers 401 with a
+/// Bearer `invalid_token` challenge and no identity header; `name` names the case.
+async fn assert_refused_with_a_bearer_challenge(
+    server: &TestServer,
+    name: &str,
+    header: Option<String>,
+) {
+    let mut request = server.client.get(server.url("/v1/verify"));
+    if let Some(header) = header {
+        request = request.header("authorization", header);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 401, "{name}");
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.starts_with("Bearer") && challenge.contains(r#"error="invalid_token""#),
+        "{name}: {challenge}"
+    );
+    assert!(response.headers().get("x-auth-user").is_none(), "{name}");
+}
+
 async fn every_bad_token_is_401_with_a_bearer_challenge(backend: Backend) {
     let server = TestServer::start_on(&backend).await;
     let body = server.signup("bad@example.com", PASSWORD).await;
     let token = body["access_token"].as_str().unwrap().to_owned();
     let refresh = body["refresh_token"].as_str().unwrap().to_owned();
-    let tampered = {
-        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
-        let swap = if parts[1].starts_with("ab") {
-            "cd"
-        } else {
-            "ab"
-        };
-        parts[1].replace_range(0..2, swap);
-        parts.join(".")
-    };
+    let tampered = tampered(&token);
     let other = TestServer::start().await;
     let foreign = other.signup("bad@example.com", PASSWORD).await["access_token"]
         .as_str()
@@ -89,21 +116,7 @@ async fn every_bad_token_is_401_with_a_bearer_challenge(backend: Backend) {
         ("another server's token", Some(format!("Bearer {foreign}"))),
     ];
     for (name, header) in cases {
-        let mut request = server.client.get(server.url("/v1/verify"));
-        if let Some(header) = header {
-            request = request.header("authorization", header);
-        }
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status(), 401, "{name}");
-        let challenge = response.headers()["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        assert!(
-            challenge.starts_with("Bearer") && challenge.contains(r#"error="invalid_token""#),
-            "{name}: {challenge}"
-        );
-        assert!(response.headers().get("x-auth-user").is_none(), "{name}");
+        assert_refused_with_a_bearer_challenge(&server, name, header).await;
     }
 
     // Never from the query string.

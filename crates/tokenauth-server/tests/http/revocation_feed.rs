@@ -72,6 +72,41 @@ async fn logout(server: &TestServer, body: &Value) {
     assert_eq!(response.status(), 204);
 }
 
+/// A login of `email` with [`PASSWORD`]; its JSON body.
+async fn login(server: &TestServer, email: &str) -> Value {
+    server.login(email, PASSWORD).await.json().await.unwrap()
+}
+
+/// `DELETE path` with the access token of the sign-up or login answer `caller`; the status.
+async fn delete_as(server: &TestServer, path: &str, caller: &Value) -> reqwest::StatusCode {
+    server
+        .client
+        .delete(server.url(path))
+        .bearer_auth(access_token(caller))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// `client` revokes `refresh_token` through RFC 7009's `/oauth2/revoke`; the status.
+async fn revoke_as_client(
+    server: &TestServer,
+    client: &Client,
+    refresh_token: &str,
+) -> reqwest::StatusCode {
+    server
+        .client
+        .post(server.url("/oauth2/revoke"))
+        .basic_auth(&client.id, Some(&client.secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={refresh_token}"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
 async fn feed_requires_a_registered_client(backend: Backend) {
     let server = TestServer::start_on(&backend).await;
     let client = register(&server).await;
@@ -165,50 +200,32 @@ async fn revocations_follow_the_cursor(backend: Backend) {
     assert_eq!(snapshot["cursor"], next);
 }
 
-async fn every_kind_of_revocation_is_published(backend: Backend) {
-    let server =
-        TestServer::start_with(Options::on(&backend).with("refresh_reuse_grace", "0s")).await;
-    let client = register(&server).await;
-    let cursor = feed(&server, &client, "").await["cursor"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let mut expected = Vec::new();
+/// The sessions one revocation of each kind revoked, in that order, and Ann's that lives on.
+struct Revoked {
+    /// Ann's sign-up answer: her first session, still live.
+    ann: Value,
+    /// Ann's second session, which she revoked from her session list.
+    listed: String,
+    /// Bob's two sessions, ended by logging out everywhere, sorted.
+    bobs: Vec<String>,
+    /// Cy's session, revoked for the reuse of a rotated refresh token.
+    cy: String,
+    /// Dee's session, revoked by an API client through RFC 7009.
+    dee: String,
+}
 
+/// Revokes one session (or two) of each kind, as [`Revoked`] lists them.
+async fn revoke_one_of_each_kind(server: &TestServer, client: &Client) -> Revoked {
     // One session revoked from the session list.
     let ann = server.signup("ann@example.com", PASSWORD).await;
-    let other: Value = server
-        .login("ann@example.com", PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let response = server
-        .client
-        .delete(server.url(&format!("/v1/sessions/{}", session_id(&other))))
-        .bearer_auth(access_token(&ann))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 204);
-    expected.push(session_id(&other));
+    let other = login(server, "ann@example.com").await;
+    let path = format!("/v1/sessions/{}", session_id(&other));
+    assert_eq!(delete_as(server, &path, &ann).await, 204);
 
     // Log out everywhere: both of Bob's sessions.
     let bob = server.signup("bob@example.com", PASSWORD).await;
-    let bob2: Value = server
-        .login("bob@example.com", PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let response = server
-        .client
-        .delete(server.url("/v1/sessions"))
-        .bearer_auth(access_token(&bob))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 204);
+    let bob2 = login(server, "bob@example.com").await;
+    assert_eq!(delete_as(server, "/v1/sessions", &bob).await, 204);
     let mut bobs = vec![session_id(&bob), session_id(&bob2)];
     bobs.sort();
 
@@ -221,43 +238,50 @@ async fn every_kind_of_revocation_is_published(backend: Backend) {
 
     // RFC 7009 revocation by an API client.
     let dee = server.signup("dee@example.com", PASSWORD).await;
-    let response = server
-        .client
-        .post(server.url("/oauth2/revoke"))
-        .basic_auth(&client.id, Some(&client.secret))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={}", refresh_token(&dee)))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    assert_eq!(
+        revoke_as_client(server, client, &refresh_token(&dee)).await,
+        200
+    );
+    Revoked {
+        ann,
+        listed: session_id(&other),
+        bobs,
+        cy: session_id(&cy),
+        dee: session_id(&dee),
+    }
+}
+
+async fn every_kind_of_revocation_is_published(backend: Backend) {
+    let server =
+        TestServer::start_with(Options::on(&backend).with("refresh_reuse_grace", "0s")).await;
+    let client = register(&server).await;
+    let cursor = feed(&server, &client, "").await["cursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let revoked = revoke_one_of_each_kind(&server, &client).await;
 
     let page = feed(&server, &client, &format!("?after={cursor}")).await;
     let got = sids(&page);
     assert_eq!(got.len(), 5, "{page}");
-    assert_eq!(got[0], expected[0]);
+    assert_eq!(got[0], revoked.listed);
     let mut got_bobs = got[1..3].to_vec();
     got_bobs.sort();
-    assert_eq!(got_bobs, bobs);
-    assert_eq!(got[3], session_id(&cy));
-    assert_eq!(got[4], session_id(&dee));
+    assert_eq!(got_bobs, revoked.bobs);
+    assert_eq!(got[3], revoked.cy);
+    assert_eq!(got[4], revoked.dee);
 
     // Revoking what is already revoked publishes nothing more.
-    logout(&server, &ann).await;
+    let ann = &revoked.ann;
+    logout(&server, ann).await;
     let next = page["cursor"].as_str().unwrap();
     let after_logout = feed(&server, &client, &format!("?after={next}")).await;
-    assert_eq!(sids(&after_logout), [session_id(&ann)]);
+    assert_eq!(sids(&after_logout), [session_id(ann)]);
     let last = after_logout["cursor"].as_str().unwrap();
-    let response = server
-        .client
-        .post(server.url("/oauth2/revoke"))
-        .basic_auth(&client.id, Some(&client.secret))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={}", refresh_token(&ann)))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    assert_eq!(
+        revoke_as_client(&server, &client, &refresh_token(ann)).await,
+        200
+    );
     assert_eq!(
         sids(&feed(&server, &client, &format!("?after={last}")).await),
         Vec::<String>::new()

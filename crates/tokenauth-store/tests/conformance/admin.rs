@@ -5,13 +5,15 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use tokenauth_core::audit::{AuditEvent, AuditKind};
+use tokenauth_core::refresh_token::RefreshToken;
 use tokenauth_core::session::{RevokeReason, RotationOutcome};
 use tokenauth_core::store::{Store, StoreError};
 use tokenauth_core::{SessionId, UserId};
 
 use super::revocations::feed;
 use super::{
-    T0, add_session, at, email, new_session, new_user, revoked_since, rotate, sign_up, token,
+    Account, T0, add_session, at, email, new_session, new_user, revoked_since, rotate, sign_up,
+    token,
 };
 
 /// A user inserted without a session is found and has none; a taken email is a `Conflict`
@@ -192,21 +194,43 @@ pub async fn delete_user_erases_and_publishes_revocations(store: Arc<dyn Store>)
         "only the live ones"
     );
 
-    let events = feed(&store).await;
+    assert_revocations_published(&store, &revoked, feed_before).await;
+    assert_user_erased(&store, &ada, [second.id, ended.id], &second_token).await;
+    assert_others_untouched_and_email_free(&store, &bob).await;
+}
+
+/// The erasure appended one feed event per session in `revoked` after the first
+/// `feed_before`, all at the erasure's time (`at(10)`), and `sessions_revoked_since` still
+/// reports exactly them.
+async fn assert_revocations_published(
+    store: &Arc<dyn Store>,
+    revoked: &HashSet<SessionId>,
+    feed_before: usize,
+) {
+    let events = feed(store).await;
     assert_eq!(events.len(), feed_before + 2);
     let published: HashSet<SessionId> = events[feed_before..].iter().map(|e| e.session).collect();
-    assert_eq!(published, revoked);
+    assert_eq!(published, *revoked);
     assert!(events[feed_before..].iter().all(|e| e.revoked_at == at(10)));
-    let reported: HashSet<SessionId> = revoked_since(&store, at(10))
+    let reported: HashSet<SessionId> = revoked_since(store, at(10))
         .await
         .into_iter()
         .map(|(session, _)| session)
         .collect();
     assert_eq!(
-        reported, revoked,
+        reported, *revoked,
         "still known as revoked after the rows are gone"
     );
+}
 
+/// Nothing of `ada` is left: not the user (by id or email), not her first session nor
+/// `others`, not her refresh-token history (`second_token` is unknown), not her audit events.
+async fn assert_user_erased(
+    store: &Arc<dyn Store>,
+    ada: &Account,
+    others: [SessionId; 2],
+    second_token: &RefreshToken,
+) {
     assert!(store.find_user(ada.user.id).await.expect("find").is_none());
     assert!(
         store
@@ -215,7 +239,7 @@ pub async fn delete_user_erases_and_publishes_revocations(store: Arc<dyn Store>)
             .expect("find")
             .is_none()
     );
-    for session in [ada.session.id, second.id, ended.id] {
+    for session in [ada.session.id, others[0], others[1]] {
         assert!(store.find_session(session).await.expect("find").is_none());
     }
     assert!(
@@ -226,7 +250,7 @@ pub async fn delete_user_erases_and_publishes_revocations(store: Arc<dyn Store>)
             .is_empty()
     );
     assert_eq!(
-        rotate(&store, &second_token, at(11)).await,
+        rotate(store, second_token, at(11)).await,
         RotationOutcome::Unknown
     );
     assert!(
@@ -244,8 +268,10 @@ pub async fn delete_user_erases_and_publishes_revocations(store: Arc<dyn Store>)
             .expect("audit")
             .is_empty()
     );
+}
 
-    // Bob is untouched.
+/// `bob`'s user, session and audit event are untouched, and ada's email is free again.
+async fn assert_others_untouched_and_email_free(store: &Arc<dyn Store>, bob: &Account) {
     assert!(store.find_user(bob.user.id).await.expect("find").is_some());
     assert_eq!(
         store.sessions_of_user(bob.user.id).await.expect("s").len(),

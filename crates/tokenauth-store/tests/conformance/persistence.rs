@@ -5,14 +5,15 @@ use std::time::Duration;
 
 use tokenauth_core::UserId;
 use tokenauth_core::keys::KeyState;
-use tokenauth_core::session::{RevokeReason, RotationOutcome};
+use tokenauth_core::refresh_token::RefreshToken;
+use tokenauth_core::session::{RevokeReason, RotationOutcome, Session};
 use tokenauth_core::store::{Store, StoreError};
 
 use super::keys::{key, retired};
 use super::revocations::feed;
 use super::{
-    Backend, T0, active, add_session, at, email, new_session, new_user, only_session, request,
-    revoked_since, rotate, rotate_ok, sign_up, successor, token,
+    Account, Backend, T0, active, add_session, at, email, new_session, new_user, only_session,
+    request, revoked_since, rotate, rotate_ok, sign_up, successor, token,
 };
 
 fn assert_unavailable<T: std::fmt::Debug>(what: &str, result: Result<T, StoreError>) {
@@ -91,9 +92,25 @@ pub async fn failed_calls_change_nothing(backend: &dyn Backend) {
     let before = only_session(&store, alice.user.id, at(11)).await;
 
     backend.close().await;
+    assert_user_and_session_calls_unavailable(&store, &alice, &live).await;
+    assert_revocation_key_and_feed_calls_unavailable(&store, &alice).await;
+    drop(store);
+
+    let store = backend.open().await;
+    assert_nothing_changed(&store, &alice, &live, &before).await;
+    backend.check().await;
+}
+
+/// On the closed `store`, the rotation of `live` and of `alice`'s first (rotated) token and
+/// every user and session read or write fail with `Unavailable`.
+async fn assert_user_and_session_calls_unavailable(
+    store: &Arc<dyn Store>,
+    alice: &Account,
+    live: &RefreshToken,
+) {
     assert_unavailable(
         "rotate live token",
-        store.rotate_refresh_token(&request(&live, at(12))).await,
+        store.rotate_refresh_token(&request(live, at(12))).await,
     );
     assert_unavailable(
         "reuse old token",
@@ -133,6 +150,11 @@ pub async fn failed_calls_change_nothing(backend: &dyn Backend) {
         "list sessions",
         store.list_active_sessions(alice.user.id, at(12)).await,
     );
+}
+
+/// On the closed `store`, every revocation, key and revocation-feed call fails with
+/// `Unavailable`.
+async fn assert_revocation_key_and_feed_calls_unavailable(store: &Arc<dyn Store>, alice: &Account) {
     assert_unavailable(
         "revoke session",
         store
@@ -172,13 +194,21 @@ pub async fn failed_calls_change_nothing(backend: &dyn Backend) {
         "purge feed",
         store.purge_revocations(at(12), at(12), 10).await,
     );
-    drop(store);
+}
 
-    let store = backend.open().await;
-    assert_eq!(only_session(&store, alice.user.id, at(13)).await, before);
-    assert!(revoked_since(&store, T0).await.is_empty());
+/// After reopening, the failed calls left nothing behind: `alice`'s one session is as
+/// `before`, nothing is revoked or in the feed, bob was not signed up, no key was inserted,
+/// and `live` still rotates for `alice`'s session.
+async fn assert_nothing_changed(
+    store: &Arc<dyn Store>,
+    alice: &Account,
+    live: &RefreshToken,
+    before: &Session,
+) {
+    assert_eq!(only_session(store, alice.user.id, at(13)).await, *before);
+    assert!(revoked_since(store, T0).await.is_empty());
     assert!(
-        feed(&store).await.is_empty(),
+        feed(store).await.is_empty(),
         "failed revocations appended nothing"
     );
     assert!(
@@ -189,10 +219,9 @@ pub async fn failed_calls_change_nothing(backend: &dyn Backend) {
             .is_none()
     );
     assert!(store.list_signing_keys().await.expect("keys").is_empty());
-    let (_, owner) = rotate_ok(&store, &live, at(14)).await;
+    let (_, owner) = rotate_ok(store, live, at(14)).await;
     assert_eq!(owner.session_id, alice.session.id);
     assert!(owner.roles.is_empty());
-    backend.check().await;
 }
 
 /// How a test closes the store.

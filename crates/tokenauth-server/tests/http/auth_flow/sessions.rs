@@ -9,100 +9,92 @@ use std::time::Duration;
 use common::{Backend, Options, PASSWORD, TestServer, access_token, assert_problem, refresh_token};
 use serde_json::Value;
 
+/// A login of `email` with [`PASSWORD`]; its JSON body.
+async fn login(server: &TestServer, email: &str) -> Value {
+    server.login(email, PASSWORD).await.json().await.unwrap()
+}
+
+/// `DELETE path` with the access token of the sign-up or login answer `caller`.
+async fn delete_as(server: &TestServer, path: &str, caller: &Value) -> reqwest::Response {
+    server
+        .client
+        .delete(server.url(path))
+        .bearer_auth(access_token(caller))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The sessions `/v1/sessions` lists to the access token of the answer `caller`.
+async fn sessions_of(server: &TestServer, caller: &Value) -> Vec<Value> {
+    let list: Value = server
+        .get_bearer("/v1/sessions", &access_token(caller))
+        .await
+        .json()
+        .await
+        .unwrap();
+    list["sessions"].as_array().unwrap().clone()
+}
+
+/// The path of the session of the sign-up or login answer `body`.
+fn session_path(body: &Value) -> String {
+    format!("/v1/sessions/{}", body["session_id"].as_str().unwrap())
+}
+
 async fn sessions_can_be_listed_and_revoked_one_by_one_or_all_at_once(backend: Backend) {
     let server = TestServer::start_on(&backend).await;
     let first = server.signup("hank@example.com", PASSWORD).await;
-    let second: Value = server
-        .login("hank@example.com", PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let third: Value = server
-        .login("hank@example.com", PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let second = login(&server, "hank@example.com").await;
+    let third = login(&server, "hank@example.com").await;
     let other = server.signup("ivy@example.com", PASSWORD).await;
 
-    let list: Value = server
-        .get_bearer("/v1/sessions", &access_token(&third))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let sessions = list["sessions"].as_array().unwrap();
+    let sessions = sessions_of(&server, &third).await;
     assert_eq!(sessions.len(), 3);
     assert_eq!(sessions[0]["id"], third["session_id"], "newest first");
     assert_eq!(sessions[0]["current"], true);
     assert_eq!(sessions[1]["current"], false);
     assert!(sessions[0]["created_at"].as_str().unwrap().ends_with('Z'));
 
-    // Revoke one: the second session's refresh token dies; the others live.
-    let url = server.url(&format!(
-        "/v1/sessions/{}",
-        second["session_id"].as_str().unwrap()
-    ));
-    let revoked = server
-        .client
-        .delete(&url)
-        .bearer_auth(access_token(&third))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(revoked.status(), 204);
+    revoking_one_session_leaves_the_others(&server, &second, &third, &other).await;
+    logging_out_everywhere_revokes_every_session(&server, &first, &third).await;
+}
+
+/// `third` revokes `second`'s session: its refresh token dies. Revoking it again, `other`'s
+/// (someone else's) session or a garbage id answers 404, and `other` is untouched.
+async fn revoking_one_session_leaves_the_others(
+    server: &TestServer,
+    second: &Value,
+    third: &Value,
+    other: &Value,
+) {
+    let revoked = session_path(second);
+    assert_eq!(delete_as(server, &revoked, third).await.status(), 204);
     assert_problem(
-        server.refresh(&refresh_token(&second)).await,
+        server.refresh(&refresh_token(second)).await,
         401,
         "session_revoked",
     )
     .await;
-    // Revoking it again, or someone else's session, or garbage: 404.
-    let again = server
-        .client
-        .delete(&url)
-        .bearer_auth(access_token(&third))
-        .send()
-        .await
-        .unwrap();
-    assert_problem(again, 404, "not_found").await;
-    let foreign = server.url(&format!(
-        "/v1/sessions/{}",
-        other["session_id"].as_str().unwrap()
-    ));
-    let foreign = server
-        .client
-        .delete(&foreign)
-        .bearer_auth(access_token(&third))
-        .send()
-        .await
-        .unwrap();
-    assert_problem(foreign, 404, "not_found").await;
-    let garbage = server
-        .client
-        .delete(server.url("/v1/sessions/not-a-uuid"))
-        .bearer_auth(access_token(&third))
-        .send()
-        .await
-        .unwrap();
-    assert_problem(garbage, 404, "not_found").await;
+    let foreign = session_path(other);
+    for path in [revoked.as_str(), &foreign, "/v1/sessions/not-a-uuid"] {
+        assert_problem(delete_as(server, path, third).await, 404, "not_found").await;
+    }
     assert_eq!(
-        server.refresh(&refresh_token(&other)).await.status(),
+        server.refresh(&refresh_token(other)).await.status(),
         200,
         "ivy is untouched"
     );
+}
 
-    // Log out everywhere.
-    let all = server
-        .client
-        .delete(server.url("/v1/sessions"))
-        .bearer_auth(access_token(&first))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(all.status(), 204);
-    for body in [&first, &third] {
+/// `first` logs out everywhere: the refresh tokens of `first` and `third` and the access token
+/// of `third` are then refused as revoked.
+async fn logging_out_everywhere_revokes_every_session(
+    server: &TestServer,
+    first: &Value,
+    third: &Value,
+) {
+    assert_eq!(delete_as(server, "/v1/sessions", first).await.status(), 204);
+    for body in [first, third] {
         assert_problem(
             server.refresh(&refresh_token(body)).await,
             401,
@@ -112,7 +104,7 @@ async fn sessions_can_be_listed_and_revoked_one_by_one_or_all_at_once(backend: B
     }
     assert_problem(
         server
-            .get_bearer("/v1/sessions", &access_token(&third))
+            .get_bearer("/v1/sessions", &access_token(third))
             .await,
         401,
         "session_revoked",
@@ -234,6 +226,17 @@ fn millis(value: &Value) -> i64 {
         .as_millisecond()
 }
 
+/// Advances the clock by `minutes` and refreshes with `body`'s refresh token, which must
+/// succeed; the new answer.
+async fn refresh_after(server: &TestServer, minutes: u32, body: &Value) -> Value {
+    server.advance(Duration::from_secs(60) * minutes);
+    let response = server.refresh(&refresh_token(body)).await;
+    let status = response.status();
+    let body = response.json::<Value>().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
 /// Rotations move a session's expiry by the idle timeout but never past its absolute end:
 /// `refresh_token_expires_in` shrinks to the time left, `/v1/sessions` shows both ends, a
 /// refresh at the absolute end is refused as expired, and a session left unused for the idle
@@ -247,72 +250,22 @@ async fn sessions_end_at_their_absolute_end_and_after_idling(backend: Backend) {
             .with("session_max_lifetime", "2h"),
     )
     .await;
-    let minute = Duration::from_secs(60);
     let body = server.signup("lena@example.com", PASSWORD).await;
     assert_eq!(body["expires_in"], 60);
     assert_eq!(body["refresh_token_expires_in"], 1800, "the idle timeout");
-    let idle: Value = server
-        .login("lena@example.com", PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let idle = login(&server, "lena@example.com").await;
 
-    let list: Value = server
-        .get_bearer("/v1/sessions", &access_token(&body))
+    let listed = sessions_of(&server, &body)
         .await
-        .json()
-        .await
-        .unwrap();
-    let listed = list["sessions"]
-        .as_array()
-        .unwrap()
-        .iter()
+        .into_iter()
         .find(|s| s["id"] == body["session_id"])
-        .unwrap()
-        .clone();
+        .unwrap();
     let created = millis(&listed["created_at"]);
     assert_eq!(millis(&listed["expires_at"]) - created, 1_800_000);
     assert_eq!(millis(&listed["absolute_expires_at"]) - created, 7_200_000);
 
-    let mut current = body;
-    let refresh = |token: String| {
-        let server = &server;
-        async move {
-            let response = server.refresh(&token).await;
-            let status = response.status();
-            let body = response.json::<Value>().await.unwrap();
-            assert_eq!(status, 200, "{body}");
-            body
-        }
-    };
-    server.advance(minute * 25);
-    current = refresh(refresh_token(&current)).await;
-    assert_eq!(current["refresh_token_expires_in"], 1800, "sliding");
-    // The login's session was not used for the whole idle timeout.
-    server.advance(minute * 5);
-    assert_problem(
-        server.refresh(&refresh_token(&idle)).await,
-        401,
-        "token_expired",
-    )
-    .await;
-    for wait in [20, 25] {
-        server.advance(minute * wait);
-        current = refresh(refresh_token(&current)).await;
-        assert_eq!(current["refresh_token_expires_in"], 1800);
-    }
-    // At 1 h 40 min only 20 minutes of the session are left.
-    server.advance(minute * 25);
-    current = refresh(refresh_token(&current)).await;
-    assert_eq!(current["refresh_token_expires_in"], 1200, "capped");
-    let list: Value = server
-        .get_bearer("/v1/sessions", &access_token(&current))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let sessions = list["sessions"].as_array().unwrap();
+    let current = rotations_slide_until_the_absolute_end(&server, &body, &idle).await;
+    let sessions = sessions_of(&server, &current).await;
     assert_eq!(sessions.len(), 1, "the idle session is not listed");
     assert_eq!(
         sessions[0]["expires_at"],
@@ -323,16 +276,44 @@ async fn sessions_end_at_their_absolute_end_and_after_idling(backend: Backend) {
         7_200_000
     );
 
-    server.advance(minute * 19);
-    current = refresh(refresh_token(&current)).await;
+    let current = refresh_after(&server, 19, &current).await;
     assert_eq!(current["refresh_token_expires_in"], 60);
-    server.advance(minute);
+    server.advance(Duration::from_secs(60));
     assert_problem(
         server.refresh(&refresh_token(&current)).await,
         401,
         "token_expired",
     )
     .await;
+}
+
+/// From the sign-up answer `body` (with the 30 min idle timeout and 2 h lifetime of
+/// [`sessions_end_at_their_absolute_end_and_after_idling`]): each rotation gets the full idle
+/// timeout until, at 1 h 40 min, only 20 minutes are left; meanwhile the `idle` login's session,
+/// unused for 30 minutes, has expired. The last answer.
+async fn rotations_slide_until_the_absolute_end(
+    server: &TestServer,
+    body: &Value,
+    idle: &Value,
+) -> Value {
+    let mut current = refresh_after(server, 25, body).await;
+    assert_eq!(current["refresh_token_expires_in"], 1800, "sliding");
+    // The login's session was not used for the whole idle timeout.
+    server.advance(Duration::from_secs(60) * 5);
+    assert_problem(
+        server.refresh(&refresh_token(idle)).await,
+        401,
+        "token_expired",
+    )
+    .await;
+    for wait in [20, 25] {
+        current = refresh_after(server, wait, &current).await;
+        assert_eq!(current["refresh_token_expires_in"], 1800);
+    }
+    // At 1 h 40 min only 20 minutes of the session are left.
+    current = refresh_after(server, 25, &current).await;
+    assert_eq!(current["refresh_token_expires_in"], 1200, "capped");
+    current
 }
 
 /// Access tokens minted while `access_token_ttl` was 1 h stay refused after their session is
