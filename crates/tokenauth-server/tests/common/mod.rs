@@ -2,6 +2,7 @@
 //! real `tokenauth` binary as a child process is in [`process`].
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +11,8 @@ use serde_json::{Value, json};
 use tokenauth_core::ManualClock;
 use tokenauth_core::password::HashCost;
 use tokenauth_server::config::{Config, Layer, RawValue};
+use tokenauth_server::http::client_ip::TrustedProxies;
+use tokenauth_server::http::rate_limit::Rate;
 use tokenauth_server::http::state::AppState;
 use tokenauth_server::{Application, BuildOptions};
 use tokenauth_store::postgres::test_schema::TestSchema;
@@ -104,7 +107,6 @@ pub struct TestServer {
 pub type Configure = Box<dyn FnOnce(&mut Config) + Send>;
 
 pub struct Options {
-    pub settings: Vec<(&'static str, String)>,
     /// Changes to the typed configuration, in order; the rules between settings are checked
     /// after them.
     pub configure: Vec<Configure>,
@@ -118,7 +120,6 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
-            settings: Vec::new(),
             configure: Vec::new(),
             clock: None,
             hash_cost: TEST_HASH_COST,
@@ -147,11 +148,6 @@ impl Options {
             temp: stopped.temp,
             ..Self::default()
         }
-    }
-
-    pub fn with(mut self, name: &'static str, value: &str) -> Self {
-        self.settings.push((name, value.to_owned()));
-        self
     }
 
     /// These options with `change` made to the typed configuration (after the defaults and
@@ -196,9 +192,6 @@ impl TestServer {
         layer.insert("data_dir", RawValue::Text(data_dir.display().to_string()));
         if let Backend::Postgres(schema) = &options.backend {
             layer.insert("database_url", RawValue::Text(schema.url()));
-        }
-        for (name, value) in options.settings {
-            layer.insert(name, RawValue::Text(value));
         }
         let mut config = Config::from_layer(layer).expect("test config");
         for change in options.configure {
@@ -374,6 +367,21 @@ pub async fn assert_no_user(server: &TestServer, email: &str, password: &str) {
 }
 
 /// Decodes a JWT's header and payload without verifying (for inspection in tests).
+/// A rate limit of `count` per `per` (a second or a minute), as `rate_limit_*` settings hold.
+pub fn rate(count: u32, per: Duration) -> Option<Rate> {
+    let count = NonZeroU32::new(count).expect("a rate above zero");
+    Some(if per >= Duration::from_secs(60) {
+        Rate::per_minute(count)
+    } else {
+        Rate::per_second(count)
+    })
+}
+
+/// `trusted_proxies` holding these addresses or ranges.
+pub fn trusted_proxies(items: &[&str]) -> TrustedProxies {
+    TrustedProxies::parse(items).expect("proxy addresses")
+}
+
 pub fn jwt_parts(token: &str) -> (Value, Value) {
     use base64::Engine as _;
     let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -256,11 +256,10 @@ async fn tampered_and_unsigned_jwts_are_refused(backend: Backend) {
 }
 
 async fn expired_token_is_token_expired(backend: Backend) {
-    let server = TestServer::start_with(
-        common::Options::on(&backend)
-            .with("access_token_ttl", "1m")
-            .with("clock_leeway", "10s"),
-    )
+    let server = TestServer::start_with(common::Options::on(&backend).configure(move |c| {
+        c.access_token_ttl = Duration::from_secs(60);
+        c.clock_leeway = Duration::from_secs(10);
+    }))
     .await;
     let token = access_token(&server.signup("expired@example.com", PASSWORD).await);
     server.advance(Duration::from_secs(60 + 10 + 1));

@@ -75,9 +75,11 @@ async fn ui_files_are_served_with_their_types_and_security_headers() {
         assert!(response.text().await.unwrap().contains(marker), "{path}");
     }
 
-    let https =
-        TestServer::start_with(Options::default().with("issuer", "https://auth.example.test"))
-            .await;
+    let https = TestServer::start_with(Options::default().configure(move |c| {
+        c.issuer = "https://auth.example.test".to_owned();
+        c.audience = "https://auth.example.test".to_owned();
+    }))
+    .await;
     let response = https.client.get(https.url("/")).send().await.unwrap();
     assert_eq!(
         response.headers()["strict-transport-security"],
@@ -96,11 +98,10 @@ async fn the_web_ui_signs_up_refreshes_silently_and_logs_out_in_chromium() {
     // The test server's clock only moves when told to: the 3 s tokens expire exactly when the
     // test advances it, not while Chromium starts. The reuse grace covers a refresh answer a
     // navigation may cut off (the browser keeps the previous refresh cookie) across advances.
-    let server = TestServer::start_with(
-        Options::default()
-            .with("access_token_ttl", "3s")
-            .with("refresh_reuse_grace", "5m"),
-    )
+    let server = TestServer::start_with(Options::default().configure(move |c| {
+        c.access_token_ttl = Duration::from_secs(3);
+        c.refresh_reuse_grace = Duration::from_secs(300);
+    }))
     .await;
     let driver = ChromeDriver::start().await;
     let browser = driver.browser().await;

@@ -13,7 +13,10 @@ const APP: &str = "https://app.example.com";
 const EVIL: &str = "https://evil.example";
 
 async fn server() -> TestServer {
-    TestServer::start_with(Options::default().with("cors_allowed_origins", APP)).await
+    TestServer::start_with(
+        Options::default().configure(move |c| c.cors_allowed_origins = vec![APP.to_owned()]),
+    )
+    .await
 }
 
 /// The `Set-Cookie` headers of a response, by cookie name.
@@ -407,7 +410,11 @@ async fn header_mode_needs_no_csrf_header_and_sets_no_cookies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cookie_mode_off_refuses_cookies() {
-    let server = TestServer::start_with(Options::default().with("cookie_mode", "off")).await;
+    let server = TestServer::start_with(
+        Options::default()
+            .configure(move |c| c.cookie_mode = tokenauth_server::config::CookieMode::Off),
+    )
+    .await;
     let signup = server
         .client
         .post(server.url("/v1/signup"))
@@ -425,8 +432,11 @@ async fn cookie_mode_off_refuses_cookies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_https_issuer_gets_prefixed_cookie_names() {
-    let server =
-        TestServer::start_with(Options::default().with("issuer", "https://auth.example.com")).await;
+    let server = TestServer::start_with(Options::default().configure(move |c| {
+        c.issuer = "https://auth.example.com".to_owned();
+        c.audience = "https://auth.example.com".to_owned();
+    }))
+    .await;
     let response = server
         .client
         .post(server.url("/v1/signup"))

@@ -21,9 +21,10 @@ async fn login_takes_as_long_for_unknown_emails_as_for_wrong_passwords() {
     // Lock-outs and the per-IP login rate would refuse before hashing: this measures hashing.
     let server = TestServer::start_with(Options {
         hash_cost: HashCost::OWASP,
-        ..Options::default()
-            .with("login_max_failures", "0")
-            .with("rate_limit_login", "off")
+        ..Options::default().configure(move |c| {
+            c.throttling.login_max_failures = 0;
+            c.throttling.rate_limit_login = None;
+        })
     })
     .await;
     server.signup("known@example.com", PASSWORD).await;
@@ -64,7 +65,10 @@ async fn login_takes_as_long_for_unknown_emails_as_for_wrong_passwords() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uniform_sign_up_answers_a_taken_email_like_a_new_one() {
     let server =
-        TestServer::start_with(Options::default().with("signup_response", "uniform")).await;
+        TestServer::start_with(Options::default().configure(move |c| {
+            c.signup_response = tokenauth_server::config::SignupResponse::Uniform
+        }))
+        .await;
     let sign_up = |email: &'static str| {
         server
             .client

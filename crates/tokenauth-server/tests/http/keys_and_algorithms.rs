@@ -47,7 +47,10 @@ async fn each_asymmetric_algorithm_works_end_to_end_and_verifies_from_jwks(backe
         ("RS256", Algorithm::RS256),
     ] {
         let backend = backend.fresh(alg).await;
-        let server = TestServer::start_with(Options::on(&backend).with("signing_alg", alg)).await;
+        let server = TestServer::start_with(Options::on(&backend).configure(move |c| {
+            c.signing_alg = alg.parse().expect("a signing algorithm");
+        }))
+        .await;
         let body = server.signup("alg@example.com", PASSWORD).await;
         let token = body["access_token"].as_str().unwrap();
         assert_eq!(
@@ -76,7 +79,10 @@ async fn each_asymmetric_algorithm_works_end_to_end_and_verifies_from_jwks(backe
 }
 
 async fn hs256_works_end_to_end_and_its_secret_is_never_published(backend: Backend) {
-    let server = TestServer::start_with(Options::on(&backend).with("signing_alg", "HS256")).await;
+    let server = TestServer::start_with(
+        Options::on(&backend).configure(move |c| c.signing_alg = tokenauth_jwt::Algorithm::HS256),
+    )
+    .await;
     let body = server.signup("hmac@example.com", PASSWORD).await;
     let token = body["access_token"].as_str().unwrap();
     assert_eq!(jwt_parts(token).0["alg"], "HS256");
@@ -103,7 +109,10 @@ async fn hs256_works_end_to_end_and_its_secret_is_never_published(backend: Backe
 }
 
 async fn jwks_is_cacheable_and_discovery_points_at_it(backend: Backend) {
-    let server = TestServer::start_with(Options::on(&backend).with("jwks_max_age", "2m")).await;
+    let server = TestServer::start_with(
+        Options::on(&backend).configure(move |c| c.jwks_max_age = Duration::from_secs(120)),
+    )
+    .await;
     let response = server
         .client
         .get(server.url("/.well-known/jwks.json"))
@@ -128,13 +137,12 @@ async fn scheduled_rotation_publishes_first_signs_later_and_retires_after_tokens
     backend: Backend,
 ) {
     // Rotation every hour; JWKS cached 1 minute, so a new key is published 2 minutes ahead.
-    let server = TestServer::start_with(
-        Options::on(&backend)
-            .with("key_rotation_interval", "1h")
-            .with("jwks_max_age", "1m")
-            .with("access_token_ttl", "5m")
-            .with("clock_leeway", "10s"),
-    )
+    let server = TestServer::start_with(Options::on(&backend).configure(move |c| {
+        c.key_rotation_interval = Duration::from_secs(3600);
+        c.jwks_max_age = Duration::from_secs(60);
+        c.access_token_ttl = Duration::from_secs(300);
+        c.clock_leeway = Duration::from_secs(10);
+    }))
     .await;
     server.signup("rota@example.com", PASSWORD).await;
     let first_kid = kids(&server.jwks().await)[0].clone();
@@ -179,7 +187,10 @@ async fn scheduled_rotation_publishes_first_signs_later_and_retires_after_tokens
 }
 
 async fn forced_rotation_waits_for_caches_unless_immediate(backend: Backend) {
-    let server = TestServer::start_with(Options::on(&backend).with("jwks_max_age", "1m")).await;
+    let server = TestServer::start_with(
+        Options::on(&backend).configure(move |c| c.jwks_max_age = Duration::from_secs(60)),
+    )
+    .await;
     server.signup("force@example.com", PASSWORD).await;
     let first_kid = kids(&server.jwks().await)[0].clone();
     let keys = server.state.auth.keys().clone();
@@ -215,16 +226,18 @@ async fn forced_rotation_waits_for_caches_unless_immediate(backend: Backend) {
 }
 
 async fn changing_the_algorithm_rotates_gracefully_across_a_restart(backend: Backend) {
-    let server = TestServer::start_with(Options::on(&backend).with("jwks_max_age", "1m")).await;
+    let server = TestServer::start_with(
+        Options::on(&backend).configure(move |c| c.jwks_max_age = Duration::from_secs(60)),
+    )
+    .await;
     let body = server.signup("switch@example.com", PASSWORD).await;
     let es_token = body["access_token"].as_str().unwrap().to_owned();
     let stopped = server.stop().await;
 
-    let server = TestServer::start_with(
-        Options::after(stopped)
-            .with("signing_alg", "EdDSA")
-            .with("jwks_max_age", "1m"),
-    )
+    let server = TestServer::start_with(Options::after(stopped).configure(move |c| {
+        c.signing_alg = tokenauth_jwt::Algorithm::EdDSA;
+        c.jwks_max_age = Duration::from_secs(60);
+    }))
     .await;
     let jwks = server.jwks().await;
     let mut algs: Vec<&str> = jwks["keys"]
@@ -262,7 +275,10 @@ async fn changing_the_algorithm_rotates_gracefully_across_a_restart(backend: Bac
 /// pending one is withdrawn before it would activate, and one made active elsewhere is not put
 /// in force; the server keeps its signer until a key of its own algorithm takes over.
 async fn a_server_never_activates_a_key_of_another_algorithm(backend: Backend) {
-    let server = TestServer::start_with(Options::on(&backend).with("jwks_max_age", "1m")).await;
+    let server = TestServer::start_with(
+        Options::on(&backend).configure(move |c| c.jwks_max_age = Duration::from_secs(60)),
+    )
+    .await;
     server.signup("alg@example.com", PASSWORD).await;
     let first = kid_of(&access_token_for(&server, "alg@example.com").await);
     let store = server.state.store.clone();

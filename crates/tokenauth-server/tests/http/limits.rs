@@ -39,7 +39,8 @@ async fn oversized_headers_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_beyond_the_limit_wait_for_a_free_slot() {
-    let server = TestServer::start_with(Options::default().with("max_connections", "2")).await;
+    let server =
+        TestServer::start_with(Options::default().configure(move |c| c.max_connections = 2)).await;
     let addr = server.base.trim_start_matches("http://").to_owned();
     // Two idle connections take both slots.
     let mut first = TcpStream::connect(&addr).await.unwrap();

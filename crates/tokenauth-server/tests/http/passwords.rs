@@ -67,11 +67,12 @@ async fn a_burst_of_logins_beyond_the_queue_gets_503_with_retry_after(backend: B
     // failures the lock-out, before the queue: this test is about the queue alone.
     let server = TestServer::start_with(Options {
         hash_cost: HashCost::OWASP,
-        ..Options::on(&backend)
-            .with("password_hash_concurrency", "1")
-            .with("password_hash_queue", "1")
-            .with("rate_limit_login", "off")
-            .with("login_max_failures", "0")
+        ..Options::on(&backend).configure(move |c| {
+            c.password_hash_concurrency = 1;
+            c.password_hash_queue = 1;
+            c.throttling.rate_limit_login = None;
+            c.throttling.login_max_failures = 0;
+        })
     })
     .await;
     let attempts = (0..16).map(|_| {

@@ -164,7 +164,10 @@ async fn bad_queries_are_rejected(backend: Backend) {
 }
 
 async fn revocations_follow_the_cursor(backend: Backend) {
-    let server = TestServer::start_with(Options::on(&backend).with("access_token_ttl", "2m")).await;
+    let server = TestServer::start_with(
+        Options::on(&backend).configure(move |c| c.access_token_ttl = Duration::from_secs(120)),
+    )
+    .await;
     let client = register(&server).await;
     let ann = server.signup("ann@example.com", PASSWORD).await;
     let first = feed(&server, &client, "").await;
@@ -252,8 +255,10 @@ async fn revoke_one_of_each_kind(server: &TestServer, client: &Client) -> Revoke
 }
 
 async fn every_kind_of_revocation_is_published(backend: Backend) {
-    let server =
-        TestServer::start_with(Options::on(&backend).with("refresh_reuse_grace", "0s")).await;
+    let server = TestServer::start_with(
+        Options::on(&backend).configure(move |c| c.refresh_reuse_grace = Duration::from_secs(0)),
+    )
+    .await;
     let client = register(&server).await;
     let cursor = feed(&server, &client, "").await["cursor"]
         .as_str()
@@ -387,9 +392,10 @@ async fn a_logout_on_one_instance_reaches_the_other() {
         return;
     };
     let shared = |backend: &Backend| {
-        Options::on(backend)
-            .with("issuer", "http://auth.test")
-            .with("audience", "http://api.test")
+        Options::on(backend).configure(move |c| {
+            c.issuer = "http://auth.test".to_owned();
+            c.audience = "http://api.test".to_owned();
+        })
     };
     let a = TestServer::start_with(shared(&backend)).await;
     let b = TestServer::start_with(shared(&backend)).await;

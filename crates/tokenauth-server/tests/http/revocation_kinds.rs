@@ -186,8 +186,10 @@ async fn every_revocation_kind_leaves_one_feed_event_one_audit_event_one_increme
     backend: Backend,
     snapshotter: &Snapshotter,
 ) {
-    let server =
-        TestServer::start_with(Options::on(&backend).with("refresh_reuse_grace", "0s")).await;
+    let server = TestServer::start_with(
+        Options::on(&backend).configure(move |c| c.refresh_reuse_grace = Duration::from_secs(0)),
+    )
+    .await;
     users_own_revocations(&server, snapshotter).await;
     theft_and_client_revocations(&server, snapshotter).await;
     operator_revocations(&server, snapshotter).await;

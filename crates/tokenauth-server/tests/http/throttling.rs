@@ -43,7 +43,10 @@ async fn retry_after(response: reqwest::Response) -> u64 {
 /// A server on `backend` for the lock-out tests, which send logins faster than any one client
 /// may: the per-IP login bucket is switched off so that only the lock-out answers.
 async fn lockout_server(backend: &Backend) -> TestServer {
-    TestServer::start_with(Options::on(backend).with("rate_limit_login", "off")).await
+    TestServer::start_with(
+        Options::on(backend).configure(move |c| c.throttling.rate_limit_login = None),
+    )
+    .await
 }
 
 /// `n` wrong-password logins for `email`, each refused 401.
@@ -150,8 +153,10 @@ async fn a_locked_out_login_computes_no_hash() {
         },
         ..Options::default()
     }
-    .with("password_hash_concurrency", "1")
-    .with("password_hash_queue", "0");
+    .configure(move |c| {
+        c.password_hash_concurrency = 1;
+        c.password_hash_queue = 0;
+    });
     let server = TestServer::start_with(options).await;
     fail_logins(&server, "eve@example.com", 5).await;
 
@@ -200,7 +205,7 @@ async fn two_instances_share_the_lockout() {
             clock: Some(a.clock.clone()),
             ..Options::on(&backend)
         }
-        .with("rate_limit_login", "off"),
+        .configure(move |c| c.throttling.rate_limit_login = None),
     )
     .await;
     a.signup("fay@example.com", PASSWORD).await;
@@ -245,7 +250,9 @@ async fn answer(response: reqwest::Response) -> (u16, Option<String>, Value) {
 async fn concurrent_guesses_are_checked_at_most_the_limit_then_refused_alike(backend: Backend) {
     let server = TestServer::start_with(Options {
         hash_cost: SLOW_HASH,
-        ..Options::on(&backend).with("trusted_proxies", "127.0.0.1")
+        ..Options::on(&backend).configure(move |c| {
+            c.throttling.trusted_proxies = common::trusted_proxies(&["127.0.0.1"])
+        })
     })
     .await;
     server.signup("ada@example.com", PASSWORD).await;
@@ -435,9 +442,11 @@ async fn a_locked_out_password_check_computes_no_hash() {
         },
         ..Options::default()
     }
-    .with("password_hash_concurrency", "1")
-    .with("password_hash_queue", "0")
-    .with("rate_limit_login", "off");
+    .configure(move |c| {
+        c.password_hash_concurrency = 1;
+        c.password_hash_queue = 0;
+        c.throttling.rate_limit_login = None;
+    });
     let server = TestServer::start_with(options).await;
     let access = access_token(&server.signup("eve@example.com", PASSWORD).await);
     fail_logins(&server, "eve@example.com", 5).await;

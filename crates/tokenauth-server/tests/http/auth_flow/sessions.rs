@@ -113,12 +113,12 @@ async fn logging_out_everywhere_revokes_every_session(
 }
 
 async fn access_and_refresh_tokens_expire(backend: Backend) {
-    let server = TestServer::start_with(
-        Options::on(&backend)
-            .with("access_token_ttl", "1m")
-            .with("refresh_token_ttl", "1h")
-            .with("clock_leeway", "5s"),
-    )
+    let server = TestServer::start_with(Options::on(&backend).configure(move |c| {
+        c.access_token_ttl = Duration::from_secs(60);
+        c.refresh_token_ttl = Duration::from_secs(3600);
+        c.clock_leeway = Duration::from_secs(5);
+        c.session_idle_timeout = Duration::from_secs(3600);
+    }))
     .await;
     let body = server.signup("jack@example.com", PASSWORD).await;
     assert_eq!(body["expires_in"], 60);
@@ -167,8 +167,11 @@ async fn access_and_refresh_tokens_expire(backend: Backend) {
 }
 
 async fn ended_sessions_are_purged_after_the_retention_period(backend: Backend) {
-    let server =
-        TestServer::start_with(Options::on(&backend).with("refresh_token_ttl", "1h")).await;
+    let server = TestServer::start_with(Options::on(&backend).configure(move |c| {
+        c.refresh_token_ttl = Duration::from_secs(3600);
+        c.session_idle_timeout = Duration::from_secs(3600);
+    }))
+    .await;
     let ended = server.signup("purge@example.com", PASSWORD).await;
     let logged_out: Value = server
         .login("purge@example.com", PASSWORD)
@@ -242,13 +245,12 @@ async fn refresh_after(server: &TestServer, minutes: u32, body: &Value) -> Value
 /// refresh at the absolute end is refused as expired, and a session left unused for the idle
 /// timeout has expired.
 async fn sessions_end_at_their_absolute_end_and_after_idling(backend: Backend) {
-    let server = TestServer::start_with(
-        Options::on(&backend)
-            .with("access_token_ttl", "1m")
-            .with("refresh_token_ttl", "1h")
-            .with("session_idle_timeout", "30m")
-            .with("session_max_lifetime", "2h"),
-    )
+    let server = TestServer::start_with(Options::on(&backend).configure(move |c| {
+        c.access_token_ttl = Duration::from_secs(60);
+        c.refresh_token_ttl = Duration::from_secs(3600);
+        c.session_idle_timeout = Duration::from_secs(1800);
+        c.session_max_lifetime = Duration::from_secs(7200);
+    }))
     .await;
     let body = server.signup("lena@example.com", PASSWORD).await;
     assert_eq!(body["expires_in"], 60);
@@ -323,11 +325,11 @@ async fn rotations_slide_until_the_absolute_end(
 /// (extended from the revocation feed).
 async fn revoked_tokens_stay_refused_after_the_access_ttl_is_lowered(backend: Backend) {
     let issuer = "http://tokenauth.test";
-    let server = TestServer::start_with(
-        Options::on(&backend)
-            .with("issuer", issuer)
-            .with("access_token_ttl", "1h"),
-    )
+    let server = TestServer::start_with(Options::on(&backend).configure(move |c| {
+        c.issuer = issuer.to_owned();
+        c.access_token_ttl = Duration::from_secs(3600);
+        c.audience = issuer.to_owned();
+    }))
     .await;
     let before = server.signup("mona@example.com", PASSWORD).await;
     let after: Value = server
@@ -346,11 +348,11 @@ async fn revoked_tokens_stay_refused_after_the_access_ttl_is_lowered(backend: Ba
     logout(&server, access_token(&before)).await;
     let stopped = server.stop().await;
 
-    let server = TestServer::start_with(
-        Options::after(stopped)
-            .with("issuer", issuer)
-            .with("access_token_ttl", "1m"),
-    )
+    let server = TestServer::start_with(Options::after(stopped).configure(move |c| {
+        c.issuer = issuer.to_owned();
+        c.access_token_ttl = Duration::from_secs(60);
+        c.audience = issuer.to_owned();
+    }))
     .await;
     server.advance(Duration::from_secs(2 * 60));
     logout(&server, access_token(&after)).await;

@@ -264,7 +264,10 @@ async fn discovery_health_and_the_ui(c: &Checker<'_>) {
 #[tokio::test]
 async fn uniform_sign_up_answers_as_documented() {
     let server =
-        TestServer::start_with(Options::default().with("signup_response", "uniform")).await;
+        TestServer::start_with(Options::default().configure(move |c| {
+            c.signup_response = tokenauth_server::config::SignupResponse::Uniform
+        }))
+        .await;
     let c = Checker {
         server: &server,
         document: Document(fetch_document(&server).await),

@@ -4,19 +4,22 @@
 use crate::common;
 
 use common::{Options, PASSWORD, TestServer, access_token, refresh_token};
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 use super::{WRONG, change_password, delete_me, retry_after};
 
-/// A server whose login, sign-up and refresh buckets hold 3 requests, refilling one every 20 s.
-async fn server_with_small_buckets(extra: &[(&'static str, &str)]) -> TestServer {
-    let mut options = Options::default()
-        .with("rate_limit_login", "3/m")
-        .with("rate_limit_signup", "3/m")
-        .with("rate_limit_refresh", "3/m");
-    for (name, value) in extra {
-        options = options.with(name, value);
-    }
+/// A server whose login, sign-up and refresh buckets hold 3 requests, refilling one every 20 s,
+/// believing the `X-Forwarded-For` of `trusted_proxies`.
+async fn server_with_small_buckets(trusted_proxies: &[&str]) -> TestServer {
+    let trusted_proxies = common::trusted_proxies(trusted_proxies);
+    let options = Options::default().configure(move |c| {
+        c.throttling.rate_limit_login = common::rate(3, Duration::from_secs(60));
+        c.throttling.rate_limit_signup = common::rate(3, Duration::from_secs(60));
+        c.throttling.rate_limit_refresh = common::rate(3, Duration::from_secs(60));
+        c.throttling.trusted_proxies = trusted_proxies;
+    });
     TestServer::start_with(options).await
 }
 
@@ -125,7 +128,7 @@ async fn forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trusted_proxy_names_the_client_for_buckets_and_sessions() {
-    let server = server_with_small_buckets(&[("trusted_proxies", "127.0.0.1, 10.0.0.0/8")]).await;
+    let server = server_with_small_buckets(&["127.0.0.1", "10.0.0.0/8"]).await;
     let body = server.signup("ivy@example.com", PASSWORD).await;
     let ivy = "ivy@example.com";
     for _ in 0..3 {
