@@ -1,16 +1,12 @@
 //! Against the real tokenauth server (in process, real HTTP): its tokens
 //! verify through its JWKS, rotations and roles reach the verifier, and the
 //! verifier outlives the server.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[macro_use]
-#[path = "../../tokenauth-server/tests/common/mod.rs"]
-mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+use crate::common;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};

@@ -1,11 +1,8 @@
 //! Hostile tokens: each must be rejected with the right error, and no error
 //! message may echo the token.
-#![allow(clippy::unwrap_used)]
 
-mod common;
-
+use crate::common::*;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair};
-use common::*;
 use tokenauth_jwt::VerifyError::{self, *};
 use tokenauth_jwt::{Algorithm, KeySet, SigningKey, Validation, verify_access_token};
 

@@ -1,15 +1,12 @@
 //! The optional verified-token cache: hits, expiry with the token, bounds,
 //! failures never cached, cleared when a key is withdrawn.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+use crate::support::*;
 use serde_json::json;
-use support::*;
 use tokenauth_jwt::{Algorithm, KeySet};
 use tokenauth_verify::{Verifier, VerifierError};
 

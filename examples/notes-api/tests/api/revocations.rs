@@ -3,17 +3,13 @@
 //! request (a counting proxy in between shows it); the same across two instances on PostgreSQL;
 //! a restart of the auth server and a cut connection lose no revocation; the revoked set drains
 //! as tokens expire.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "../../../crates/tokenauth-server/tests/common/mod.rs"]
-#[macro_use]
-mod common;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -129,9 +125,10 @@ async fn forward(State(proxy): State<Arc<ProxyState>>, request: Request) -> Resp
 /// The auth server's settings: a fixed issuer and audience, so a restarted server (on another
 /// port) issues tokens the same verifier accepts.
 fn auth_options(backend: &Backend) -> Options {
-    Options::on(backend)
-        .with("issuer", ISSUER)
-        .with("audience", AUDIENCE)
+    Options::on(backend).configure(move |c| {
+        c.issuer = ISSUER.to_owned();
+        c.audience = AUDIENCE.to_owned();
+    })
 }
 
 async fn register(auth: &TestServer) -> (String, String) {
@@ -316,11 +313,10 @@ async fn reconnecting_after_a_cut_and_a_restart_loses_nothing() {
 
     // Restart the auth server (new port; same data); revoke one more before the verifier is back.
     let stopped = auth.stop().await;
-    let auth = TestServer::start_with(
-        Options::after(stopped)
-            .with("issuer", ISSUER)
-            .with("audience", AUDIENCE),
-    )
+    let auth = TestServer::start_with(Options::after(stopped).configure(move |c| {
+        c.issuer = ISSUER.to_owned();
+        c.audience = AUDIENCE.to_owned();
+    }))
     .await;
     proxy.retarget(&auth.base);
     logout(&auth, &sessions[1]).await;
@@ -346,11 +342,10 @@ async fn reconnecting_after_a_cut_and_a_restart_loses_nothing() {
 /// Revoked sessions are held only while their tokens could still be accepted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_revoked_set_drains_as_tokens_expire() {
-    let auth = TestServer::start_with(
-        auth_options(&Backend::Sqlite)
-            .with("access_token_ttl", "30s")
-            .with("clock_leeway", "0s"),
-    )
+    let auth = TestServer::start_with(auth_options(&Backend::Sqlite).configure(move |c| {
+        c.access_token_ttl = Duration::from_secs(30);
+        c.clock_leeway = Duration::from_secs(0);
+    }))
     .await;
     let client = register(&auth).await;
     let proxy = CountingProxy::start(&auth.base).await;

@@ -1,11 +1,8 @@
 //! Interoperability with the independent `jsonwebtoken` implementation.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::*;
+use crate::common::*;
 use jsonwebtoken::{self as jwt, DecodingKey, EncodingKey};
 use tokenauth_jwt::Algorithm::{self, ES256, EdDSA, HS256};
 use tokenauth_jwt::{AccessTokenClaims, verify_access_token};

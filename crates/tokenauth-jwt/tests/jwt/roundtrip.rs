@@ -1,9 +1,6 @@
 //! Signing/verification round trips, persisted material, JWK shape.
-#![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::json;
 use tokenauth_jwt::Algorithm::{ES256, EdDSA, HS256, RS256};
 use tokenauth_jwt::{

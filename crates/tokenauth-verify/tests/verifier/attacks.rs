@@ -1,14 +1,11 @@
 //! Hostile tokens through a `Verifier` fed by a real JWKS endpoint: each is
 //! rejected with the right error.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
 
 use std::time::Duration;
 
+use crate::support::*;
 use aws_lc_rs::signature::{self as sig, EcdsaKeyPair, KeyPair};
 use serde_json::{Value, json};
-use support::*;
 use tokenauth_jwt::{Algorithm, SigningKey, Zeroizing};
 use tokenauth_verify::{Verifier, VerifierError, VerifierError::*};
 

@@ -1,15 +1,12 @@
 //! The `Claims` extractor, `VerifyLayer` and `require_role` in an axum app.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use crate::support::*;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
 use serde_json::{Value, json};
-use support::*;
 use tokenauth_jwt::{Algorithm, KeySet, SigningKey};
 use tokenauth_verify::{Claims, Verifier, VerifyLayer, require_role};
 use tower::ServiceExt;

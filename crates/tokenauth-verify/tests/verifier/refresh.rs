@@ -1,13 +1,10 @@
 //! The JWKS cache against a local JWKS server that counts its hits:
 //! rate-limited refetch on unknown kids, rotation, max-age, outages,
 //! withdrawn keys, discovery and the refresher's lifetime.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
 
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 use tokenauth_jwt::{Algorithm, Jwk, Jwks};
 use tokenauth_verify::{FetchError, Verifier, VerifierError};
 

@@ -1,10 +1,7 @@
 //! The example API next to a real tokenauth server: 401 without a token, 403 without the role,
 //! 200 with it; notes are per user.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../../../crates/tokenauth-server/tests/common/mod.rs"]
-mod common;
-
+use crate::common;
 use common::TestServer;
 use reqwest::RequestBuilder;
 use serde_json::{Value, json};
