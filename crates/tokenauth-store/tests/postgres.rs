@@ -141,7 +141,7 @@ async fn a_rotation_whose_swap_loses_reads_and_decides_again() {
     let outcome = rotation.await.expect("rotation task").expect("rotate");
     assert_eq!(outcome, RotationOutcome::Revoked);
     let status = store
-        .find_refresh_token(&alice.token.hash())
+        .find_refresh_token(&conformance::presented(&alice.token))
         .await
         .expect("status")
         .expect("known");

@@ -99,7 +99,7 @@ macro_rules! conformance {
 
 every_conformance_test!(conformance);
 
-/// Invariant 7: only hashes of refresh tokens reach the disk. After sign-up and a few
+/// Invariant 7: nothing of a refresh token reaches the disk. After sign-up and a few
 /// rotations, no file of the database holds any token's plaintext.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_token_hashes_reach_the_disk() {
@@ -133,9 +133,9 @@ async fn only_token_hashes_reach_the_disk() {
 }
 
 /// Group commit: writes queued together share one transaction, each in its own savepoint. A
-/// write that fails halfway (here a session whose first token hash is already in the history:
-/// its `sessions` row goes in, its `refresh_tokens` row conflicts) must leave nothing behind
-/// and must not disturb the writes batched with it.
+/// write that fails (here a session whose id is already taken: a new session is one row since
+/// token format v2, so it fails on its only statement) must leave nothing behind and must not
+/// disturb the writes batched with it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_write_in_a_batch_changes_nothing_and_spares_the_others() {
     use tokenauth_core::session::RotationOutcome;
@@ -145,8 +145,7 @@ async fn a_failing_write_in_a_batch_changes_nothing_and_spares_the_others() {
     let backend = Sqlite::new();
     let store = backend.open().await;
     let alice = conformance::sign_up(&store, "alice@example.com", &[]).await;
-    // Alice's first token is now history, not current: a session reusing its hash passes the
-    // `sessions` insert and fails on `refresh_tokens`.
+    // A session made from Alice's first token has her session's id.
     let _ = conformance::rotate_ok(&store, &alice.token, conformance::at(1)).await;
     let mut others = Vec::with_capacity(ROTATIONS);
     for index in 0..ROTATIONS {

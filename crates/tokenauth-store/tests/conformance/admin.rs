@@ -231,7 +231,7 @@ pub async fn delete_user_erases_and_publishes_revocations(store: Arc<dyn Store>)
     );
     assert!(
         store
-            .find_refresh_token(&ada.token.hash())
+            .find_refresh_token(&super::presented(&ada.token))
             .await
             .expect("find token")
             .is_none(),
