@@ -5,6 +5,7 @@
 
 #[macro_use]
 mod conformance;
+mod postgres_only;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -87,6 +88,16 @@ macro_rules! conformance {
             let Some(first) = Postgres::new(stringify!($test)).await else { return };
             let Some(second) = Postgres::new(stringify!($test)).await else { return };
             conformance::$module::$test(first.open().await, second.open().await).await;
+        }
+    )+};
+    (legacy: $($module:ident::$test:ident),+ $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $test() {
+            let Some(backend) = Postgres::new(stringify!($test)).await else { return };
+            let store = backend.open().await;
+            let transfer: Arc<dyn tokenauth_core::store::Transfer> = backend.current();
+            conformance::$module::$test(store, transfer).await;
+            backend.check().await;
         }
     )+};
 }

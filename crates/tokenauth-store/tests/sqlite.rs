@@ -3,6 +3,7 @@
 
 #[macro_use]
 mod conformance;
+mod sqlite_only;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -70,7 +71,8 @@ impl Backend for Sqlite {
 
 /// One `#[tokio::test]` per conformance function: `store` tests get a fresh store, `backend`
 /// tests the fresh database's [`Backend`], `pair` tests a fresh store on each of two fresh
-/// databases. The database is checked after every store test.
+/// databases, `legacy` tests a fresh store and its `Transfer` side. The database is checked
+/// after every store and legacy test.
 macro_rules! conformance {
     (store: $($module:ident::$test:ident),+ $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,6 +95,16 @@ macro_rules! conformance {
         async fn $test() {
             let (first, second) = (Sqlite::new(), Sqlite::new());
             conformance::$module::$test(first.open().await, second.open().await).await;
+        }
+    )+};
+    (legacy: $($module:ident::$test:ident),+ $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $test() {
+            let backend = Sqlite::new();
+            let store = backend.open().await;
+            let transfer: Arc<dyn tokenauth_core::store::Transfer> = backend.current();
+            conformance::$module::$test(store, transfer).await;
+            backend.check().await;
         }
     )+};
 }

@@ -4,13 +4,14 @@
 //!
 //! Every test is a `pub async fn`. Most take a fresh, empty store (`Arc<dyn Store>`); the ones
 //! about durability take a [`Backend`], which can close a store and open the same database
-//! again. A backend's test file (`tests/sqlite.rs`, later `tests/postgres.rs`) runs each of them
+//! again; the ones about sessions from before token format v2 (`legacy`) also get the same
+//! store's [`Transfer`] side, to import such sessions as a database from before would hold them. A backend's test file (`tests/sqlite.rs`, later `tests/postgres.rs`) runs each of them
 //! on a fresh database, one `#[tokio::test]` per function, on a multi-threaded runtime.
 //!
 //! No clock is involved: every time is a [`Timestamp`] built from [`T0`].
 
-/// Invokes `$runner!(store: …)`, `$runner!(backend: …)` and `$runner!(pair: …)` with every
-/// conformance test, so each backend's file lists none of them itself and none can be
+/// Invokes `$runner!(store: …)`, `$runner!(backend: …)`, `$runner!(pair: …)` and
+/// `$runner!(legacy: …)` with every conformance test, so each backend's file lists none of them itself and none can be
 /// forgotten.
 #[allow(unused_macros)]
 macro_rules! every_conformance_test {
@@ -38,6 +39,11 @@ macro_rules! every_conformance_test {
     rotation::rotation_never_passes_the_absolute_end,
     rotation::idle_session_expires,
     rotation::latest_access_expiry_is_kept_and_reported,
+    forgery::an_altered_tag_is_refused_and_changes_nothing,
+    forgery::another_session_under_the_same_tag_is_refused,
+    forgery::a_generation_above_the_live_one_is_unknown_and_revokes_nothing,
+    forgery::a_token_under_another_secret_is_refused_and_revokes_nothing,
+    forgery::a_forged_previous_token_within_grace_neither_replays_nor_revokes,
     revocations::purge_keeps_events_whose_tokens_are_alive,
     concurrency::concurrent_refreshes_within_grace_converge,
     concurrency::concurrent_refreshes_without_grace_revoke,
@@ -105,6 +111,16 @@ macro_rules! every_conformance_test {
         $runner!(pair:
     revocations::databases_have_different_epochs,
         );
+        $runner!(legacy:
+    legacy::a_legacy_token_rotates_into_v2_and_keeps_working,
+    legacy::a_legacy_previous_token_within_grace_replays,
+    legacy::a_legacy_previous_token_after_grace_is_theft,
+    legacy::an_older_legacy_token_after_the_conversion_is_theft,
+    legacy::the_previous_legacy_token_is_theft_once_the_session_moved_on,
+    legacy::a_rotation_by_the_old_code_is_replayed_as_v2,
+    legacy::a_legacy_token_is_found_without_being_used,
+    legacy::legacy_history_goes_with_its_purged_session,
+        );
     };
 }
 
@@ -113,7 +129,9 @@ pub mod admin;
 pub mod audit;
 pub mod clients;
 pub mod concurrency;
+pub mod forgery;
 pub mod keys;
+pub mod legacy;
 pub mod persistence;
 pub mod revocations;
 pub mod rotation;
