@@ -112,7 +112,8 @@ macro_rules! conformance {
 every_conformance_test!(conformance);
 
 /// Invariant 7: nothing of a refresh token reaches the disk. After sign-up and a few
-/// rotations, no file of the database holds any token's plaintext.
+/// rotations, no file of the database holds any token's plaintext (see `copied_database.rs`
+/// for what a copy of the file gives an attacker).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_token_hashes_reach_the_disk() {
     let backend = Sqlite::new();
