@@ -1,13 +1,14 @@
 //! `--preload N`: N users with one live session each, written straight into the database through
 //! the bulk [`Transfer::import_batch`] API, 1,000 rows a transaction, so that a run meets a
-//! table of N existing sessions. Their refresh tokens are random hashes nobody knows, except a
-//! few spread over the table, whose tokens are handed to the load clients.
+//! table of N existing sessions. They are sessions as the server makes them today: generation 0,
+//! no token hash, no history row. A few spread over the table have their first refresh token
+//! (made with the server's rotation secret) handed to the load clients; nobody holds the others'.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use tokenauth_core::refresh_token::{RefreshToken, RefreshTokenHash};
-use tokenauth_core::store::{Batch, RefreshTokenRow, SessionRow, Transfer, UserRow};
+use tokenauth_core::refresh_token::RotationSecret;
+use tokenauth_core::store::{Batch, SessionRow, Transfer, UserRow};
 use tokenauth_core::{Clock as _, SessionId, SystemClock, Timestamp, UserId};
 
 use crate::progress::note;
@@ -41,25 +42,26 @@ impl Preloaded {
     }
 }
 
-/// Inserts `count` users, their sessions and the sessions' first refresh-token history rows.
-/// `handed_out` of the sessions (spread evenly over the table) get a known token.
+/// Inserts `count` users and their sessions. `handed_out` of the sessions (spread evenly over
+/// the table) have their first token, made with `secret` (the server's), handed out.
 ///
 /// # Errors
 /// If the store refuses a batch; rows of the batches before it stay.
 pub async fn preload(
     store: &dyn Transfer,
+    secret: &RotationSecret,
     count: u64,
     handed_out: usize,
 ) -> anyhow::Result<Preloaded> {
     let started = Instant::now();
     let handed_out = u64::try_from(handed_out).unwrap_or(u64::MAX).min(count);
-    let mut known = KnownSessions::new(count, handed_out);
+    let mut known = KnownSessions::new(secret, count, handed_out);
     let now = SystemClock.now();
     let mut ticker = Ticker::new(count);
     let mut done = 0;
     while done < count {
         let size = BATCH_ROWS.min(count - done);
-        let rows = Rows::generate(done, size, now, &mut known)?;
+        let rows = Rows::generate(done, size, now, &mut known);
         for batch in rows.into_batches() {
             store.import_batch(&batch).await.with_context(|| {
                 format!("importing {} preloaded {}", batch.len(), batch.table())
@@ -76,31 +78,31 @@ pub async fn preload(
 }
 
 /// Which sessions get a known token: `handed_out` of `count`, evenly spaced.
-struct KnownSessions {
+struct KnownSessions<'a> {
+    secret: &'a RotationSecret,
     count: u64,
     handed_out: u64,
     tokens: Vec<String>,
 }
 
-impl KnownSessions {
-    fn new(count: u64, handed_out: u64) -> Self {
+impl<'a> KnownSessions<'a> {
+    fn new(secret: &'a RotationSecret, count: u64, handed_out: u64) -> Self {
         Self {
+            secret,
             count,
             handed_out,
             tokens: Vec::new(),
         }
     }
 
-    /// The hash of session `index`: of a new token kept for a client if the index is one of
-    /// the spaced ones, else of nothing anyone knows.
-    fn hash_for(&mut self, index: u64, random: [u8; 32]) -> anyhow::Result<RefreshTokenHash> {
+    /// Keeps the first token of `session`, number `index`, for a client if the index is one of
+    /// the spaced ones.
+    fn note(&mut self, index: u64, session: SessionId) {
         let next = u64::try_from(self.tokens.len()).unwrap_or(u64::MAX);
         if next < self.handed_out && index == next * self.count / self.handed_out {
-            let token = RefreshToken::generate().context("generating a refresh token")?;
+            let token = self.secret.token(session, 0);
             self.tokens.push(token.expose().to_owned());
-            return Ok(token.hash());
         }
-        Ok(RefreshTokenHash::from_bytes(random))
     }
 }
 
@@ -108,31 +110,19 @@ impl KnownSessions {
 struct Rows {
     users: Vec<UserRow>,
     sessions: Vec<SessionRow>,
-    tokens: Vec<RefreshTokenRow>,
 }
 
 impl Rows {
-    fn generate(
-        first: u64,
-        size: u64,
-        now: Timestamp,
-        known: &mut KnownSessions,
-    ) -> anyhow::Result<Self> {
+    fn generate(first: u64, size: u64, now: Timestamp, known: &mut KnownSessions<'_>) -> Self {
         let capacity = usize::try_from(size).unwrap_or(0);
-        let mut random = vec![0u8; capacity * 32];
-        aws_lc_rs::rand::fill(&mut random)
-            .map_err(|_| anyhow::anyhow!("the random source failed"))?;
         let mut rows = Self {
             users: Vec::with_capacity(capacity),
             sessions: Vec::with_capacity(capacity),
-            tokens: Vec::with_capacity(capacity),
         };
-        for (index, random) in (first..first + size).zip(random.chunks_exact(32)) {
-            let mut bytes = [0u8; 32];
-            bytes.copy_from_slice(random);
-            let hash = known.hash_for(index, bytes)?;
+        for index in first..first + size {
             let user_id = UserId::generate();
             let session_id = SessionId::generate();
+            known.note(index, session_id);
             rows.users.push(UserRow {
                 id: user_id,
                 // Zero-padded, so addresses arrive in index order.
@@ -146,7 +136,7 @@ impl Rows {
             rows.sessions.push(SessionRow {
                 id: session_id,
                 user_id,
-                current_hash: hash,
+                current_hash: None,
                 previous_hash: None,
                 generation: 0,
                 rotated_at: None,
@@ -160,22 +150,13 @@ impl Rows {
                 user_agent: None,
                 ip: None,
             });
-            rows.tokens.push(RefreshTokenRow {
-                hash,
-                session_id,
-                generation: 0,
-            });
         }
-        Ok(rows)
+        rows
     }
 
     /// The batches, in an order that keeps every reference valid.
-    fn into_batches(self) -> [Batch; 3] {
-        [
-            Batch::Users(self.users),
-            Batch::Sessions(self.sessions),
-            Batch::RefreshTokens(self.tokens),
-        ]
+    fn into_batches(self) -> [Batch; 2] {
+        [Batch::Users(self.users), Batch::Sessions(self.sessions)]
     }
 }
 
@@ -219,13 +200,16 @@ impl Ticker {
 mod tests {
     use super::*;
 
+    use tokenauth_core::refresh_token::PresentedRefreshToken;
+
     #[test]
     fn known_sessions_are_spread_over_the_table() {
-        let mut known = KnownSessions::new(1_000, 4);
+        let secret = RotationSecret::new(&[3; 32]);
+        let mut known = KnownSessions::new(&secret, 1_000, 4);
         let mut picked = Vec::new();
         for index in 0..1_000 {
             let before = known.tokens.len();
-            known.hash_for(index, [0; 32]).expect("rng");
+            known.note(index, SessionId::generate());
             if known.tokens.len() > before {
                 picked.push(index);
             }
@@ -234,15 +218,22 @@ mod tests {
     }
 
     #[test]
-    fn rows_reference_each_other() {
-        let mut known = KnownSessions::new(10, 1);
-        let rows = Rows::generate(0, 10, Timestamp::from_millis(0), &mut known).expect("rows");
+    fn rows_reference_each_other_and_known_tokens_name_their_session() {
+        let secret = RotationSecret::new(&[3; 32]);
+        let mut known = KnownSessions::new(&secret, 10, 1);
+        let rows = Rows::generate(0, 10, Timestamp::from_millis(0), &mut known);
         assert_eq!(rows.users.len(), 10);
-        for ((user, session), token) in rows.users.iter().zip(&rows.sessions).zip(&rows.tokens) {
+        for (user, session) in rows.users.iter().zip(&rows.sessions) {
             assert_eq!(session.user_id, user.id);
-            assert_eq!(token.session_id, session.id);
-            assert_eq!(token.hash, session.current_hash);
+            assert_eq!((session.current_hash, session.generation), (None, 0));
         }
         assert_eq!(known.tokens.len(), 1, "one known token for the one client");
+        assert_eq!(
+            secret.verify(&known.tokens[0]).ok(),
+            Some(PresentedRefreshToken::Session {
+                session_id: rows.sessions[0].id,
+                generation: 0,
+            })
+        );
     }
 }

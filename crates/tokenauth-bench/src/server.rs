@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use tokenauth_core::SystemClock;
 use tokenauth_core::password::HashCost;
+use tokenauth_server::bootstrap::load_master_key;
 use tokenauth_server::config::{Config, Layer, RawValue};
 use tokenauth_server::{Application, BuildOptions};
 use tokenauth_store::postgres::PoolSettings;
@@ -78,7 +79,7 @@ impl Server {
         };
         // The configuration first: a bad `--alg` must stop the run before a long preload.
         let config = server_config(&data_dir, &storage, options)?;
-        let preloaded = fill(&storage, options).await?;
+        let preloaded = fill(&storage, &data_dir, options).await?;
         let (address, shutdown, task) = spawn(runtime, config).await?;
         let schema = match storage {
             Storage::Postgres(schema) => Some(schema),
@@ -185,15 +186,19 @@ impl Storage {
     }
 }
 
-/// Preloads the storage (before the server opens it), when asked to.
-async fn fill(storage: &Storage, options: &Options) -> anyhow::Result<Preloaded> {
+/// Preloads the storage (before the server opens it), when asked to, with sessions whose
+/// tokens the server's rotation secret (from [`MASTER_KEY`]) recognises.
+async fn fill(storage: &Storage, data_dir: &Path, options: &Options) -> anyhow::Result<Preloaded> {
     if options.preload == 0 {
         return Ok(Preloaded::none());
     }
+    let secret = load_master_key(data_dir, Some(MASTER_KEY.to_owned()))
+        .context("the bench's master key")?
+        .rotation_secret();
     let preloaded = match storage {
         Storage::Sqlite(path) => {
             let store = open_sqlite(path)?;
-            let preloaded = preload(&store, options.preload, options.clients).await;
+            let preloaded = preload(&store, &secret, options.preload, options.clients).await;
             store.close();
             preloaded?
         }
@@ -205,7 +210,7 @@ async fn fill(storage: &Storage, options: &Options) -> anyhow::Result<Preloaded>
             let store = PostgresStore::connect(schema.server_url(), &settings)
                 .await
                 .context("connecting to PostgreSQL for the preload")?;
-            let preloaded = preload(&store, options.preload, options.clients).await;
+            let preloaded = preload(&store, &secret, options.preload, options.clients).await;
             store.close();
             preloaded?
         }

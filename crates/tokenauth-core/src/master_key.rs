@@ -97,7 +97,7 @@ impl MasterKey {
         Ok(in_out)
     }
 
-    /// The secret that derives refresh-token successors.
+    /// The secret that makes and recognises refresh tokens (their tags).
     pub fn rotation_secret(&self) -> RotationSecret {
         RotationSecret::new(&self.rotation_secret)
     }

@@ -7,19 +7,18 @@ use std::str::FromStr;
 
 use crate::clock::Timestamp;
 use crate::ids::{SessionId, UserId};
-use crate::refresh_token::RefreshTokenHash;
+use crate::refresh_token::PresentedRefreshToken;
 
 pub use rotation::{FamilyState, RotationDecision, RotationRefusal, RotationSwap, decide_rotation};
 
-/// A session to be created, with the hash of its first refresh token (generation 0).
+/// A session to be created, at generation 0: its first refresh token is the token of
+/// (`id`, 0), which nothing stored needs to know.
 #[derive(Debug, Clone)]
 pub struct NewSession {
     /// Identifier; the `sid` claim.
     pub id: SessionId,
     /// Owner.
     pub user_id: UserId,
-    /// Hash of the first refresh token.
-    pub refresh_token_hash: RefreshTokenHash,
     /// Creation time.
     pub created_at: Timestamp,
     /// When the first refresh token expires (never after `absolute_expires_at`).
@@ -151,7 +150,8 @@ impl FromStr for RevokeReason {
     }
 }
 
-/// What the store knows of a refresh token, looked up by its hash without using it.
+/// What the store knows of a refresh token, looked up (by its session, or a legacy token by its
+/// hash) without using it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshTokenStatus {
     /// The session (family) that issued it.
@@ -180,10 +180,10 @@ impl RefreshTokenStatus {
 /// decides what it does).
 #[derive(Debug, Clone)]
 pub struct RotationRequest {
-    /// Hash of the token the client presented.
-    pub presented: RefreshTokenHash,
-    /// Hash of its successor (derived deterministically from the presented token).
-    pub successor: RefreshTokenHash,
+    /// The token the client presented, its tag already verified: what the store finds its
+    /// family by. Its successor is the token of the session's next generation, which the
+    /// service derives from the outcome; the store is told nothing of it.
+    pub presented: PresentedRefreshToken,
     /// The time of the request.
     pub now: Timestamp,
     /// A rotation at or after this time makes the previous token a benign retry; before it,
@@ -207,6 +207,10 @@ pub struct SessionOwner {
     pub user_id: UserId,
     /// The user's roles now.
     pub roles: Vec<String>,
+    /// The generation of the session's live refresh token once the outcome holds (the
+    /// successor's after a rotation, the unchanged live one after a replay): the answer's
+    /// refresh token is the token of (`session_id`, `generation`).
+    pub generation: u64,
     /// When the session's live refresh token expires (never after its absolute end).
     pub expires_at: Timestamp,
     /// The latest `exp` an access token of the session may carry: the one minted with the live
@@ -234,9 +238,9 @@ pub struct RevokedSession {
 pub enum RotationOutcome {
     /// The presented token was the live one; its successor is now live and it is not.
     Rotated(SessionOwner),
-    /// The presented token is the immediately previous one, rotated within the grace window,
-    /// and the live token is exactly its successor: answer with that same successor. Nothing
-    /// was changed.
+    /// The presented token is the immediately previous one, rotated within the grace window:
+    /// answer with its successor, the live token (the one the first request got). Nothing was
+    /// changed.
     Replayed(SessionOwner),
     /// An older token of the family, or the previous one after the grace window: the family
     /// has now been revoked.

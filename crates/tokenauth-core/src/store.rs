@@ -12,7 +12,7 @@ use crate::client::ApiClient;
 use crate::clock::Timestamp;
 use crate::ids::{SessionId, UserId};
 use crate::keys::{KeyPolicy, KeyWithdrawal, SigningKeyRecord};
-use crate::refresh_token::RefreshTokenHash;
+use crate::refresh_token::PresentedRefreshToken;
 use crate::session::{
     NewSession, RefreshTokenStatus, RevokeReason, RevokedSession, RotationOutcome, RotationRequest,
     Session,
@@ -104,14 +104,17 @@ pub trait UserStore: Send + Sync {
 /// Sessions and their refresh-token families.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// Creates a session whose first refresh token has the given hash.
+    /// Creates a session at generation 0. Nothing of its refresh token is stored.
     async fn insert_session(&self, session: &NewSession) -> Result<(), StoreError>;
 
     /// Rotates a refresh token as one compare-and-swap, deciding in the same transaction between
     /// rotation, idempotent replay, theft (which revokes the family), expiry, revocation and
     /// unknown: the store reads the presented token's [`FamilyState`](crate::session::FamilyState)
-    /// and applies what [`decide_rotation`](crate::session::decide_rotation) decides (reading
-    /// and deciding again if its swap loses a race). A session whose user is disabled never
+    /// (a v2 token's session by primary key, a legacy token's by hash, with the generation it
+    /// found the token to be) and applies what
+    /// [`decide_rotation`](crate::session::decide_rotation) decides (reading and deciding
+    /// again if its swap loses a race). A rotation moves the session to the next generation in
+    /// place and clears a legacy session's current hash; it stores nothing of the successor. A session whose user is disabled never
     /// rotates or replays: it answers
     /// [`RotationOutcome::Revoked`] (unless the token is unknown, expired, or reused after
     /// an earlier revocation). A failure changes nothing and counts as no reuse.
@@ -169,12 +172,13 @@ pub trait SessionStore: Send + Sync {
         limit: u32,
     ) -> Result<u64, StoreError>;
 
-    /// The session that issued the refresh token with this hash (its live token or one already
-    /// rotated away), read without rotating or consuming anything. `None` if no session ever
-    /// issued it (or it was purged).
+    /// The session that issued the refresh token (its live token or one already rotated away),
+    /// read without rotating or consuming anything: a v2 token's session by its id, if the
+    /// token's generation is at most the live one; a legacy token's by its hash. `None` if no
+    /// session ever issued it (or it was purged).
     async fn find_refresh_token(
         &self,
-        hash: &RefreshTokenHash,
+        token: &PresentedRefreshToken,
     ) -> Result<Option<RefreshTokenStatus>, StoreError>;
 
     /// Every revoked session whose access tokens may still be unexpired at `alive_at`: those

@@ -24,7 +24,7 @@ use async_trait::async_trait;
 use tokenauth_core::audit::AuditEvent;
 use tokenauth_core::client::ApiClient;
 use tokenauth_core::keys::{KeyPolicy, KeyWithdrawal, SigningKeyRecord};
-use tokenauth_core::refresh_token::RefreshTokenHash;
+use tokenauth_core::refresh_token::PresentedRefreshToken;
 use tokenauth_core::session::{
     NewSession, RefreshTokenStatus, RevokeReason, RevokedSession, RotationOutcome, RotationRequest,
     Session,
@@ -302,9 +302,9 @@ impl SessionStore for DeadlineStore {
 
     async fn find_refresh_token(
         &self,
-        hash: &RefreshTokenHash,
+        token: &PresentedRefreshToken,
     ) -> Result<Option<RefreshTokenStatus>, StoreError> {
-        self.read("find_refresh_token", self.inner.find_refresh_token(hash))
+        self.read("find_refresh_token", self.inner.find_refresh_token(token))
             .await
     }
 

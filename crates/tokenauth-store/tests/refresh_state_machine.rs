@@ -30,7 +30,7 @@ use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 use tokenauth_core::keys::KeyManager;
 use tokenauth_core::master_key::MasterKey;
 use tokenauth_core::password::{HashCost, PasswordHasher};
-use tokenauth_core::refresh_token::{RefreshToken, RotationSecret};
+use tokenauth_core::refresh_token::RotationSecret;
 use tokenauth_core::service::{AuthService, ClientInfo, IssuedTokens};
 use tokenauth_core::store::Store;
 use tokenauth_core::{AuthError, AuthSettings, Clock, ManualClock, SessionId, Timestamp, UserId};
@@ -308,8 +308,12 @@ impl Harness {
             return Expected::Refused(Refused::Expired);
         }
         if live {
-            let presented = RefreshToken::parse(&family.tokens[index]).expect("our token");
-            let token = self.rotation.successor(&presented).expose().to_owned();
+            // Token `index` is of generation `index`; its successor is the next generation's.
+            let token = self
+                .rotation
+                .token(family.id, index as u64 + 1)
+                .expose()
+                .to_owned();
             return Expected::Issued {
                 token,
                 rotated: true,
@@ -476,7 +480,7 @@ fn check_issued(
 
 /// A well-formed token no session issued and a malformed one are both refused as invalid.
 async fn refresh_unknown(h: &Harness) -> Result<(), TestCaseError> {
-    let unknown = RefreshToken::generate().expect("random token");
+    let unknown = h.rotation.token(SessionId::generate(), 0);
     for token in [unknown.expose(), "not-a-refresh-token"] {
         match h.auth.refresh(token, ClientInfo::default()).await {
             Ok(_) => return Err(TestCaseError::fail("an unknown token was accepted")),
@@ -570,10 +574,10 @@ async fn check_invariants(
         );
         let mut live = 0;
         for (index, token) in family.tokens.iter().enumerate() {
-            let hash = RefreshToken::parse(token).expect("our token").hash();
+            let presented = h.rotation.verify(token).expect("our token");
             let status = h
                 .store
-                .find_refresh_token(&hash)
+                .find_refresh_token(&presented)
                 .await
                 .map_err(|e| TestCaseError::fail(format!("find_refresh_token: {e}")))?
                 .ok_or_else(|| TestCaseError::fail(format!("token {index} is unknown")))?;

@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use tokenauth_core::client::{ApiClient, ClientSecretHash};
 use tokenauth_core::keys::{KeyState, SigningKeyRecord};
-use tokenauth_core::refresh_token::{RefreshToken, RotationSecret};
+use tokenauth_core::refresh_token::PresentedRefreshToken;
+use tokenauth_core::refresh_token::{RefreshToken, RefreshTokenHash, RotationSecret};
 use tokenauth_core::session::{NewSession, RevokeReason, RotationOutcome, RotationRequest};
 use tokenauth_core::store::{
-    Batch, ClientStore, CopyError, CopyProgress, CopySummary, Cursor, KeyStore, Store, StoreError,
-    Table, Transfer, UserRow, copy_database,
+    Batch, ClientStore, CopyError, CopyProgress, CopySummary, Cursor, KeyStore, RefreshTokenRow,
+    SessionRow, Store, StoreError, Table, Transfer, UserRow, copy_database,
 };
 use tokenauth_core::user::{Email, User};
 use tokenauth_core::{SessionId, Timestamp, UserId};
@@ -29,14 +30,23 @@ fn at(secs: u64) -> Timestamp {
     T0.plus(Duration::from_secs(secs))
 }
 
+fn secret() -> RotationSecret {
+    RotationSecret::new(&[9; 32])
+}
+
 fn successor(token: &RefreshToken) -> RefreshToken {
-    RotationSecret::new(&[9; 32]).successor(token)
+    match secret().verify(token.expose()).unwrap() {
+        PresentedRefreshToken::Session {
+            session_id,
+            generation,
+        } => secret().token(session_id, generation + 1),
+        PresentedRefreshToken::Legacy(_) => unreachable!("v2 tokens only"),
+    }
 }
 
 fn request(presented: &RefreshToken, now: Timestamp) -> RotationRequest {
     RotationRequest {
-        presented: presented.hash(),
-        successor: successor(presented).hash(),
+        presented: secret().verify(presented.expose()).unwrap(),
         now,
         grace_cutoff: now.minus(GRACE),
         successor_expires_at: now.plus(TTL),
@@ -59,6 +69,7 @@ struct Fixture {
 async fn populate(store: &(impl Store + Transfer)) -> Fixture {
     let fixture = populate_sessions(store).await;
     import_disabled_user(store).await;
+    import_legacy_session(store).await;
     insert_keys(store).await;
     insert_clients(store).await;
     fixture
@@ -122,11 +133,11 @@ async fn sign_up(store: &impl Store, i: u64) -> (UserId, SessionId, RefreshToken
         created_at: at(i),
         disabled_at: None,
     };
-    let first = RefreshToken::generate().unwrap();
+    let session_id = SessionId::generate();
+    let first = secret().token(session_id, 0);
     let session = NewSession {
-        id: SessionId::generate(),
+        id: session_id,
         user_id: user.id,
-        refresh_token_hash: first.hash(),
         created_at: at(i),
         expires_at: at(i).plus(TTL),
         absolute_expires_at: at(i).plus(TTL).plus(TTL),
@@ -211,6 +222,37 @@ async fn insert_clients(store: &impl ClientStore) {
                 .collect(),
         };
         store.insert_client(&client).await.unwrap();
+    }
+}
+
+/// A session from before token format v2 (the only kind with hashes and history rows): a copy
+/// of a stored session under a new id, with the columns such a session has set.
+async fn import_legacy_session(store: &(impl Store + Transfer)) {
+    let start = Cursor::start(Table::Sessions);
+    let Batch::Sessions(rows) = store.export_batch(&start, 1).await.unwrap() else {
+        panic!("sessions")
+    };
+    let id = SessionId::generate();
+    let hash = |n: u8| RefreshTokenHash::from_bytes([n; 32]);
+    let session = SessionRow {
+        id,
+        current_hash: Some(hash(3)),
+        previous_hash: Some(hash(2)),
+        generation: 2,
+        ..rows[0].clone()
+    };
+    let history = (1..=3)
+        .map(|n| RefreshTokenRow {
+            hash: hash(n),
+            session_id: id,
+            generation: i64::from(n) - 1,
+        })
+        .collect();
+    for batch in [
+        Batch::Sessions(vec![session]),
+        Batch::RefreshTokens(history),
+    ] {
+        store.import_batch(&batch).await.unwrap();
     }
 }
 

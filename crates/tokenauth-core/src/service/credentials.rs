@@ -51,7 +51,7 @@ impl AuthService {
             created_at: now,
             disabled_at: None,
         };
-        let (session, refresh_token) = self.new_session(user.id, &client, now)?;
+        let (session, refresh_token) = self.new_session(user.id, &client, now);
         match self.store.insert_user_with_session(&user, &session).await {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => return Err(AuthError::EmailTaken),
@@ -160,7 +160,7 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<IssuedTokens, AuthError> {
         let now = self.clock.now();
-        let (session, refresh_token) = self.new_session(user.id, client, now)?;
+        let (session, refresh_token) = self.new_session(user.id, client, now);
         match self.store.insert_session(&session).await {
             Ok(()) => {}
             // The account was deleted while its password was being checked.
@@ -279,12 +279,15 @@ impl AuthService {
         presented: &str,
         client: ClientInfo,
     ) -> Result<IssuedTokens, AuthError> {
-        let presented = RefreshToken::parse(presented).inspect_err(telemetry::refresh_failed)?;
-        let successor = self.rotation_secret.successor(&presented);
+        // The tag is checked before any database access: a forged or altered token is refused
+        // as unknown, and can revoke nothing.
+        let presented = self
+            .rotation_secret
+            .verify(presented)
+            .inspect_err(telemetry::refresh_failed)?;
         let now = self.clock.now();
         let request = RotationRequest {
-            presented: presented.hash(),
-            successor: successor.hash(),
+            presented,
             now,
             grace_cutoff: now.minus(self.settings.refresh_reuse_grace),
             successor_expires_at: now.plus(self.settings.idle_timeout()),
@@ -298,17 +301,24 @@ impl AuthService {
             .inspect_err(telemetry::refresh_failed)?;
         telemetry::refresh(&outcome);
         match outcome {
-            // A replay's access token expires with the first answer's, as stored: no access
-            // token outlives the session's recorded `access_expires_at`.
-            RotationOutcome::Rotated(owner) | RotationOutcome::Replayed(owner) => self.issue_until(
-                owner.user_id,
-                owner.session_id,
-                owner.roles,
-                successor,
-                owner.expires_at,
-                owner.access_expires_at,
-                now,
-            ),
+            // The answer's refresh token is the live generation's: after a rotation the new
+            // one, after a replay the same one the first request got. A replay's access token
+            // expires with the first answer's, as stored: no access token outlives the
+            // session's recorded `access_expires_at`.
+            RotationOutcome::Rotated(owner) | RotationOutcome::Replayed(owner) => {
+                let refresh_token = self
+                    .rotation_secret
+                    .token(owner.session_id, owner.generation);
+                self.issue_until(
+                    owner.user_id,
+                    owner.session_id,
+                    owner.roles,
+                    refresh_token,
+                    owner.expires_at,
+                    owner.access_expires_at,
+                    now,
+                )
+            }
             RotationOutcome::Reused {
                 session_id,
                 user_id,
@@ -329,18 +339,19 @@ impl AuthService {
         }
     }
 
+    /// A new session of `user_id` and its first refresh token (generation 0).
     fn new_session(
         &self,
         user_id: UserId,
         client: &ClientInfo,
         now: Timestamp,
-    ) -> Result<(NewSession, RefreshToken), AuthError> {
-        let refresh_token = RefreshToken::generate()?;
+    ) -> (NewSession, RefreshToken) {
+        let id = SessionId::generate();
+        let refresh_token = self.rotation_secret.token(id, 0);
         let absolute_expires_at = now.plus(self.settings.session_max_lifetime);
         let session = NewSession {
-            id: SessionId::generate(),
+            id,
             user_id,
-            refresh_token_hash: refresh_token.hash(),
             created_at: now,
             expires_at: now
                 .plus(self.settings.idle_timeout())
@@ -351,7 +362,7 @@ impl AuthService {
             user_agent: client.user_agent.clone().map(cut_user_agent),
             ip: client.ip.clone(),
         };
-        Ok((session, refresh_token))
+        (session, refresh_token)
     }
 
     /// Replaces a weak stored hash; a failure is logged, not fatal to the login.

@@ -1,7 +1,8 @@
 //! Token revocation (RFC 7009) and introspection (RFC 7662) for registered API clients. A
-//! refresh token is recognised by its shape and looked up by hash; anything else is tried as an
-//! access token. A client acts only on tokens issued to it unless it holds the permission
-//! (`revoke_any`, `introspect`); first-party sessions are issued to no client.
+//! refresh token is recognised by its tag (a v2 token, then looked up by its session) or its
+//! shape (a legacy token, looked up by hash); anything else is tried as an access token. A
+//! client acts only on tokens issued to it unless it holds the permission (`revoke_any`,
+//! `introspect`); first-party sessions are issued to no client.
 
 use tokenauth_jwt::{AccessTokenClaims, VerifyError};
 
@@ -9,7 +10,6 @@ use crate::client::{ApiClient, ClientPermission};
 use crate::clock::Timestamp;
 use crate::error::AuthError;
 use crate::ids::{SessionId, UserId};
-use crate::refresh_token::RefreshToken;
 use crate::service::revocation::Revocation;
 use crate::service::{AuthService, ClientInfo};
 use crate::session::RevokeReason;
@@ -63,9 +63,9 @@ impl AuthService {
             );
             return Ok(());
         }
-        let owner = if let Ok(refresh) = RefreshToken::parse(token) {
+        let owner = if let Ok(refresh) = self.rotation_secret.verify(token) {
             self.store
-                .find_refresh_token(&refresh.hash())
+                .find_refresh_token(&refresh)
                 .await?
                 .map(|status| (status.user_id, status.session_id))
         } else {
@@ -107,19 +107,17 @@ impl AuthService {
         if !caller.may_act_on(ClientPermission::Introspect, None) {
             return Ok(Introspection::Inactive);
         }
-        if let Ok(refresh) = RefreshToken::parse(token) {
+        if let Ok(refresh) = self.rotation_secret.verify(token) {
             let now = self.clock.now();
-            return Ok(
-                match self.store.find_refresh_token(&refresh.hash()).await? {
-                    Some(status) if status.is_active(now) => Introspection::RefreshToken {
-                        user_id: status.user_id,
-                        session_id: status.session_id,
-                        expires_at: status.expires_at,
-                        roles: status.roles,
-                    },
-                    _ => Introspection::Inactive,
+            return Ok(match self.store.find_refresh_token(&refresh).await? {
+                Some(status) if status.is_active(now) => Introspection::RefreshToken {
+                    user_id: status.user_id,
+                    session_id: status.session_id,
+                    expires_at: status.expires_at,
+                    roles: status.roles,
                 },
-            );
+                _ => Introspection::Inactive,
+            });
         }
         match self.authenticate(token).await {
             Ok(caller) => Ok(Introspection::AccessToken(caller.claims)),

@@ -22,7 +22,7 @@ pub enum Table {
     Users,
     /// Sessions (refresh-token families), all columns.
     Sessions,
-    /// Every refresh token ever issued: hash → session, generation.
+    /// Every legacy refresh token issued: hash → session, generation.
     RefreshTokens,
     /// Signing keys, with their material still sealed.
     SigningKeys,
@@ -139,9 +139,11 @@ pub struct SessionRow {
     pub id: SessionId,
     /// Owner.
     pub user_id: UserId,
-    /// Hash of the one live refresh token.
-    pub current_hash: RefreshTokenHash,
-    /// Hash of the token it replaced, if it was ever rotated.
+    /// Hash of the one live refresh token of a legacy session (from before token format v2,
+    /// not rotated since); `None` for every other session, whose tokens nothing stored names.
+    pub current_hash: Option<RefreshTokenHash>,
+    /// Hash of the legacy token the live one replaced, if the session's last rotation replaced
+    /// one.
     pub previous_hash: Option<RefreshTokenHash>,
     /// Number of rotations so far.
     pub generation: i64,
@@ -167,8 +169,8 @@ pub struct SessionRow {
     pub ip: Option<String>,
 }
 
-/// One entry of the refresh-token history: which session issued the token with this hash, at
-/// which generation.
+/// One entry of the refresh-token history of a legacy session: which session issued the
+/// legacy token with this hash, at which generation. Sessions of token format v2 have none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshTokenRow {
     /// SHA-256 of the token.

@@ -12,7 +12,6 @@ use common::{
 };
 use serde_json::{Value, json};
 use tokenauth_core::audit::{AuditEvent, AuditKind};
-use tokenauth_core::refresh_token::RefreshToken;
 use tokenauth_core::session::NewSession;
 use tokenauth_core::user::{Email, Password, User};
 use tokenauth_core::{AuthError, SessionId, UserId};
@@ -92,7 +91,6 @@ async fn legacy_account(server: &TestServer, email: &str, password: &str) {
     let session = NewSession {
         id: SessionId::generate(),
         user_id: user.id,
-        refresh_token_hash: RefreshToken::generate().unwrap().hash(),
         created_at: now,
         expires_at: now.plus(Duration::from_secs(3600)),
         absolute_expires_at: now.plus(Duration::from_secs(7200)),

@@ -21,7 +21,7 @@ async fn signup_login_and_me(backend: Backend) {
     assert_eq!(body["expires_in"], 900);
     assert_eq!(body["refresh_token_expires_in"], 30 * 86_400);
     assert_eq!(body["user"]["email"], "alice@example.com");
-    assert_eq!(refresh_token(&body).len(), 43);
+    assert_eq!(refresh_token(&body).len(), 75);
     let (header, claims) = jwt_parts(&access_token(&body));
     assert_eq!(header["typ"], "at+jwt");
     assert_eq!(header["alg"], "ES256");

@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0009_key_policy.sql"),
     include_str!("../../migrations/postgres/0010_key_withdrawal_feed.sql"),
     include_str!("../../migrations/postgres/0011_session_lifetimes.sql"),
+    include_str!("../../migrations/postgres/0012_session_generations.sql"),
 ];
 
 /// The schema version this build expects.
@@ -73,6 +74,18 @@ async fn apply_locked(client: &mut Object) -> Result<(), StoreError> {
         .skip(usize::try_from(current).unwrap_or(0))
     {
         let version = i64::try_from(index + 1).unwrap_or(i64::MAX);
+        let started = std::time::Instant::now();
+        // What a migration has to go through, said before it starts (one statement cannot
+        // report its own progress): most touch the sessions. Counted outside the migration's
+        // transaction, which a failed statement (no table yet) would abort.
+        let sessions: i64 = client
+            .query_opt("SELECT count(*) FROM sessions", &[])
+            .await
+            .ok()
+            .flatten()
+            .and_then(|row| row.try_get(0).ok())
+            .unwrap_or(0);
+        tracing::info!(version, sessions, "applying PostgreSQL migration");
         let tx = client.transaction().await.map_err(unavailable)?;
         tx.batch_execute(sql).await.map_err(unavailable)?;
         tx.execute(
@@ -82,7 +95,8 @@ async fn apply_locked(client: &mut Object) -> Result<(), StoreError> {
         .await
         .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)?;
-        tracing::info!(version, "applied PostgreSQL migration");
+        let seconds = started.elapsed().as_secs_f64();
+        tracing::info!(version, seconds, "applied PostgreSQL migration");
     }
     Ok(())
 }

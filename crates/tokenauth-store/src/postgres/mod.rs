@@ -14,6 +14,7 @@ mod keys;
 mod listener;
 mod migrations;
 mod revocations;
+mod rotation;
 mod rows;
 mod sessions;
 #[cfg(feature = "test-support")]

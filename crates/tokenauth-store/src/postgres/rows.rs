@@ -35,6 +35,16 @@ pub(super) fn token_hash(bytes: Vec<u8>) -> Result<RefreshTokenHash, StoreError>
     Ok(RefreshTokenHash::from_bytes(array))
 }
 
+/// Reads `column` as a generation (stored as a non-negative `BIGINT`).
+pub(super) fn generation(row: &Row, column: &str) -> Result<u64, StoreError> {
+    u64::try_from(get::<i64>(row, column)?).map_err(corrupt)
+}
+
+/// A generation as the `BIGINT` column stores it; none past `i64::MAX` can be stored.
+pub(super) fn stored_generation(generation: u64) -> Result<i64, StoreError> {
+    i64::try_from(generation).map_err(corrupt)
+}
+
 pub(super) fn session_id(row: &Row, column: &str) -> Result<SessionId, StoreError> {
     get::<Uuid>(row, column).map(SessionId::from_uuid)
 }

@@ -1,23 +1,23 @@
-//! [`SessionStore`] on PostgreSQL, with refresh-token rotation as one read, the core's
-//! [`decide_rotation`], and one compare-and-swap.
+//! [`SessionStore`] on PostgreSQL; the refresh-token rotation itself is in `rotation.rs`.
 
 use async_trait::async_trait;
 use deadpool_postgres::Transaction;
-use tokenauth_core::refresh_token::RefreshTokenHash;
+use tokenauth_core::refresh_token::PresentedRefreshToken;
 use tokenauth_core::session::{
-    FamilyState, NewSession, RefreshTokenStatus, RevokeReason, RevokedSession, RotationDecision,
-    RotationOutcome, RotationRequest, RotationSwap, Session, decide_rotation,
+    NewSession, RefreshTokenStatus, RevokeReason, RevokedSession, RotationOutcome, RotationRequest,
+    Session,
 };
 use tokenauth_core::store::{SessionStore, StoreError};
 use tokenauth_core::{SessionId, Timestamp, UserId};
 
 use super::rows::{self, SESSION_COLUMNS};
-use super::{PostgresStore, revocations, unavailable};
+use super::{PostgresStore, revocations, rotation, unavailable};
 
 /// The conflict of a session inserted for a user deleted meanwhile.
 const USER_GONE: &str = "the user no longer exists";
 
-/// Inserts a session and the history row of its first refresh token (generation 0).
+/// Inserts a session at generation 0: one row, with no token hash and no history (its tokens
+/// are v2 tokens).
 ///
 /// # Errors
 /// [`StoreError::Conflict`] when the user no longer exists.
@@ -25,12 +25,11 @@ pub(super) async fn insert_session(
     tx: &Transaction<'_>,
     session: &NewSession,
 ) -> Result<(), StoreError> {
-    let hash = session.refresh_token_hash.as_bytes().as_slice();
     let insert = tx
         .prepare_cached(
-            "INSERT INTO sessions (id, user_id, current_hash, created_at, last_used_at, expires_at, \
+            "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, \
              user_agent, ip, absolute_expires_at, access_expires_at) \
-             VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9)",
+             VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8)",
         )
         .await
         .map_err(unavailable)?;
@@ -39,7 +38,6 @@ pub(super) async fn insert_session(
         &[
             &session.id.as_uuid(),
             &session.user_id.as_uuid(),
-            &hash,
             &session.created_at.as_millis(),
             &session.expires_at.as_millis(),
             &session.user_agent,
@@ -56,15 +54,6 @@ pub(super) async fn insert_session(
             unavailable(error)
         }
     })?;
-    let history = tx
-        .prepare_cached(
-            "INSERT INTO refresh_tokens (hash, session_id, generation) VALUES ($1, $2, 0)",
-        )
-        .await
-        .map_err(unavailable)?;
-    tx.execute(&history, &[&hash, &session.id.as_uuid()])
-        .await
-        .map_err(unavailable)?;
     Ok(())
 }
 
@@ -131,7 +120,7 @@ impl SessionStore for PostgresStore {
     ) -> Result<RotationOutcome, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(unavailable)?;
-        let outcome = rotate(&tx, request).await?;
+        let outcome = rotation::rotate(&tx, request).await?;
         // An error above drops the transaction, which rolls everything back: a failed rotation
         // consumes nothing and counts as no reuse.
         tx.commit().await.map_err(unavailable)?;
@@ -262,9 +251,9 @@ impl SessionStore for PostgresStore {
 
     async fn find_refresh_token(
         &self,
-        hash: &RefreshTokenHash,
+        token: &PresentedRefreshToken,
     ) -> Result<Option<RefreshTokenStatus>, StoreError> {
-        self.refresh_token_status(hash).await
+        self.refresh_token_status(token).await
     }
 
     async fn revoked_sessions_alive_at(
@@ -292,154 +281,4 @@ impl SessionStore for PostgresStore {
             })
             .collect()
     }
-}
-
-/// How often a rotation reads and decides again after losing its compare-and-swap. The read
-/// locks the session's row, so only a change to the user (disabled meanwhile) can make the swap
-/// lose; the next read sees it.
-const SWAP_ATTEMPTS: usize = 3;
-
-/// The rotation inside the caller's transaction (see `shared/refresh-rotation.md`): one read of
-/// the presented token's family, [`decide_rotation`], then the decision applied, as on SQLite.
-/// The read locks the family's row (`FOR UPDATE OF s`), so the decision and what applies it act
-/// on one state: a concurrent rotation of the same token waits for the lock, then reads the
-/// committed state (its successor live: a replay). A rotation is one compare-and-swap on the
-/// presented hash that keeps every guard (not revoked, neither end reached, user not disabled).
-async fn rotate(
-    tx: &Transaction<'_>,
-    request: &RotationRequest,
-) -> Result<RotationOutcome, StoreError> {
-    for _ in 0..SWAP_ATTEMPTS {
-        let family = family_of(tx, &request.presented).await?;
-        match decide_rotation(family.as_ref(), request) {
-            RotationDecision::Rotate(swap) => {
-                if swap_successor(tx, request, &swap).await? {
-                    return Ok(RotationOutcome::Rotated(swap.owner));
-                }
-            }
-            RotationDecision::Replay(owner) => return Ok(RotationOutcome::Replayed(owner)),
-            RotationDecision::RevokeFamily {
-                session_id,
-                user_id,
-            } => {
-                revoke_reused(tx, session_id, request.now).await?;
-                return Ok(RotationOutcome::Reused {
-                    session_id,
-                    user_id,
-                });
-            }
-            RotationDecision::Refuse(refusal) => return Ok(refusal.outcome()),
-        }
-    }
-    Err(StoreError::Unavailable(
-        "the rotation kept losing its compare-and-swap".to_owned(),
-    ))
-}
-
-/// The compare-and-swap of a [`RotationDecision::Rotate`]: makes the successor the live token
-/// and the presented one its previous, with the values the decision computed (the successor's
-/// expiry already capped at the absolute end), only while the presented token is still the
-/// live one of a session neither revoked nor expired whose user is not disabled, and records
-/// the successor in the family's history, in one statement (one round trip, as many as the
-/// rotation took before it read first). False, with nothing written, when that no longer holds.
-async fn swap_successor(
-    tx: &Transaction<'_>,
-    request: &RotationRequest,
-    swap: &RotationSwap,
-) -> Result<bool, StoreError> {
-    let statement = tx
-        .prepare_cached(
-            "WITH swapped AS (UPDATE sessions SET previous_hash = current_hash, \
-             current_hash = $2, generation = $6, rotated_at = $3, last_used_at = $3, \
-             expires_at = $4, access_expires_at = $5 \
-             WHERE current_hash = $1 AND revoked_at IS NULL AND expires_at > $3 \
-             AND absolute_expires_at > $3 \
-             AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = sessions.user_id \
-             AND u.disabled_at IS NOT NULL) RETURNING id) \
-             INSERT INTO refresh_tokens (hash, session_id, generation) \
-             SELECT $2, id, $6 FROM swapped",
-        )
-        .await
-        .map_err(unavailable)?;
-    let recorded = tx
-        .execute(
-            &statement,
-            &[
-                &request.presented.as_bytes().as_slice(),
-                &request.successor.as_bytes().as_slice(),
-                &request.now.as_millis(),
-                &swap.expires_at.as_millis(),
-                &swap.access_expires_at.as_millis(),
-                &swap.successor_generation,
-            ],
-        )
-        .await
-        .map_err(unavailable)?;
-    Ok(recorded == 1)
-}
-
-/// Revokes a family whose rotated token came back (reason `refresh_token_reused`), with its
-/// feed event; a family revoked meanwhile is left as it is.
-async fn revoke_reused(
-    tx: &Transaction<'_>,
-    session: SessionId,
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    let revoked = tx
-        .execute(
-            "UPDATE sessions SET revoked_at = $2, revoke_reason = $3 WHERE id = $1 AND revoked_at IS NULL",
-            &[
-                &session.as_uuid(),
-                &now.as_millis(),
-                &RevokeReason::RefreshTokenReused.as_str(),
-            ],
-        )
-        .await
-        .map_err(unavailable)?;
-    if revoked == 1 {
-        revocations::append(tx, &[session], now).await?;
-    }
-    Ok(())
-}
-
-/// The state of the family that issued `token`, read in one statement that locks the
-/// session's row until the transaction ends (`None`: no session ever issued it, or it was
-/// purged).
-async fn family_of(
-    tx: &Transaction<'_>,
-    token: &RefreshTokenHash,
-) -> Result<Option<FamilyState>, StoreError> {
-    let statement = tx
-        .prepare_cached(
-            "SELECT s.id, s.user_id, s.current_hash, s.previous_hash, s.rotated_at, \
-             s.generation, s.expires_at, s.absolute_expires_at, s.access_expires_at, \
-             s.revoked_at, u.disabled_at IS NOT NULL AS user_disabled, u.roles \
-             FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
-             JOIN users u ON u.id = s.user_id WHERE t.hash = $1 FOR UPDATE OF s",
-        )
-        .await
-        .map_err(unavailable)?;
-    let Some(row) = tx
-        .query_opt(&statement, &[&token.as_bytes().as_slice()])
-        .await
-        .map_err(unavailable)?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(FamilyState {
-        session_id: rows::session_id(&row, "id")?,
-        user_id: rows::user_id(&row, "user_id")?,
-        current_hash: rows::token_hash(rows::get(&row, "current_hash")?)?,
-        previous_hash: rows::get::<Option<Vec<u8>>>(&row, "previous_hash")?
-            .map(rows::token_hash)
-            .transpose()?,
-        rotated_at: rows::maybe_time(&row, "rotated_at")?,
-        generation: rows::get(&row, "generation")?,
-        expires_at: rows::time(&row, "expires_at")?,
-        absolute_expires_at: rows::time(&row, "absolute_expires_at")?,
-        access_expires_at: rows::time(&row, "access_expires_at")?,
-        revoked_at: rows::maybe_time(&row, "revoked_at")?,
-        user_disabled: rows::get(&row, "user_disabled")?,
-        roles: rows::get(&row, "roles")?,
-    }))
 }

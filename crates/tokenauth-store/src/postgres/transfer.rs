@@ -184,7 +184,9 @@ fn session_row(row: &Row) -> Result<SessionRow, StoreError> {
     Ok(SessionRow {
         id: rows::session_id(row, "id")?,
         user_id: rows::user_id(row, "user_id")?,
-        current_hash: rows::token_hash(get(row, "current_hash")?)?,
+        current_hash: get::<Option<Vec<u8>>>(row, "current_hash")?
+            .map(rows::token_hash)
+            .transpose()?,
         previous_hash: get::<Option<Vec<u8>>>(row, "previous_hash")?
             .map(rows::token_hash)
             .transpose()?,
@@ -257,7 +259,7 @@ async fn import_sessions(tx: &Tx<'_>, sessions: &[SessionRow]) -> Inserted {
         &uuids(|s| s.user_id.as_uuid()),
         &sessions
             .iter()
-            .map(|s| s.current_hash.as_bytes().as_slice())
+            .map(|s| s.current_hash.as_ref().map(|h| h.as_bytes().as_slice()))
             .collect::<Vec<_>>(),
         &sessions
             .iter()

@@ -20,6 +20,7 @@ mod durability;
 mod keys;
 mod migrations;
 mod revocations;
+mod rotation;
 mod rows;
 mod sessions;
 mod throttle;

@@ -61,6 +61,30 @@ pub(super) fn token_hash(row: &Row<'_>, index: usize) -> rusqlite::Result<Refres
     Ok(RefreshTokenHash::from_bytes(array))
 }
 
+/// Reads column `index`, which may be NULL, as a 32-byte token hash.
+pub(super) fn maybe_token_hash(
+    row: &Row<'_>,
+    index: usize,
+) -> rusqlite::Result<Option<RefreshTokenHash>> {
+    match row.get_ref(index)? {
+        rusqlite::types::ValueRef::Null => Ok(None),
+        _ => token_hash(row, index).map(Some),
+    }
+}
+
+/// Reads column `index` as a generation (stored as a non-negative `INTEGER`).
+pub(super) fn generation(row: &Row<'_>, index: usize) -> rusqlite::Result<u64> {
+    let stored: i64 = row.get(index)?;
+    u64::try_from(stored).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Integer, e.into())
+    })
+}
+
+/// A generation as the `INTEGER` column stores it; none past `i64::MAX` can be stored.
+pub(super) fn stored_generation(generation: u64) -> rusqlite::Result<i64> {
+    i64::try_from(generation).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))
+}
+
 /// Parses the JSON array of roles.
 pub(super) fn roles(json: &str) -> Result<Vec<String>, StoreError> {
     serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("roles: {e}")))

@@ -147,16 +147,12 @@ fn user_row(row: &Row<'_>) -> rusqlite::Result<(UserRow, String)> {
 }
 
 fn session_row(row: &Row<'_>) -> rusqlite::Result<SessionRow> {
-    let previous: Option<Vec<u8>> = row.get(3)?;
     let reason: Option<String> = row.get(10)?;
     Ok(SessionRow {
         id: rows::parse::<SessionId>(row, 0)?,
         user_id: rows::parse::<UserId>(row, 1)?,
-        current_hash: rows::token_hash(row, 2)?,
-        previous_hash: match previous {
-            Some(_) => Some(rows::token_hash(row, 3)?),
-            None => None,
-        },
+        current_hash: rows::maybe_token_hash(row, 2)?,
+        previous_hash: rows::maybe_token_hash(row, 3)?,
         generation: row.get(4)?,
         rotated_at: rows::maybe_time(row, 5)?,
         created_at: rows::time(row, 6)?,
@@ -211,7 +207,7 @@ fn insert_session(tx: &Transaction<'_>, s: &SessionRow) -> Result<(), StoreError
         params![
             s.id.to_string(),
             s.user_id.to_string(),
-            s.current_hash.as_bytes().as_slice(),
+            s.current_hash.as_ref().map(|h| h.as_bytes().as_slice()),
             s.previous_hash.as_ref().map(|h| h.as_bytes().as_slice()),
             s.generation,
             s.rotated_at.map(Timestamp::as_millis),

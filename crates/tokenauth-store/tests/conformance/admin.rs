@@ -255,7 +255,7 @@ async fn assert_user_erased(
     );
     assert!(
         store
-            .find_refresh_token(&ada.token.hash())
+            .find_refresh_token(&super::presented(&ada.token))
             .await
             .expect("find token")
             .is_none(),

@@ -1,4 +1,5 @@
-//! `ClientStore`, and the refresh-token lookup by hash that introspection and revocation use.
+//! `ClientStore`, and the refresh-token lookup (without use) that introspection and revocation
+//! use.
 
 use std::sync::Arc;
 
@@ -6,7 +7,7 @@ use tokenauth_core::client::{ApiClient, ClientPermission, ClientPermissions, Cli
 use tokenauth_core::session::RevokeReason;
 use tokenauth_core::store::{Store, StoreError};
 
-use super::{T0, TOKEN_TTL, at, rotate_ok, sign_up, token};
+use super::{T0, TOKEN_TTL, at, presented, rotate_ok, sign_up, token};
 
 fn client(id: &str, name: &str, secret: &str, created_secs: u64) -> ApiClient {
     ApiClient {
@@ -86,19 +87,19 @@ pub async fn duplicate_client_id_conflicts(store: Arc<dyn Store>) {
     assert_eq!(store.list_clients().await.expect("list"), vec![first]);
 }
 
-/// The lookup by hash reports the session, whether the token is the live one, the expiry, the
+/// The lookup reports the session, whether the token is the live one, the expiry, the
 /// revocation and the user's roles, and changes nothing: the token still rotates afterwards.
 pub async fn find_refresh_token_reports_without_consuming(store: Arc<dyn Store>) {
     let alice = sign_up(&store, "alice@example.com", &["admin"]).await;
     assert_eq!(
         store
-            .find_refresh_token(&token().hash())
+            .find_refresh_token(&presented(&token()))
             .await
             .expect("find"),
         None
     );
     let status = store
-        .find_refresh_token(&alice.token.hash())
+        .find_refresh_token(&presented(&alice.token))
         .await
         .expect("find")
         .expect("known token");
@@ -114,14 +115,14 @@ pub async fn find_refresh_token_reports_without_consuming(store: Arc<dyn Store>)
     // Looking did not consume: the token still rotates, and is then no longer the live one.
     let (next, _) = rotate_ok(&store, &alice.token, at(60)).await;
     let old = store
-        .find_refresh_token(&alice.token.hash())
+        .find_refresh_token(&presented(&alice.token))
         .await
         .expect("find")
         .expect("history keeps the old token");
     assert!(!old.current);
     assert!(!old.is_active(at(61)));
     let live = store
-        .find_refresh_token(&next.hash())
+        .find_refresh_token(&presented(&next))
         .await
         .expect("find")
         .expect("successor");
@@ -140,7 +141,7 @@ pub async fn find_refresh_token_reports_without_consuming(store: Arc<dyn Store>)
             .expect("revoke")
     );
     let revoked = store
-        .find_refresh_token(&next.hash())
+        .find_refresh_token(&presented(&next))
         .await
         .expect("find")
         .expect("still known");

@@ -8,8 +8,8 @@ use tokenauth_core::session::{RotationOutcome, RotationRequest};
 use tokenauth_core::store::{Store, StoreError};
 
 use super::{
-    T0, active, add_session, at, only_session, request, request_with, revoked_since, rotate,
-    rotate_ok, sign_up, successor,
+    T0, active, add_session, at, only_session, presented, request, request_with, revoked_since,
+    rotate, rotate_ok, sign_up, successor,
 };
 
 /// How many requests race in each concurrency test.
@@ -94,8 +94,7 @@ pub async fn concurrent_refreshes_without_grace_revoke(store: Arc<dyn Store>) {
     let alice = sign_up(&store, "alice@example.com", &[]).await;
     let now = at(100);
     let req = request_with(
-        alice.token.hash(),
-        successor(&alice.token).hash(),
+        presented(&alice.token),
         now,
         now.plus(Duration::from_millis(1)),
     );

@@ -4,13 +4,14 @@
 //!
 //! Every test is a `pub async fn`. Most take a fresh, empty store (`Arc<dyn Store>`); the ones
 //! about durability take a [`Backend`], which can close a store and open the same database
-//! again. A backend's test file (`tests/sqlite.rs`, later `tests/postgres.rs`) runs each of them
+//! again; the ones about sessions from before token format v2 (`legacy`) also get the same
+//! store's [`Transfer`] side, to import such sessions as a database from before would hold them. A backend's test file (`tests/sqlite.rs`, later `tests/postgres.rs`) runs each of them
 //! on a fresh database, one `#[tokio::test]` per function, on a multi-threaded runtime.
 //!
 //! No clock is involved: every time is a [`Timestamp`] built from [`T0`].
 
-/// Invokes `$runner!(store: …)`, `$runner!(backend: …)` and `$runner!(pair: …)` with every
-/// conformance test, so each backend's file lists none of them itself and none can be
+/// Invokes `$runner!(store: …)`, `$runner!(backend: …)`, `$runner!(pair: …)` and
+/// `$runner!(legacy: …)` with every conformance test, so each backend's file lists none of them itself and none can be
 /// forgotten.
 #[allow(unused_macros)]
 macro_rules! every_conformance_test {
@@ -31,7 +32,6 @@ macro_rules! every_conformance_test {
     rotation::previous_token_within_grace_is_replayed,
     rotation::previous_token_after_grace_is_reuse,
     rotation::older_token_is_reuse_even_within_grace,
-    rotation::replay_with_another_successor_is_reuse,
     rotation::expired_session_is_expired,
     rotation::revoked_session_never_comes_back,
     rotation::unknown_token_is_unknown,
@@ -39,6 +39,11 @@ macro_rules! every_conformance_test {
     rotation::rotation_never_passes_the_absolute_end,
     rotation::idle_session_expires,
     rotation::latest_access_expiry_is_kept_and_reported,
+    forgery::an_altered_tag_is_refused_and_changes_nothing,
+    forgery::another_session_under_the_same_tag_is_refused,
+    forgery::a_generation_above_the_live_one_is_unknown_and_revokes_nothing,
+    forgery::a_token_under_another_secret_is_refused_and_revokes_nothing,
+    forgery::a_forged_previous_token_within_grace_neither_replays_nor_revokes,
     revocations::purge_keeps_events_whose_tokens_are_alive,
     concurrency::concurrent_refreshes_within_grace_converge,
     concurrency::concurrent_refreshes_without_grace_revoke,
@@ -106,6 +111,16 @@ macro_rules! every_conformance_test {
         $runner!(pair:
     revocations::databases_have_different_epochs,
         );
+        $runner!(legacy:
+    legacy::a_legacy_token_rotates_into_v2_and_keeps_working,
+    legacy::a_legacy_previous_token_within_grace_replays,
+    legacy::a_legacy_previous_token_after_grace_is_theft,
+    legacy::an_older_legacy_token_after_the_conversion_is_theft,
+    legacy::the_previous_legacy_token_is_theft_once_the_session_moved_on,
+    legacy::a_rotation_by_the_old_code_is_replayed_as_v2,
+    legacy::a_legacy_token_is_found_without_being_used,
+    legacy::legacy_history_goes_with_its_purged_session,
+        );
     };
 }
 
@@ -114,7 +129,9 @@ pub mod admin;
 pub mod audit;
 pub mod clients;
 pub mod concurrency;
+pub mod forgery;
 pub mod keys;
+pub mod legacy;
 pub mod persistence;
 pub mod revocations;
 pub mod rotation;
@@ -126,7 +143,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokenauth_core::refresh_token::{RefreshToken, RefreshTokenHash, RotationSecret};
+use tokenauth_core::refresh_token::{PresentedRefreshToken, RefreshToken, RotationSecret};
 use tokenauth_core::session::{
     NewSession, RotationOutcome, RotationRequest, Session, SessionOwner,
 };
@@ -165,19 +182,57 @@ pub fn at(secs: u64) -> Timestamp {
     T0.plus(Duration::from_secs(secs))
 }
 
-/// The rotation secret every test derives successors with.
+/// The rotation secret every test makes and recognises tokens with.
 pub fn secret() -> RotationSecret {
     RotationSecret::new(&[7; 32])
 }
 
-/// A new random refresh token.
+/// The first refresh token of a new session (generation 0 of a fresh session id, which
+/// [`new_session`] takes from it); until that session is stored, a token no session issued.
 pub fn token() -> RefreshToken {
-    RefreshToken::generate().expect("random source")
+    secret().token(SessionId::generate(), 0)
 }
 
-/// The successor `secret()` derives from `token`.
+/// What the store is told of `token`, recognised under [`secret()`] as a server would.
+pub fn presented(token: &RefreshToken) -> PresentedRefreshToken {
+    secret()
+        .verify(token.expose())
+        .expect("a token made with secret()")
+}
+
+/// The successor of the v2 token `token`: its session's token of the next generation.
 pub fn successor(token: &RefreshToken) -> RefreshToken {
-    secret().successor(token)
+    match presented(token) {
+        PresentedRefreshToken::Session {
+            session_id,
+            generation,
+        } => secret().token(session_id, generation + 1),
+        PresentedRefreshToken::Legacy(_) => panic!("a legacy token names no generation"),
+    }
+}
+
+/// A random token of the legacy shape (43 base64url characters), as sessions from before
+/// token format v2 were issued.
+pub fn legacy_token() -> String {
+    let random = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    random[..tokenauth_core::refresh_token::LEGACY_TOKEN_CHARS].to_owned()
+}
+
+/// The hash under which a session from before token format v2 stored `legacy`.
+pub fn legacy_hash(legacy: &str) -> tokenauth_core::refresh_token::RefreshTokenHash {
+    match secret().verify(legacy) {
+        Ok(PresentedRefreshToken::Legacy(hash)) => hash,
+        other => panic!("not a legacy token: {other:?}"),
+    }
+}
+
+/// The token a rotation or replay answered with: the live generation's of the owner's session.
+pub fn answered(owner: &SessionOwner) -> RefreshToken {
+    secret().token(owner.session_id, owner.generation)
 }
 
 /// A parsed (normalised) email.
@@ -197,14 +252,20 @@ pub fn new_user(address: &str, roles: &[&str]) -> User {
     }
 }
 
-/// A new session of `user` whose first refresh token is `first`, created at `created`,
-/// expiring `TOKEN_TTL` later, ending absolutely `MAX_LIFETIME` later, with an access token
-/// that lives `ACCESS_TTL`.
+/// A new session of `user` whose first refresh token is `first` (made by [`token`]: the session
+/// gets its id), created at `created`, expiring `TOKEN_TTL` later, ending absolutely
+/// `MAX_LIFETIME` later, with an access token that lives `ACCESS_TTL`.
 pub fn new_session(user: UserId, first: &RefreshToken, created: Timestamp) -> NewSession {
+    let PresentedRefreshToken::Session {
+        session_id,
+        generation: 0,
+    } = presented(first)
+    else {
+        panic!("a session's first token is of generation 0");
+    };
     NewSession {
-        id: SessionId::generate(),
+        id: session_id,
         user_id: user,
-        refresh_token_hash: first.hash(),
         created_at: created,
         expires_at: created.plus(TOKEN_TTL),
         absolute_expires_at: created.plus(MAX_LIFETIME),
@@ -255,18 +316,16 @@ pub async fn add_session(
     (session, first)
 }
 
-/// A rotation request presenting `presented` with an explicit successor hash, at `now`, with
-/// the grace cutoff `grace_cutoff`; the successor lives `TOKEN_TTL` from `now` (before the
-/// cap of the absolute end), its access token `ACCESS_TTL`.
+/// A rotation request presenting `presented` at `now`, with the grace cutoff `grace_cutoff`;
+/// the successor lives `TOKEN_TTL` from `now` (before the cap of the absolute end), its access
+/// token `ACCESS_TTL`.
 pub fn request_with(
-    presented: RefreshTokenHash,
-    successor: RefreshTokenHash,
+    presented: PresentedRefreshToken,
     now: Timestamp,
     grace_cutoff: Timestamp,
 ) -> RotationRequest {
     RotationRequest {
         presented,
-        successor,
         now,
         grace_cutoff,
         successor_expires_at: now.plus(TOKEN_TTL),
@@ -275,13 +334,8 @@ pub fn request_with(
 }
 
 /// The request a server would make for `presented` at `now` with grace window [`GRACE`].
-pub fn request(presented: &RefreshToken, now: Timestamp) -> RotationRequest {
-    request_with(
-        presented.hash(),
-        successor(presented).hash(),
-        now,
-        now.minus(GRACE),
-    )
+pub fn request(token: &RefreshToken, now: Timestamp) -> RotationRequest {
+    request_with(presented(token), now, now.minus(GRACE))
 }
 
 /// Rotates `presented` at `now` (grace [`GRACE`]).
@@ -296,14 +350,21 @@ pub async fn rotate(
         .expect("rotate")
 }
 
-/// Rotates `presented` at `now`, asserts it was `Rotated`, and returns the successor.
+/// Rotates `presented` at `now`, asserts it was `Rotated` (to the next generation, for a v2
+/// token), and returns the successor.
 pub async fn rotate_ok(
     store: &Arc<dyn Store>,
     presented: &RefreshToken,
     now: Timestamp,
 ) -> (RefreshToken, SessionOwner) {
     match rotate(store, presented, now).await {
-        RotationOutcome::Rotated(owner) => (successor(presented), owner),
+        RotationOutcome::Rotated(owner) => {
+            let next = answered(&owner);
+            if let PresentedRefreshToken::Session { .. } = self::presented(presented) {
+                assert_eq!(next.expose(), successor(presented).expose());
+            }
+            (next, owner)
+        }
         other => panic!("expected Rotated, got {other:?}"),
     }
 }

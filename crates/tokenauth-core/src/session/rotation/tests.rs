@@ -1,14 +1,16 @@
 //! Every branch of [`decide_rotation`], with its boundaries.
 //!
-//! The family in these tests was rotated twice: `OLDER` (generation 0) was replaced by
-//! `PREVIOUS`, which was replaced by `CURRENT` at `ROTATED_AT`; `NEXT` is the successor the
-//! live token would get.
+//! The family in these tests was rotated twice: the token of generation `OLDER` (0) was
+//! replaced by `PREVIOUS` (1), which was replaced by the live `CURRENT` (2) at `ROTATED_AT`;
+//! `AHEAD` (3) is the generation the live token's successor would have, which no token of this
+//! family has yet.
 
 use std::time::Duration;
 
 use uuid::Uuid;
 
 use super::*;
+use crate::refresh_token::{PresentedRefreshToken, RefreshTokenHash};
 
 const T0: Timestamp = Timestamp::from_millis(1_750_000_000_000);
 const GRACE: Duration = Duration::from_secs(10);
@@ -17,24 +19,27 @@ const MAX_LIFETIME: Duration = Duration::from_secs(1000);
 const ACCESS_TTL: Duration = Duration::from_secs(60);
 const MS: Duration = Duration::from_millis(1);
 
-const OLDER: RefreshTokenHash = RefreshTokenHash::from_bytes([1; 32]);
-const PREVIOUS: RefreshTokenHash = RefreshTokenHash::from_bytes([2; 32]);
-const CURRENT: RefreshTokenHash = RefreshTokenHash::from_bytes([3; 32]);
-const NEXT: RefreshTokenHash = RefreshTokenHash::from_bytes([4; 32]);
-const FORGED: RefreshTokenHash = RefreshTokenHash::from_bytes([5; 32]);
+const OLDER: u64 = 0;
+const PREVIOUS: u64 = 1;
+const CURRENT: u64 = 2;
+const AHEAD: u64 = 3;
 
 fn rotated_at() -> Timestamp {
     T0.plus(Duration::from_secs(100))
 }
 
-fn family() -> FamilyState {
+fn session_id() -> SessionId {
+    SessionId::from_uuid(Uuid::from_u128(1))
+}
+
+/// The family, as the store finds it for a token of generation `presented`.
+fn family_presenting(presented: u64) -> FamilyState {
     FamilyState {
-        session_id: SessionId::from_uuid(Uuid::from_u128(1)),
+        session_id: session_id(),
         user_id: UserId::from_uuid(Uuid::from_u128(2)),
-        current_hash: CURRENT,
-        previous_hash: Some(PREVIOUS),
+        generation: CURRENT,
+        presented_generation: presented,
         rotated_at: Some(rotated_at()),
-        generation: 2,
         expires_at: rotated_at().plus(IDLE),
         absolute_expires_at: T0.plus(MAX_LIFETIME),
         access_expires_at: rotated_at().plus(ACCESS_TTL),
@@ -44,15 +49,19 @@ fn family() -> FamilyState {
     }
 }
 
-/// A request as the service makes it at `now`.
-fn request(
-    presented: RefreshTokenHash,
-    successor: RefreshTokenHash,
-    now: Timestamp,
-) -> RotationRequest {
+/// The family as found for its live token.
+fn family() -> FamilyState {
+    family_presenting(CURRENT)
+}
+
+/// A request as the service makes it at `now`. The decision reads the presented token's
+/// generation from the family; the request's token is only what the store looked it up by.
+fn request(now: Timestamp) -> RotationRequest {
     RotationRequest {
-        presented,
-        successor,
+        presented: PresentedRefreshToken::Session {
+            session_id: session_id(),
+            generation: CURRENT,
+        },
         now,
         grace_cutoff: now.minus(GRACE),
         successor_expires_at: now.plus(IDLE),
@@ -60,23 +69,18 @@ fn request(
     }
 }
 
-/// The live token, presented at `now`.
-fn live(now: Timestamp) -> RotationRequest {
-    request(CURRENT, NEXT, now)
+/// The decision for `family` with its token of generation `presented` at `now`.
+fn decide_for(family: &FamilyState, presented: u64, now: Timestamp) -> RotationDecision {
+    let family = FamilyState {
+        presented_generation: presented,
+        ..family.clone()
+    };
+    decide_rotation(Some(&family), &request(now))
 }
 
-/// The previous token, presented again at `now` (its successor is the live token).
-fn previous(now: Timestamp) -> RotationRequest {
-    request(PREVIOUS, CURRENT, now)
-}
-
-/// The token before the previous one, presented at `now`.
-fn older(now: Timestamp) -> RotationRequest {
-    request(OLDER, PREVIOUS, now)
-}
-
-fn decide(family: &FamilyState, request: &RotationRequest) -> RotationDecision {
-    decide_rotation(Some(family), request)
+/// The live token, the previous one and the one before it, of `family` at `now`.
+fn every_issued(family: &FamilyState, now: Timestamp) -> [(u64, RotationDecision); 3] {
+    [CURRENT, PREVIOUS, OLDER].map(|presented| (presented, decide_for(family, presented, now)))
 }
 
 fn refused(refusal: RotationRefusal) -> RotationDecision {
@@ -94,7 +98,11 @@ fn revoke_family() -> RotationDecision {
 #[test]
 fn a_token_no_session_issued_is_refused_as_unknown() {
     let now = rotated_at().plus(Duration::from_secs(1));
-    for request in [live(now), previous(now), request(FORGED, CURRENT, now)] {
+    let legacy = RotationRequest {
+        presented: PresentedRefreshToken::Legacy(RefreshTokenHash::from_bytes([5; 32])),
+        ..request(now)
+    };
+    for request in [request(now), legacy] {
         let decision = decide_rotation(None, &request);
         assert_eq!(decision, refused(RotationRefusal::UnknownToken));
     }
@@ -105,24 +113,50 @@ fn a_token_no_session_issued_is_refused_as_unknown() {
 }
 
 #[test]
+fn a_generation_above_the_live_one_is_refused_as_unknown_and_revokes_nothing() {
+    // Only a token with a valid tag gets this far (a database restored from an older backup).
+    let now = rotated_at().plus(Duration::from_secs(1));
+    for presented in [AHEAD, AHEAD + 1, u64::MAX] {
+        assert_eq!(
+            decide_for(&family(), presented, now),
+            refused(RotationRefusal::UnknownToken),
+            "generation {presented}"
+        );
+    }
+}
+
+#[test]
+fn a_generation_above_the_live_one_is_unknown_whatever_the_session_state() {
+    let mut family = family();
+    family.revoked_at = Some(rotated_at());
+    family.user_disabled = true;
+    let now = family.absolute_expires_at.plus(MS);
+    assert_eq!(
+        decide_for(&family, AHEAD, now),
+        refused(RotationRefusal::UnknownToken)
+    );
+}
+
+#[test]
 fn the_live_token_rotates_with_every_value_the_swap_writes() {
     let family = family();
     let now = rotated_at().plus(Duration::from_secs(30));
-    let request = live(now);
     let expected = RotationSwap {
-        successor_generation: 3,
+        generation: CURRENT,
+        successor_generation: AHEAD,
         expires_at: now.plus(IDLE),
         access_expires_at: now.plus(ACCESS_TTL),
         owner: SessionOwner {
             session_id: family.session_id,
             user_id: family.user_id,
             roles: vec!["admin".to_owned()],
+            generation: AHEAD,
             expires_at: now.plus(IDLE),
             access_expires_at: now.plus(ACCESS_TTL),
         },
     };
     assert_eq!(
-        decide(&family, &request),
+        decide_for(&family, CURRENT, now),
         RotationDecision::Rotate(expected)
     );
 }
@@ -130,7 +164,7 @@ fn the_live_token_rotates_with_every_value_the_swap_writes() {
 #[test]
 fn the_live_token_rotates_within_the_grace_window_too() {
     // A second refresh right after the first is an ordinary rotation of the new live token.
-    let decision = decide(&family(), &live(rotated_at()));
+    let decision = decide_for(&family(), CURRENT, rotated_at());
     assert!(
         matches!(decision, RotationDecision::Rotate(_)),
         "{decision:?}"
@@ -145,7 +179,7 @@ fn the_successor_expiry_is_capped_at_the_absolute_end() {
     family.expires_at = end;
     // The idle timeout would reach exactly the end, then past it.
     for now in [end.minus(IDLE), end.minus(IDLE).plus(MS), end.minus(MS)] {
-        let RotationDecision::Rotate(swap) = decide(&family, &live(now)) else {
+        let RotationDecision::Rotate(swap) = decide_for(&family, CURRENT, now) else {
             panic!("expected a rotation at {now:?}");
         };
         let expected = now.plus(IDLE).min(end);
@@ -161,7 +195,7 @@ fn the_stored_access_expiry_is_raised_never_lowered() {
     let now = rotated_at().plus(Duration::from_secs(1));
     // Tokens minted under a longer access-token lifetime are still alive.
     family.access_expires_at = now.plus(Duration::from_secs(3600));
-    let RotationDecision::Rotate(swap) = decide(&family, &live(now)) else {
+    let RotationDecision::Rotate(swap) = decide_for(&family, CURRENT, now) else {
         panic!("expected a rotation");
     };
     assert_eq!(swap.access_expires_at, family.access_expires_at);
@@ -175,14 +209,21 @@ fn the_stored_access_expiry_is_raised_never_lowered() {
 #[test]
 fn the_first_rotation_of_a_session_starts_at_generation_one() {
     let mut family = family();
-    family.current_hash = OLDER;
-    family.previous_hash = None;
-    family.rotated_at = None;
     family.generation = 0;
-    let RotationDecision::Rotate(swap) = decide(&family, &request(OLDER, PREVIOUS, T0)) else {
+    family.rotated_at = None;
+    let RotationDecision::Rotate(swap) = decide_for(&family, 0, T0) else {
         panic!("expected a rotation");
     };
-    assert_eq!(swap.successor_generation, 1);
+    assert_eq!((swap.generation, swap.successor_generation), (0, 1));
+    assert_eq!(
+        swap.owner.generation, 1,
+        "the answer is the token of generation 1"
+    );
+    // Generation 1 is not issued before that rotation.
+    assert_eq!(
+        decide_for(&family, 1, T0),
+        refused(RotationRefusal::UnknownToken)
+    );
 }
 
 #[test]
@@ -190,7 +231,7 @@ fn at_its_idle_expiry_a_session_is_refused_as_expired() {
     let family = family();
     let expiry = family.expires_at;
     assert!(matches!(
-        decide(&family, &live(expiry.minus(MS))),
+        decide_for(&family, CURRENT, expiry.minus(MS)),
         RotationDecision::Rotate(_)
     ));
     // All before the absolute end.
@@ -200,7 +241,7 @@ fn at_its_idle_expiry_a_session_is_refused_as_expired() {
         expiry.plus(Duration::from_secs(60)),
     ] {
         assert_eq!(
-            decide(&family, &live(now)),
+            decide_for(&family, CURRENT, now),
             refused(RotationRefusal::IdleTimeout),
             "at {now:?}"
         );
@@ -217,13 +258,13 @@ fn at_its_absolute_end_a_session_is_refused_however_late_its_idle_expiry() {
     let end = family.absolute_expires_at;
     // An idle expiry past the absolute end (as set by hand) does not keep the session alive.
     family.expires_at = end.plus(Duration::from_secs(3600));
-    let RotationDecision::Rotate(swap) = decide(&family, &live(end.minus(MS))) else {
+    let RotationDecision::Rotate(swap) = decide_for(&family, CURRENT, end.minus(MS)) else {
         panic!("expected a rotation just before the end");
     };
     assert_eq!(swap.expires_at, end);
     for now in [end, end.plus(MS)] {
         assert_eq!(
-            decide(&family, &live(now)),
+            decide_for(&family, CURRENT, now),
             refused(RotationRefusal::AbsoluteEnd),
             "at {now:?}"
         );
@@ -239,7 +280,7 @@ fn past_both_ends_the_absolute_end_is_reported() {
     let family = family();
     let now = family.absolute_expires_at.max(family.expires_at);
     assert_eq!(
-        decide(&family, &live(now)),
+        decide_for(&family, CURRENT, now),
         refused(RotationRefusal::AbsoluteEnd)
     );
 }
@@ -249,12 +290,11 @@ fn an_expired_family_neither_replays_nor_revokes() {
     let mut family = family();
     // Expired one second after its rotation: still inside the grace window.
     family.expires_at = rotated_at().plus(Duration::from_secs(1));
-    let now = family.expires_at;
-    for request in [live(now), previous(now), older(now)] {
+    for (presented, decision) in every_issued(&family, family.expires_at) {
         assert_eq!(
-            decide(&family, &request),
+            decision,
             refused(RotationRefusal::IdleTimeout),
-            "{request:?}"
+            "generation {presented}"
         );
     }
 }
@@ -264,11 +304,11 @@ fn every_token_of_a_revoked_session_is_refused() {
     let mut family = family();
     family.revoked_at = Some(rotated_at().plus(MS));
     let now = rotated_at().plus(Duration::from_secs(1));
-    for request in [live(now), previous(now), older(now)] {
+    for (presented, decision) in every_issued(&family, now) {
         assert_eq!(
-            decide(&family, &request),
+            decision,
             refused(RotationRefusal::SessionRevoked),
-            "no rotation, no replay, and no second revocation: {request:?}"
+            "no rotation, no replay, and no second revocation: generation {presented}"
         );
     }
     assert_eq!(
@@ -284,7 +324,7 @@ fn a_revoked_session_is_reported_revoked_even_when_expired_or_its_user_disabled(
     family.user_disabled = true;
     let now = family.absolute_expires_at.plus(MS);
     assert_eq!(
-        decide(&family, &live(now)),
+        decide_for(&family, CURRENT, now),
         refused(RotationRefusal::SessionRevoked)
     );
 }
@@ -294,11 +334,11 @@ fn a_session_of_a_disabled_user_never_rotates_replays_or_counts_as_theft() {
     let mut family = family();
     family.user_disabled = true;
     let now = rotated_at().plus(Duration::from_secs(1));
-    for request in [live(now), previous(now), older(now)] {
+    for (presented, decision) in every_issued(&family, now) {
         assert_eq!(
-            decide(&family, &request),
+            decision,
             refused(RotationRefusal::UserDisabled),
-            "{request:?}"
+            "generation {presented}"
         );
     }
     assert_eq!(
@@ -313,7 +353,7 @@ fn an_expired_session_of_a_disabled_user_is_reported_expired() {
     family.user_disabled = true;
     let now = family.expires_at;
     assert_eq!(
-        decide(&family, &live(now)),
+        decide_for(&family, CURRENT, now),
         refused(RotationRefusal::IdleTimeout)
     );
 }
@@ -325,11 +365,12 @@ fn the_previous_token_within_grace_replays_the_live_successor() {
         session_id: family.session_id,
         user_id: family.user_id,
         roles: vec!["admin".to_owned()],
+        generation: CURRENT,
         expires_at: family.expires_at,
         access_expires_at: family.access_expires_at,
     });
     for now in [rotated_at(), rotated_at().plus(Duration::from_secs(1))] {
-        assert_eq!(decide(&family, &previous(now)), expected, "at {now:?}");
+        assert_eq!(decide_for(&family, PREVIOUS, now), expected, "at {now:?}");
     }
 }
 
@@ -339,34 +380,71 @@ fn the_grace_window_includes_its_end_and_nothing_after() {
     // A rotation exactly `GRACE` ago puts the cutoff on it: still a benign retry.
     let end = rotated_at().plus(GRACE);
     assert!(matches!(
-        decide(&family, &previous(end)),
+        decide_for(&family, PREVIOUS, end),
         RotationDecision::Replay(_)
     ));
-    assert_eq!(decide(&family, &previous(end.plus(MS))), revoke_family());
+    assert_eq!(decide_for(&family, PREVIOUS, end.plus(MS)), revoke_family());
 }
 
 #[test]
 fn the_previous_token_after_grace_is_theft() {
     let family = family();
     let now = rotated_at().plus(Duration::from_secs(300));
-    assert_eq!(decide(&family, &previous(now)), revoke_family());
+    assert_eq!(decide_for(&family, PREVIOUS, now), revoke_family());
 }
 
 #[test]
-fn a_replay_needs_the_live_token_to_be_exactly_the_requested_successor() {
-    let family = family();
-    let now = rotated_at().plus(Duration::from_secs(1));
-    assert_eq!(
-        decide(&family, &request(PREVIOUS, FORGED, now)),
-        revoke_family()
-    );
+fn a_replay_answers_exactly_the_successor_the_rotation_answered() {
+    // The rotation of generation 2 answers the token of generation 3; once it has been
+    // applied, a retry of generation 2 answers generation 3 again: the same token, as both are
+    // derived from (session, generation) alone.
+    let now = rotated_at().plus(Duration::from_secs(60));
+    let RotationDecision::Rotate(swap) = decide_for(&family(), CURRENT, now) else {
+        panic!("expected a rotation");
+    };
+    let rotated = FamilyState {
+        generation: swap.successor_generation,
+        rotated_at: Some(now),
+        expires_at: swap.expires_at,
+        access_expires_at: swap.access_expires_at,
+        ..family()
+    };
+    let RotationDecision::Replay(replayed) = decide_for(&rotated, CURRENT, now.plus(MS)) else {
+        panic!("expected a replay");
+    };
+    assert_eq!(replayed.generation, swap.owner.generation);
+    assert_eq!(replayed.session_id, swap.owner.session_id);
+}
+
+#[test]
+fn the_first_token_is_the_previous_one_after_the_first_rotation() {
+    let mut family = family();
+    family.generation = 1;
+    for (now, expected) in [
+        (rotated_at().plus(GRACE), true),
+        (rotated_at().plus(GRACE).plus(MS), false),
+    ] {
+        let decision = decide_for(&family, 0, now);
+        assert_eq!(
+            matches!(decision, RotationDecision::Replay(_)),
+            expected,
+            "{decision:?}"
+        );
+        if !expected {
+            assert_eq!(decision, revoke_family());
+        }
+    }
 }
 
 #[test]
 fn an_older_token_is_theft_even_within_grace() {
     let family = family();
     for now in [rotated_at(), rotated_at().plus(Duration::from_secs(300))] {
-        assert_eq!(decide(&family, &older(now)), revoke_family(), "at {now:?}");
+        assert_eq!(
+            decide_for(&family, OLDER, now),
+            revoke_family(),
+            "at {now:?}"
+        );
     }
 }
 
@@ -375,7 +453,7 @@ fn a_previous_token_without_a_rotation_time_is_never_a_benign_retry() {
     let mut family = family();
     family.rotated_at = None;
     let now = rotated_at().plus(Duration::from_secs(1));
-    assert_eq!(decide(&family, &previous(now)), revoke_family());
+    assert_eq!(decide_for(&family, PREVIOUS, now), revoke_family());
 }
 
 /// Which token of the family a request presents, in the decision table below.
@@ -385,11 +463,14 @@ enum Presented {
     PreviousWithinGrace,
     PreviousAfterGrace,
     Older,
+    /// A generation the family has not reached (a valid tag the database never issued).
+    Ahead,
 }
 
 /// Every combination of session state and presented token: only a live token of a live family
-/// rotates, only the previous one within grace replays, only a live family is revoked, and
-/// nothing at all happens to a dead family or a disabled user's.
+/// rotates, only the previous one within grace replays, only a live family is revoked, a
+/// generation ahead is unknown whatever the state, and nothing at all happens to a dead family
+/// or a disabled user's.
 #[test]
 fn decision_table() {
     let kinds = [
@@ -397,6 +478,7 @@ fn decision_table() {
         Presented::PreviousWithinGrace,
         Presented::PreviousAfterGrace,
         Presented::Older,
+        Presented::Ahead,
     ];
     for bits in 0..16u8 {
         let (revoked, past_end, idle, disabled) =
@@ -415,13 +497,16 @@ fn decision_table() {
                 family.expires_at = now;
             }
             family.user_disabled = disabled;
-            let request = match kind {
-                Presented::Live => live(now),
-                Presented::PreviousWithinGrace | Presented::PreviousAfterGrace => previous(now),
-                Presented::Older => older(now),
+            let presented = match kind {
+                Presented::Live => CURRENT,
+                Presented::PreviousWithinGrace | Presented::PreviousAfterGrace => PREVIOUS,
+                Presented::Older => OLDER,
+                Presented::Ahead => AHEAD,
             };
-            let decision = decide(&family, &request);
-            let expected = if revoked {
+            let decision = decide_for(&family, presented, now);
+            let expected = if matches!(kind, Presented::Ahead) {
+                refused(RotationRefusal::UnknownToken)
+            } else if revoked {
                 refused(RotationRefusal::SessionRevoked)
             } else if past_end {
                 refused(RotationRefusal::AbsoluteEnd)

@@ -46,7 +46,7 @@ pub struct TokenBody {
     token_type: BearerType,
     /// Seconds until the access token expires.
     expires_in: u64,
-    /// The opaque refresh token (43 base64url characters); the one it replaces stops working.
+    /// The opaque refresh token (75 base64url characters); the one it replaces stops working.
     refresh_token: String,
     /// Seconds until the refresh token expires.
     refresh_token_expires_in: u64,
